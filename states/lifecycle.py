@@ -1,0 +1,303 @@
+"""The SLA version lifecycle of domain.md, as data."""
+
+from __future__ import annotations
+
+from states.model import (
+    Action,
+    FiredBy,
+    MachineSpec,
+    Outcome,
+    ReminderPolicy,
+    Role,
+    SideRef,
+    State,
+    TaskKind,
+    TaskTemplate,
+    Transition,
+)
+
+DRAFT = "draft"
+JOINT_REVIEW = "joint_review"
+GAP_ANALYSIS = "gap_analysis"
+APPROVAL = "approval"
+ACTIVE = "active"
+SUPERSEDED = "superseded"
+EXPIRED = "expired"
+TERMINATED = "terminated"
+WITHDRAWN = "withdrawn"
+
+PM = Role.PROGRAM_MANAGER
+BO = Role.BUSINESS_OWNER
+ES = Role.EXECUTIVE_SPONSOR
+
+_REVIEW_DAYS = 5
+_REWORK = TaskTemplate(
+    "rework", SideRef.DRAFTING, PM, 5, title="Rework the draft as the reviewers asked"
+)
+
+LIFECYCLE = MachineSpec(
+    name="sla_version",
+    initial=DRAFT,
+    states=(
+        State(DRAFT, in_progress=True, description="being written; the only editable state"),
+        State(JOINT_REVIEW, in_progress=True, description="both sides review the draft"),
+        State(GAP_ANALYSIS, in_progress=True, description="requirement vs capability gaps"),
+        State(APPROVAL, in_progress=True, description="Business Owners (and Sponsors) approve"),
+        State(ACTIVE, description="in force"),
+        State(SUPERSEDED, final=True, description="replaced by a later version"),
+        State(EXPIRED, final=True, description="period of performance ended"),
+        State(TERMINATED, final=True, description="ended early by a Business Owner"),
+        State(WITHDRAWN, final=True, description="abandoned before approval"),
+    ),
+    transitions=(
+        Transition(
+            "submit_for_review",
+            (DRAFT,),
+            JOINT_REVIEW,
+            FiredBy.ROLES,
+            roles=(PM, Role.TECHNICAL_LEAD),
+            guards=("has_metrics", "has_period_of_performance", "has_required_stakeholders"),
+            opens=(
+                TaskTemplate(
+                    "review",
+                    SideRef.CUSTOMER,
+                    Role.FUNCTIONAL_LEAD,
+                    _REVIEW_DAYS,
+                    title="Review the draft (customer)",
+                ),
+                TaskTemplate(
+                    "review",
+                    SideRef.PROVIDER,
+                    Role.TECHNICAL_LEAD,
+                    _REVIEW_DAYS,
+                    title="Review the draft (provider)",
+                ),
+            ),
+            topic="review.requested",
+            description="send the draft to both sides for review",
+        ),
+        Transition(
+            "request_changes",
+            (JOINT_REVIEW,),
+            DRAFT,
+            FiredBy.TASK_ASSIGNEE,
+            task_kind="review",
+            guards=("has_comment",),
+            opens=(_REWORK,),
+            cancels_open_tasks=True,
+            topic="changes.requested",
+            description="a reviewer sends the draft back",
+        ),
+        Transition(
+            "complete_review",
+            (JOINT_REVIEW,),
+            GAP_ANALYSIS,
+            FiredBy.SYSTEM,
+            guards=("all_reviews_accepted",),
+            opens=(
+                TaskTemplate(
+                    "confirm_requirements",
+                    SideRef.CUSTOMER,
+                    Role.FUNCTIONAL_LEAD,
+                    5,
+                    title="Confirm the customer's requirements",
+                ),
+                TaskTemplate(
+                    "confirm_capabilities",
+                    SideRef.PROVIDER,
+                    Role.TECHNICAL_LEAD,
+                    5,
+                    title="Confirm the provider's capabilities",
+                ),
+                TaskTemplate(
+                    "lcce_review",
+                    SideRef.CUSTOMER,
+                    Role.PMO_LEAD,
+                    5,
+                    condition="lcce_review_needed",
+                    title="Review the LCCE and financial terms",
+                ),
+                TaskTemplate(
+                    "lcce_review",
+                    SideRef.PROVIDER,
+                    Role.PMO_LEAD,
+                    5,
+                    condition="lcce_review_needed",
+                    title="Review the LCCE and financial terms",
+                ),
+            ),
+            topic="gap_analysis.opened",
+            description="every review accepted: gaps are computed",
+        ),
+        Transition(
+            "request_rework",
+            (GAP_ANALYSIS,),
+            DRAFT,
+            FiredBy.ROLES,
+            roles=(PM,),
+            guards=("has_comment",),
+            opens=(_REWORK,),
+            cancels_open_tasks=True,
+            topic="rework.requested",
+            description="back to the draft from gap analysis",
+        ),
+        Transition(
+            "submit_for_approval",
+            (GAP_ANALYSIS,),
+            APPROVAL,
+            FiredBy.ROLES,
+            roles=(PM,),
+            guards=("all_gaps_resolved", "all_gap_analysis_tasks_done"),
+            opens=(
+                TaskTemplate("approval", SideRef.CUSTOMER, BO, 5, title="Approve the version"),
+                TaskTemplate("approval", SideRef.PROVIDER, BO, 5, title="Approve the version"),
+                TaskTemplate(
+                    "approval",
+                    SideRef.CUSTOMER,
+                    ES,
+                    5,
+                    condition="executive_approval_needed",
+                    title="Approve the version (Sponsor)",
+                ),
+                TaskTemplate(
+                    "approval",
+                    SideRef.PROVIDER,
+                    ES,
+                    5,
+                    condition="executive_approval_needed",
+                    title="Approve the version (Sponsor)",
+                ),
+            ),
+            topic="approval.requested",
+            description="gaps resolved: ask for approval",
+        ),
+        Transition(
+            "reject",
+            (APPROVAL,),
+            DRAFT,
+            FiredBy.TASK_ASSIGNEE,
+            task_kind="approval",
+            guards=("has_comment",),
+            opens=(_REWORK,),
+            cancels_open_tasks=True,
+            topic="version.rejected",
+            description="an approver does not accept the version",
+        ),
+        Transition(
+            "activate",
+            (APPROVAL,),
+            ACTIVE,
+            FiredBy.SYSTEM,
+            guards=("all_approvals_approved",),
+            topic="version.activated",
+            description="every approval given: the version is in force",
+        ),
+        Transition(
+            "supersede",
+            (ACTIVE,),
+            SUPERSEDED,
+            FiredBy.SYSTEM,
+            topic="version.superseded",
+            description="a later version was activated",
+        ),
+        Transition(
+            "withdraw",
+            (DRAFT, JOINT_REVIEW, GAP_ANALYSIS, APPROVAL),
+            WITHDRAWN,
+            FiredBy.ROLES,
+            roles=(PM,),
+            guards=("has_comment",),
+            cancels_open_tasks=True,
+            topic="version.withdrawn",
+            description="abandon the version",
+        ),
+        Transition(
+            "expire",
+            (ACTIVE,),
+            EXPIRED,
+            FiredBy.SYSTEM,
+            guards=("period_ended",),
+            cancels_open_tasks=True,
+            topic="version.expired",
+            description="the period of performance ended",
+        ),
+        Transition(
+            "terminate",
+            (ACTIVE,),
+            TERMINATED,
+            FiredBy.ROLES,
+            roles=(BO,),
+            guards=("has_comment",),
+            cancels_open_tasks=True,
+            topic="agreement.terminated",
+            description="end the agreement early",
+        ),
+    ),
+    guards={
+        "has_metrics": "the version has no metrics; add at least one",
+        "has_period_of_performance": (
+            "the period of performance is not set (terms.period_start and terms.period_end)"
+        ),
+        "has_required_stakeholders": (
+            "both Business Owners and both Program Managers must be assigned"
+        ),
+        "has_comment": "a comment is required",
+        "all_reviews_accepted": "review tasks are still open",
+        "all_gaps_resolved": "every gap must be resolved before approval",
+        "all_gap_analysis_tasks_done": "gap-analysis tasks are still open",
+        "all_approvals_approved": "approvals are still outstanding",
+        "period_ended": "the period of performance has not ended",
+        "has_active_version": "the agreement has no active version to revise",
+        "no_version_in_progress": "another version of this agreement is already in progress",
+    },
+    conditions={
+        "lcce_review_needed": "version 1, or annual cost, currency or payment terms changed",
+        "executive_approval_needed": (
+            "version 1, or annual cost changed by more than the agreement's threshold"
+        ),
+    },
+    task_kinds=(
+        TaskKind(
+            "review",
+            (
+                Outcome("accepted", fires="complete_review"),
+                Outcome("changes_requested", fires="request_changes", comment_required=True),
+            ),
+            "review the draft",
+        ),
+        TaskKind("confirm_requirements", (Outcome("done"),), "confirm the requirements"),
+        TaskKind("confirm_capabilities", (Outcome("done"),), "confirm the capabilities"),
+        TaskKind("lcce_review", (Outcome("done"),), "review the LCCE and financial terms"),
+        TaskKind(
+            "approval",
+            (
+                Outcome("approved", fires="activate"),
+                Outcome("approved_with_conditions", fires="activate", comment_required=True),
+                Outcome("rejected", fires="reject", comment_required=True),
+            ),
+            "approve the version (M3: accepted / accepted pending changes / not accepted)",
+        ),
+        TaskKind("rework", (Outcome("done"),), "rework the draft"),
+        TaskKind("follow_up", (Outcome("done"),), "meet a condition of approval"),
+    ),
+    actions=(
+        Action(
+            "start_revision",
+            (PM, BO),
+            guards=("has_active_version", "no_version_in_progress"),
+            description="open a new draft version cloned from the active one",
+        ),
+        Action("edit_draft", tuple(Role), description="change terms and metrics of a draft"),
+        Action("set_stakeholders", (PM, BO), description="replace the role assignments"),
+        Action(
+            "manage_gaps",
+            (PM, Role.FUNCTIONAL_LEAD, Role.TECHNICAL_LEAD, BO),
+            description="add and resolve gaps during gap analysis",
+        ),
+    ),
+    reminders=ReminderPolicy(),
+)
+
+FOLLOW_UP = TaskTemplate(
+    "follow_up", SideRef.ACTOR, PM, 10, title="Meet the conditions of approval"
+)

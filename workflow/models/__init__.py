@@ -1,0 +1,33 @@
+"""Every table; importing this package registers them all on SQLModel.metadata."""
+
+from workflow.models.agreements import (
+    Agreement,
+    AgreementKeySequence,
+    AgreementVersion,
+    StakeholderAssignment,
+)
+from workflow.models.parties import ApiToken, Delegation, Organization, User
+from workflow.models.records import (
+    AuditChainHead,
+    AuditEvent,
+    IdempotencyRecord,
+    OutboxMessage,
+)
+from workflow.models.tasks import Gap, Task
+
+__all__ = [
+    "Agreement",
+    "AgreementKeySequence",
+    "AgreementVersion",
+    "ApiToken",
+    "AuditChainHead",
+    "AuditEvent",
+    "Delegation",
+    "Gap",
+    "IdempotencyRecord",
+    "Organization",
+    "OutboxMessage",
+    "StakeholderAssignment",
+    "Task",
+    "User",
+]

@@ -1,0 +1,101 @@
+"""Agreements, their versions and who holds which role on each side."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import declared_attr
+from sqlmodel import Field, SQLModel
+
+from states import LIFECYCLE, Role, Side
+from workflow.models.base import JSONType, one_of, utcnow
+
+
+class Agreement(SQLModel, table=True):
+    __tablename__ = "agreement"
+    __table_args__ = (
+        sa.CheckConstraint("customer_org_id <> provider_org_id", name="ck_agreement_two_parties"),
+        one_of("remedy_policy", ("service_credits", "corrective_action")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=20, sa_column_kwargs={"unique": True})
+    title: str = Field(max_length=300)
+    customer_org_id: int = Field(foreign_key="organization.id", index=True)
+    provider_org_id: int = Field(foreign_key="organization.id", index=True)
+    remedy_policy: str = Field(default="corrective_action", max_length=20)
+    allow_editor_approval: bool = False
+    executive_approval_threshold_pct: Decimal = Field(
+        default=Decimal("10"), max_digits=6, decimal_places=2
+    )
+    created_by_id: int = Field(foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+    def org_of(self, side: Side) -> int:
+        return self.customer_org_id if side is Side.CUSTOMER else self.provider_org_id
+
+    def side_of_org(self, organization_id: int) -> Side | None:
+        if organization_id == self.customer_org_id:
+            return Side.CUSTOMER
+        if organization_id == self.provider_org_id:
+            return Side.PROVIDER
+        return None
+
+
+class AgreementKeySequence(SQLModel, table=True):
+    """The last number handed out per year, so keys stay dense and never collide."""
+
+    __tablename__ = "agreement_key_sequence"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = 0
+
+
+class StakeholderAssignment(SQLModel, table=True):
+    __tablename__ = "stakeholder_assignment"
+    __table_args__ = (
+        sa.UniqueConstraint("agreement_id", "side", "role", name="uq_assignment_role"),
+        one_of("side", [s.value for s in Side]),
+        one_of("role", [r.value for r in Role]),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="agreement.id", index=True)
+    side: str = Field(max_length=10)
+    role: str = Field(max_length=20)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+
+
+class AgreementVersion(SQLModel, table=True):
+    __tablename__ = "agreement_version"
+    __table_args__ = (
+        sa.UniqueConstraint("agreement_id", "number", name="uq_version_number"),
+        one_of("state", LIFECYCLE.state_names),
+        one_of("drafting_side", [s.value for s in Side]),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="agreement.id", index=True)
+    number: int
+    modification_number: int
+    state: str = Field(max_length=20, index=True)
+    terms: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    metrics: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
+    content_hash: str = Field(max_length=64)
+    lock_version: int = Field(default=1)
+    drafting_side: str = Field(max_length=10)
+    created_by_id: int = Field(foreign_key="user_account.id")
+    last_edited_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    state_changed_at: datetime = Field(default_factory=utcnow)
+    activated_at: datetime | None = None
+
+    # Optimistic locking: every UPDATE checks and bumps lock_version on both databases.
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+        return {"version_id_col": cls.__table__.c.lock_version}  # type: ignore[attr-defined]
+
+    editable_states: ClassVar[tuple[str, ...]] = ("draft",)

@@ -1,0 +1,60 @@
+"""Organisations, users, API tokens and delegations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from workflow.models.base import utcnow
+
+
+class Organization(SQLModel, table=True):
+    __tablename__ = "organization"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, sa_column_kwargs={"unique": True})
+    holiday_calendar: str = Field(default="US", max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, sa_column_kwargs={"unique": True})
+    name: str = Field(max_length=200)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    is_admin: bool = False
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    # SHA-256 is enough: tokens carry 256 random bits, so there is nothing to brute-force.
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    prefix: str = Field(max_length=16)
+    name: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class Delegation(SQLModel, table=True):
+    __tablename__ = "delegation"
+    __table_args__ = (sa.CheckConstraint("ends_on >= starts_on", name="ck_delegation_range"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    delegator_id: int = Field(foreign_key="user_account.id", index=True)
+    delegate_id: int = Field(foreign_key="user_account.id", index=True)
+    starts_on: date
+    ends_on: date
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+    def active_on(self, day: date) -> bool:
+        return self.revoked_at is None and self.starts_on <= day <= self.ends_on

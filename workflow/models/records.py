@@ -1,0 +1,77 @@
+"""Append-only records: the audit chain, the outbox and idempotency keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from workflow.models.base import JSONType, one_of, utcnow
+
+OUTBOX_STATES = ("pending", "sent", "dead")
+
+
+class AuditEvent(SQLModel, table=True):
+    """One link of a hash chain; `body` is the canonical JSON the hash covers."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (sa.UniqueConstraint("chain", "seq", name="uq_audit_chain_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chain: str = Field(max_length=40)
+    seq: int
+    agreement_id: int | None = Field(default=None, index=True)
+    version_id: int | None = None
+    actor_id: int | None = None
+    on_behalf_of_id: int | None = None
+    action: str = Field(max_length=60, index=True)
+    occurred_at: datetime
+    body: str = Field(sa_type=sa.Text)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditChainHead(SQLModel, table=True):
+    """The newest link of each chain: appends lock this row, so chains never fork."""
+
+    __tablename__ = "audit_chain_head"
+
+    chain: str = Field(primary_key=True, max_length=40)
+    seq: int = 0
+    hash: str = Field(max_length=64)
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        one_of("status", OUTBOX_STATES),
+        sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=60)
+    dedupe_key: str = Field(max_length=200, sa_column_kwargs={"unique": True})
+    agreement_id: int | None = Field(default=None, index=True)
+    recipients: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    status: str = Field(default="pending", max_length=10)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_record"
+    __table_args__ = (sa.UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id")
+    key: str = Field(max_length=200)
+    request_hash: str = Field(max_length=64)
+    status_code: int | None = None
+    response_body: str | None = Field(default=None, sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,83 @@
+"""Tasks people must do, and gaps between requirement and capability."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import declared_attr
+from sqlmodel import Field, SQLModel
+
+from states import Role, Side
+from workflow.models.base import JSONType, one_of, utcnow
+
+TASK_STATES = ("open", "completed", "cancelled")
+GAP_RESOLUTIONS = ("provider_commits", "customer_accepts", "target_adjusted", "waived")
+GAP_SEVERITIES = ("low", "medium", "high")
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "task"
+    __table_args__ = (
+        one_of("state", TASK_STATES),
+        one_of("side", [s.value for s in Side]),
+        one_of("role", [r.value for r in Role]),
+        sa.Index("ix_task_open_assignee_due", "assignee_id", "state", "due_on"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="agreement.id", index=True)
+    version_id: int | None = Field(default=None, foreign_key="agreement_version.id", index=True)
+    kind: str = Field(max_length=40)
+    side: str = Field(max_length=10)
+    role: str = Field(max_length=20)
+    assignee_id: int | None = Field(default=None, foreign_key="user_account.id")
+    title: str = Field(max_length=300)
+    detail: str = Field(default="", max_length=4000)
+    state: str = Field(default="open", max_length=10)
+    required: bool = True
+    due_on: date
+    escalation_roles: list[str] = Field(default_factory=list, sa_type=JSONType)
+    outcome: str | None = Field(default=None, max_length=40)
+    comment: str | None = Field(default=None, max_length=4000)
+    completed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    on_behalf_of_id: int | None = Field(default=None, foreign_key="user_account.id")
+    approved_content_hash: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+    lock_version: int = Field(default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+        return {"version_id_col": cls.__table__.c.lock_version}  # type: ignore[attr-defined]
+
+
+class Gap(SQLModel, table=True):
+    __tablename__ = "gap"
+    __table_args__ = (
+        one_of("severity", GAP_SEVERITIES),
+        sa.CheckConstraint(
+            "resolution IS NULL OR resolution IN ("
+            + ", ".join(f"'{r}'" for r in GAP_RESOLUTIONS)
+            + ")",
+            name="ck_gap_resolution_allowed",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="agreement.id", index=True)
+    version_id: int = Field(foreign_key="agreement_version.id", index=True)
+    metric_key: str = Field(max_length=80)
+    source: str = Field(max_length=20)  # computed | manual
+    requirement: float | None = None
+    capability: float | None = None
+    severity: str = Field(max_length=10)
+    description: str = Field(max_length=2000)
+    resolution: str | None = Field(default=None, max_length=20)
+    resolution_note: str | None = Field(default=None, max_length=4000)
+    agreed_target: float | None = None
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    resolved_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    resolved_at: datetime | None = None
