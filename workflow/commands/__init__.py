@@ -1,0 +1,38 @@
+"""Commands: each one function, one transaction, one commit."""
+
+from workflow.commands.admin import (
+    create_delegation,
+    create_organization,
+    create_token,
+    create_user,
+    revoke_token,
+)
+from workflow.commands.agreements import (
+    StakeholderInput,
+    create_agreement,
+    edit_draft,
+    import_version,
+    set_stakeholders,
+    start_revision,
+)
+from workflow.commands.gaps import add_gap, resolve_gap
+from workflow.commands.lifecycle import fire_event
+from workflow.commands.tasks import complete_task
+
+__all__ = [
+    "StakeholderInput",
+    "add_gap",
+    "complete_task",
+    "create_agreement",
+    "create_delegation",
+    "create_organization",
+    "create_token",
+    "create_user",
+    "edit_draft",
+    "fire_event",
+    "import_version",
+    "resolve_gap",
+    "revoke_token",
+    "set_stakeholders",
+    "start_revision",
+]

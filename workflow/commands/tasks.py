@@ -1,0 +1,154 @@
+"""Completing tasks; the version advances by itself when the last required one is done."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from states import LIFECYCLE, FiredBy, Role, Side
+from workflow import audit
+from workflow.access import Actor, Grant, delegators_of
+from workflow.db import begin_write
+from workflow.effects import apply_transition
+from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
+from workflow.guards import APPROVING_OUTCOMES, VersionContext
+from workflow.models import AgreementVersion, Task, User
+from workflow.permissions import lock_agreement
+from workflow.snapshots import task_summary
+from workflow.transaction import commit
+
+
+def complete_task(
+    session: Session,
+    *,
+    actor: Actor,
+    task_id: int,
+    outcome: str,
+    now: datetime,
+    comment: str | None = None,
+) -> Task:
+    """Complete a task as its assignee or their delegate; one transaction, one commit."""
+    begin_write(session)
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound("no such task")
+    agreement = lock_agreement(session, task.agreement_id, actor)
+    session.refresh(task)
+    if task.state != "open":
+        raise NotAllowedNow(
+            f"task {task_id} is already {task.state}", current_state=task.state, allowed_events=[]
+        )
+    if task.assignee_id == actor.user_id:
+        on_behalf_of = None
+    elif task.assignee_id in delegators_of(session, actor.user_id, now.date()):
+        on_behalf_of = task.assignee_id
+    else:
+        raise Forbidden("only the task's assignee or their delegate may complete it")
+    version = session.get(AgreementVersion, task.version_id) if task.version_id else None
+    if version is None:
+        raise NotFound("the task's version no longer exists")
+    ctx = VersionContext(session, agreement, version, now=now, comment=comment)
+    task = next(t for t in ctx.tasks if t.id == task.id)
+    finish_task(ctx, task, outcome, actor, on_behalf_of, comment=comment, now=now)
+    commit(session)
+    return task
+
+
+def finish_task(
+    ctx: VersionContext,
+    task: Task,
+    outcome_name: str,
+    actor: Actor,
+    on_behalf_of: int | None,
+    *,
+    comment: str | None,
+    now: datetime,
+) -> None:
+    """Record the outcome, then fire the event it leads to (if its guards now hold)."""
+    kind = LIFECYCLE.task_kind(task.kind)
+    outcome = kind.outcome(outcome_name)
+    if outcome is None:
+        valid = ", ".join(o.name for o in kind.outcomes)
+        raise InvalidInput(
+            f"{outcome_name!r} is not an outcome of a {task.kind} task (use {valid})",
+            [{"field": "outcome", "message": f"must be one of: {valid}"}],
+        )
+    if outcome.comment_required and not (comment and comment.strip()):
+        what = "conditions" if outcome.name == "approved_with_conditions" else "a comment"
+        raise InvalidInput(
+            f"{outcome.name} needs {what}", [{"field": "comment", "message": "required"}]
+        )
+    if task.kind == "approval" and outcome.name in APPROVING_OUTCOMES:
+        _check_segregation(ctx, task, actor, on_behalf_of)
+        task.approved_content_hash = ctx.version.content_hash
+    before = task_summary(task)
+    task.state, task.outcome, task.comment = "completed", outcome.name, comment
+    task.completed_by_id, task.on_behalf_of_id, task.completed_at = (
+        actor.user_id,
+        on_behalf_of,
+        now,
+    )
+    ctx.session.add(task)
+    ctx.session.flush()
+    audit.append(
+        ctx.session,
+        action="task.completed",
+        now=now,
+        agreement_id=ctx.agreement.id,
+        version_id=ctx.version.id,
+        actor_id=actor.user_id,
+        on_behalf_of_id=on_behalf_of,
+        data={
+            "task_id": task.id,
+            "outcome": outcome.name,
+            "comment": comment,
+            "content_hash": task.approved_content_hash,
+            "before": before,
+            "after": task_summary(task),
+        },
+    )
+    if outcome.fires is None:
+        return
+    transition = LIFECYCLE.transition(outcome.fires)
+    if ctx.version.state not in transition.sources:
+        return
+    grant = Grant(Side(task.side), Role(task.role), on_behalf_of)
+    if transition.fired_by is FiredBy.SYSTEM and ctx.failed_guards(transition.guards):
+        return  # not the last required task yet
+    apply_transition(
+        ctx,
+        transition,
+        actor=actor if transition.fired_by is not FiredBy.SYSTEM else None,
+        grant=grant,
+        now=now,
+        comment=comment,
+    )
+
+
+def _check_segregation(
+    ctx: VersionContext, task: Task, actor: Actor, on_behalf_of: int | None
+) -> None:
+    """Two sides, two different people; nobody approves twice; editors do not approve."""
+    people = {actor.user_id} | ({on_behalf_of} if on_behalf_of else set())
+    for other in ctx.tasks:
+        if (
+            other.id != task.id
+            and other.kind == "approval"
+            and other.outcome in APPROVING_OUTCOMES
+            and people & {other.completed_by_id, other.on_behalf_of_id}
+        ):
+            raise Forbidden(
+                f"you already approved version {ctx.version.number} as the {other.side} "
+                f"{Role(other.role).label}; nobody approves twice, and each side's approval "
+                "must come from a different person"
+            )
+    editor_id = ctx.version.last_edited_by_id
+    if ctx.agreement.allow_editor_approval or editor_id not in people:
+        return
+    editor = ctx.session.get(User, editor_id)
+    if editor is not None and ctx.agreement.side_of_org(editor.organization_id) == Side(task.side):
+        raise Forbidden(
+            f"{editor.name} last edited version {ctx.version.number}, so another {task.side} "
+            "approver must approve it (the agreement setting allow_editor_approval relaxes this)"
+        )

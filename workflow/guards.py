@@ -1,0 +1,149 @@
+"""Guard predicates of the lifecycle, read from data the command has loaded and locked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+
+from sqlmodel import Session, col, select
+
+from states import LIFECYCLE, Role, Side
+from workflow.models import Agreement, AgreementVersion, Gap, StakeholderAssignment, Task
+
+APPROVING_OUTCOMES = ("approved", "approved_with_conditions")
+_FINANCIAL_TERMS = ("annual_cost", "currency", "payment_terms", "billing_frequency", "lcce_total")
+
+
+class VersionContext:
+    """The model `transitions` sees: `state` is the row's, guards are the spec's names."""
+
+    def __init__(
+        self,
+        session: Session,
+        agreement: Agreement,
+        version: AgreementVersion,
+        *,
+        now: datetime,
+        comment: str | None = None,
+    ) -> None:
+        self.session = session
+        self.agreement = agreement
+        self.version = version
+        self.now = now
+        self.comment = comment
+
+    @property
+    def state(self) -> str:
+        return self.version.state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.version.state = value
+
+    # Loaded once per command; a command that changes these reloads by making a new context.
+    @cached_property
+    def tasks(self) -> list[Task]:
+        return list(
+            self.session.exec(
+                select(Task).where(Task.version_id == self.version.id).order_by(col(Task.id))
+            ).all()
+        )
+
+    @cached_property
+    def gaps(self) -> list[Gap]:
+        return list(self.session.exec(select(Gap).where(Gap.version_id == self.version.id)))
+
+    @cached_property
+    def assignments(self) -> dict[tuple[Side, Role], int]:
+        rows = self.session.exec(
+            select(StakeholderAssignment).where(
+                StakeholderAssignment.agreement_id == self.agreement.id
+            )
+        ).all()
+        return {(Side(r.side), Role(r.role)): r.user_id for r in rows}
+
+    @cached_property
+    def active_version(self) -> AgreementVersion | None:
+        return self.session.exec(
+            select(AgreementVersion).where(
+                AgreementVersion.agreement_id == self.agreement.id,
+                AgreementVersion.state == "active",
+                AgreementVersion.id != self.version.id,
+            )
+        ).first()
+
+    def open_tasks(self, kind: str | None = None) -> list[Task]:
+        return [t for t in self.tasks if t.state == "open" and kind in (None, t.kind)]
+
+    # Guards: one method per name in LIFECYCLE.guards; `_event` is what `transitions` passes.
+    def has_metrics(self, _event: object = None) -> bool:
+        return bool(self.version.metrics)
+
+    def has_period_of_performance(self, _event: object = None) -> bool:
+        terms = self.version.terms
+        return bool(terms.get("period_start") and terms.get("period_end"))
+
+    def has_required_stakeholders(self, _event: object = None) -> bool:
+        needed = [(s, r) for s in Side for r in (Role.BUSINESS_OWNER, Role.PROGRAM_MANAGER)]
+        return all(k in self.assignments for k in needed)
+
+    def has_comment(self, _event: object = None) -> bool:
+        return bool(self.comment and self.comment.strip())
+
+    def all_reviews_accepted(self, _event: object = None) -> bool:
+        reviews = [t for t in self.tasks if t.kind == "review" and t.state != "cancelled"]
+        return bool(reviews) and all(t.outcome == "accepted" for t in reviews)
+
+    def all_gaps_resolved(self, _event: object = None) -> bool:
+        return all(g.resolution is not None for g in self.gaps)
+
+    def all_gap_analysis_tasks_done(self, _event: object = None) -> bool:
+        kinds = ("confirm_requirements", "confirm_capabilities", "lcce_review")
+        return not [t for t in self.open_tasks() if t.kind in kinds and t.required]
+
+    def all_approvals_approved(self, _event: object = None) -> bool:
+        approvals = [t for t in self.tasks if t.kind == "approval" and t.state != "cancelled"]
+        return bool(approvals) and all(
+            t.outcome in APPROVING_OUTCOMES and t.approved_content_hash == self.version.content_hash
+            for t in approvals
+        )
+
+    def period_ended(self, _event: object = None) -> bool:
+        end = self.version.terms.get("period_end")
+        return bool(end) and str(end) < self.now.date().isoformat()
+
+    def has_active_version(self, _event: object = None) -> bool:
+        return self.version.state == "active"
+
+    def no_version_in_progress(self, _event: object = None) -> bool:
+        return (
+            self.session.exec(
+                select(AgreementVersion.id).where(
+                    AgreementVersion.agreement_id == self.agreement.id,
+                    col(AgreementVersion.state).in_(LIFECYCLE.in_progress_states),
+                )
+            ).first()
+            is None
+        )
+
+    # Conditions of task templates.
+    def lcce_review_needed(self) -> bool:
+        previous = self.active_version
+        if self.version.number == 1 or previous is None:
+            return True
+        return any(previous.terms.get(k) != self.version.terms.get(k) for k in _FINANCIAL_TERMS)
+
+    def executive_approval_needed(self) -> bool:
+        previous = self.active_version
+        if self.version.number == 1 or previous is None:
+            return True
+        before = Decimal(str(previous.terms.get("annual_cost") or 0))
+        after = Decimal(str(self.version.terms.get("annual_cost") or 0))
+        if before == 0:
+            return after != 0
+        change_pct = abs(after - before) / before * 100
+        return change_pct > self.agreement.executive_approval_threshold_pct
+
+    def failed_guards(self, guards: tuple[str, ...]) -> list[str]:
+        return [g for g in guards if not getattr(self, g)()]

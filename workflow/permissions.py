@@ -1,0 +1,93 @@
+"""Who may fire which event now: the spec's `fired_by`, applied to an actor's grants."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session, select
+
+from states import LIFECYCLE, FiredBy, Transition
+from workflow.access import Actor, Grant, delegators_of, grants, require_party
+from workflow.db import is_postgres
+from workflow.errors import Forbidden, NotAllowedNow, NotFound
+from workflow.guards import VersionContext
+from workflow.models import Agreement, AgreementVersion, Task
+
+
+def lock_agreement(session: Session, agreement_id: int, actor: Actor | None) -> Agreement:
+    """Load the agreement for a command, row-locked on PostgreSQL; 404 to non-parties."""
+    stmt = select(Agreement).where(Agreement.id == agreement_id)
+    if is_postgres(session):
+        stmt = stmt.with_for_update()
+    agreement = session.exec(stmt).first()
+    if actor is None:
+        if agreement is None:
+            raise NotFound("no such agreement")
+        return agreement
+    return require_party(agreement, actor)
+
+
+def version_by_number(session: Session, agreement: Agreement, number: int) -> AgreementVersion:
+    version = session.exec(
+        select(AgreementVersion).where(
+            AgreementVersion.agreement_id == agreement.id, AgreementVersion.number == number
+        )
+    ).first()
+    if version is None:
+        raise NotFound(f"{agreement.key} has no version {number}")
+    return version
+
+
+def task_for(ctx: VersionContext, actor: Actor, kind: str, day: date) -> tuple[Task, int | None]:
+    """The actor's open task of `kind` (their own first), and on whose behalf they hold it."""
+    principals = [actor.user_id, *delegators_of(ctx.session, actor.user_id, day)]
+    for principal in principals:
+        for task in ctx.open_tasks(kind):
+            if task.assignee_id == principal:
+                return task, None if principal == actor.user_id else principal
+    raise Forbidden(f"only the holder of an open {kind} task (or their delegate) may do this")
+
+
+def holds_task(ctx: VersionContext, actor: Actor, kind: str, day: date) -> bool:
+    try:
+        task_for(ctx, actor, kind, day)
+    except Forbidden:
+        return False
+    return True
+
+
+def may_fire(
+    ctx: VersionContext, transition: Transition, actor: Actor, grants_: list[Grant], day: date
+) -> bool:
+    if transition.fired_by is FiredBy.SYSTEM:
+        return False
+    if transition.fired_by is FiredBy.ROLES:
+        return any(g.role in transition.roles for g in grants_)
+    assert transition.task_kind is not None
+    return holds_task(ctx, actor, transition.task_kind, day)
+
+
+def allowed_events(ctx: VersionContext, actor: Actor, grants_: list[Grant], day: date) -> list[str]:
+    """Events the actor may fire from the version's current state (guards not evaluated)."""
+    return [
+        t.event
+        for t in LIFECYCLE.events_from(ctx.version.state)
+        if may_fire(ctx, t, actor, grants_, day)
+    ]
+
+
+def not_allowed_now(
+    ctx: VersionContext, actor: Actor, event: str, grants_: list[Grant], day: date
+) -> NotAllowedNow:
+    allowed = allowed_events(ctx, actor, grants_, day)
+    return NotAllowedNow(
+        f"{event} is not allowed while version {ctx.version.number} is {ctx.version.state}"
+        + (f"; you may: {', '.join(allowed)}" if allowed else ""),
+        current_state=ctx.version.state,
+        allowed_events=allowed,
+    )
+
+
+def actor_grants(session: Session, agreement: Agreement, actor: Actor, day: date) -> list[Grant]:
+    assert agreement.id is not None
+    return grants(session, agreement.id, actor, day)

@@ -1,0 +1,52 @@
+"""The end of every command: one commit, with errors turned into domain refusals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session
+
+from workflow.errors import Conflict, StaleVersion
+from workflow.models import IdempotencyRecord
+
+IDEMPOTENCY_INFO_KEY = "accord.idempotency"
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """Set on a session by the caller; the command's commit records it atomically."""
+
+    user_id: int
+    key: str
+    request_hash: str
+
+
+def claim_idempotency(session: Session, claim: IdempotencyClaim) -> None:
+    session.info[IDEMPOTENCY_INFO_KEY] = claim
+
+
+def commit(session: Session) -> None:
+    """Commit the command's one transaction, recording its idempotency key with it."""
+    claim: IdempotencyClaim | None = session.info.pop(IDEMPOTENCY_INFO_KEY, None)
+    if claim is not None:
+        session.add(
+            IdempotencyRecord(user_id=claim.user_id, key=claim.key, request_hash=claim.request_hash)
+        )
+    try:
+        session.commit()
+    except StaleDataError as exc:
+        session.rollback()
+        raise StaleVersion("someone changed this while you were working; reload it") from exc
+    except IntegrityError as exc:
+        session.rollback()
+        if claim is not None and "idempotency" in str(exc.orig).lower():
+            raise Conflict(
+                "a request with this Idempotency-Key is already being processed"
+            ) from exc
+        raise Conflict(f"conflicts with existing data: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: IntegrityError) -> str:
+    return str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
