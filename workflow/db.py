@@ -70,3 +70,5 @@ def begin_write(session: Session) -> None:
             raise RuntimeError("begin_write on a session with pending changes")
         session.rollback()
     session.connection(execution_options={WRITE_OPTION: True})
+    # Rows cached by earlier transactions must be re-read under the lock we now hold.
+    session.expire_all()

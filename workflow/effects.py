@@ -51,6 +51,7 @@ def open_task(
     task = Task(
         agreement_id=ctx.agreement.id,  # type: ignore[arg-type]
         version_id=ctx.version.id,
+        cycle=ctx.version.cycle,
         kind=template.kind,
         side=side.value,
         role=template.role.value,
@@ -185,6 +186,8 @@ def apply_transition(
     if not trigger(ctx, transition.event):
         raise RuntimeError(f"machine refused {transition.event} after its guards held")
     ctx.version.state_changed_at = now
+    if transition.dest == LIFECYCLE.initial:
+        ctx.version.cycle += 1
     data: dict[str, Any] = {"from_state": source, "to_state": ctx.version.state}
     if comment:
         data["comment"] = comment
@@ -244,8 +247,8 @@ def _activate(ctx: VersionContext, actor: Actor | None, now: datetime) -> dict[s
         apply_transition(old, LIFECYCLE.transition("supersede"), actor=None, grant=None, now=now)
         effects["superseded_version"] = previous.number
     follow_ups = []
-    for approval in ctx.tasks:
-        if approval.kind == "approval" and approval.outcome == "approved_with_conditions":
+    for approval in ctx.current("approval"):
+        if approval.outcome == "approved_with_conditions":
             approver = ctx.session.get(User, approval.completed_by_id)
             task = open_task(
                 ctx,

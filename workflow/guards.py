@@ -76,6 +76,14 @@ class VersionContext:
     def open_tasks(self, kind: str | None = None) -> list[Task]:
         return [t for t in self.tasks if t.state == "open" and kind in (None, t.kind)]
 
+    def current(self, kind: str) -> list[Task]:
+        """Tasks of `kind` in the version's current cycle that were not cancelled."""
+        return [
+            t
+            for t in self.tasks
+            if t.kind == kind and t.cycle == self.version.cycle and t.state != "cancelled"
+        ]
+
     # Guards: one method per name in LIFECYCLE.guards; `_event` is what `transitions` passes.
     def has_metrics(self, _event: object = None) -> bool:
         return bool(self.version.metrics)
@@ -92,7 +100,7 @@ class VersionContext:
         return bool(self.comment and self.comment.strip())
 
     def all_reviews_accepted(self, _event: object = None) -> bool:
-        reviews = [t for t in self.tasks if t.kind == "review" and t.state != "cancelled"]
+        reviews = self.current("review")
         return bool(reviews) and all(t.outcome == "accepted" for t in reviews)
 
     def all_gaps_resolved(self, _event: object = None) -> bool:
@@ -103,7 +111,7 @@ class VersionContext:
         return not [t for t in self.open_tasks() if t.kind in kinds and t.required]
 
     def all_approvals_approved(self, _event: object = None) -> bool:
-        approvals = [t for t in self.tasks if t.kind == "approval" and t.state != "cancelled"]
+        approvals = self.current("approval")
         return bool(approvals) and all(
             t.outcome in APPROVING_OUTCOMES and t.approved_content_hash == self.version.content_hash
             for t in approvals

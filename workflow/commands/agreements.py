@@ -417,7 +417,7 @@ def _require_target_change_reasons(
         if m.key in previous and previous[m.key]["target"] != m.target and m.target_change is None
     ]
     if errors:
-        raise InvalidInput("a changed target needs its reason", errors)
+        raise InvalidInput(errors[0]["message"], errors)
 
 
 def describe_changes(

@@ -131,10 +131,9 @@ def _check_segregation(
 ) -> None:
     """Two sides, two different people; nobody approves twice; editors do not approve."""
     people = {actor.user_id} | ({on_behalf_of} if on_behalf_of else set())
-    for other in ctx.tasks:
+    for other in ctx.current("approval"):
         if (
             other.id != task.id
-            and other.kind == "approval"
             and other.outcome in APPROVING_OUTCOMES
             and people & {other.completed_by_id, other.on_behalf_of_id}
         ):

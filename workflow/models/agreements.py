@@ -86,6 +86,8 @@ class AgreementVersion(SQLModel, table=True):
     metrics: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONType)
     content_hash: str = Field(max_length=64)
     lock_version: int = Field(default=1)
+    # Bumped each time the version returns to draft; tasks of older cycles no longer count.
+    cycle: int = Field(default=1)
     drafting_side: str = Field(max_length=10)
     created_by_id: int = Field(foreign_key="user_account.id")
     last_edited_by_id: int | None = Field(default=None, foreign_key="user_account.id")

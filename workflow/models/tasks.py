@@ -29,6 +29,7 @@ class Task(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     agreement_id: int = Field(foreign_key="agreement.id", index=True)
     version_id: int | None = Field(default=None, foreign_key="agreement_version.id", index=True)
+    cycle: int = Field(default=1)
     kind: str = Field(max_length=40)
     side: str = Field(max_length=10)
     role: str = Field(max_length=20)

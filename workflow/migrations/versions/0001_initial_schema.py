@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 16:13:09.626413
+Create Date: 2026-11-26 16:14:11.772253
 """
 
 from collections.abc import Sequence
@@ -244,6 +244,7 @@ def upgrade() -> None:
         ),
         sa.Column("content_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("lock_version", sa.Integer(), nullable=False),
+        sa.Column("cycle", sa.Integer(), nullable=False),
         sa.Column("drafting_side", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=False),
         sa.Column("last_edited_by_id", sa.Integer(), nullable=True),
@@ -359,6 +360,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("agreement_id", sa.Integer(), nullable=False),
         sa.Column("version_id", sa.Integer(), nullable=True),
+        sa.Column("cycle", sa.Integer(), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("side", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
