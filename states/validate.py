@@ -49,9 +49,9 @@ def validate(spec: MachineSpec) -> MachineSpec:
         for g in a.guards:
             if g not in spec.guards:
                 problems.append(f"action {a.name}: unknown guard {g!r}")
-    for s in spec.states:
-        if s.final and spec.events_from(s.name):
-            problems.append(f"final state {s.name!r} has exits")
+    for state in spec.states:
+        if state.final and spec.events_from(state.name):
+            problems.append(f"final state {state.name!r} has exits")
     problems.extend(f"state {s!r} is unreachable" for s in _unreachable(spec))
     if problems:
         raise SpecError(f"machine {spec.name!r}: " + "; ".join(problems))
