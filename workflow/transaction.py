@@ -21,6 +21,7 @@ class IdempotencyClaim:
     user_id: int
     key: str
     request_hash: str
+    replaces_id: int | None = None  # an expired record with the same key
 
 
 def claim_idempotency(session: Session, claim: IdempotencyClaim) -> None:
@@ -31,6 +32,11 @@ def commit(session: Session) -> None:
     """Commit the command's one transaction, recording its idempotency key with it."""
     claim: IdempotencyClaim | None = session.info.pop(IDEMPOTENCY_INFO_KEY, None)
     if claim is not None:
+        if claim.replaces_id is not None:
+            expired = session.get(IdempotencyRecord, claim.replaces_id)
+            if expired is not None:
+                session.delete(expired)
+                session.flush()
         session.add(
             IdempotencyRecord(user_id=claim.user_id, key=claim.key, request_hash=claim.request_hash)
         )

@@ -1,0 +1,78 @@
+"""The FastAPI application: routers, error mapping, limits and health checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from api import problems
+from api.deps import IdempotentReplay
+from api.idempotency import IdempotencyRecorder
+from api.limits import BodySizeLimit
+from api.routers import ROUTERS
+from workflow.db import make_engine
+from workflow.schema import is_current
+from workflow.settings import get_settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    settings = get_settings()
+    owned = engine is None
+    engine = engine or make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Accord",
+        version="0.1.0",
+        summary="Govern Service Level Agreements between a customer and a provider.",
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.clock = clock
+    problems.install(app)
+
+    @app.exception_handler(IdempotentReplay)
+    async def _replay(_request: Request, exc: IdempotentReplay) -> Response:
+        return Response(
+            exc.body,
+            status_code=exc.status_code,
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current = is_current(engine)
+        except Exception as exc:
+            return problems.problem(503, f"database unreachable: {type(exc).__name__}")
+        if not current:
+            return problems.problem(503, "database schema is not at the newest migration")
+        return JSONResponse({"status": "ready"})
+
+    for router in ROUTERS:
+        app.include_router(router, prefix="/api/v1")
+    app.add_middleware(IdempotencyRecorder)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,130 @@
+"""Request dependencies: the session, the caller, the clock and idempotency keys."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from workflow.access import Actor
+from workflow.commands.admin import hash_token
+from workflow.errors import Conflict, Forbidden, InvalidInput
+from workflow.models import ApiToken, IdempotencyRecord, User
+from workflow.settings import get_settings
+from workflow.transaction import IdempotencyClaim, claim_idempotency
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    # Commands commit inside themselves; closing here only releases the connection.
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+NowDep = Annotated[datetime, Depends(get_now)]
+
+
+def get_actor(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Actor:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, "send Authorization: Bearer <token>")
+    row = session.exec(
+        select(User)
+        .join(ApiToken, col(ApiToken.user_id) == col(User.id))
+        .where(
+            ApiToken.token_hash == hash_token(token.strip()),
+            col(ApiToken.revoked_at).is_(None),
+            col(User.is_active).is_(True),
+        )
+    ).first()
+    if row is None:
+        raise HTTPException(401, "the token is unknown or revoked")
+    actor = Actor.of(row)
+    session.rollback()  # end the read so a command can open its own write transaction
+    return actor
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def require_admin(actor: ActorDep) -> Actor:
+    if not actor.is_admin:
+        raise Forbidden("only an administrator may do this")
+    return actor
+
+
+AdminDep = Annotated[Actor, Depends(require_admin)]
+
+
+class IdempotentReplay(Exception):
+    """The same key and body were seen before: answer with the first response."""
+
+    def __init__(self, status_code: int, body: str) -> None:
+        self.status_code = status_code
+        self.body = body
+
+
+async def _request_hash(request: Request) -> str:
+    body = await request.body()
+    digest = hashlib.sha256(f"{request.method} {request.url.path}\n".encode())
+    digest.update(body)
+    return digest.hexdigest()
+
+
+async def idempotency(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    now: NowDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> None:
+    """Replay a stored response, or let the command's commit record the key."""
+    if not idempotency_key:
+        return
+    request_hash = await _request_hash(request)
+    ttl = timedelta(hours=get_settings().idempotency_ttl_hours)
+    record = session.exec(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == actor.user_id,
+            IdempotencyRecord.key == idempotency_key,
+        )
+    ).first()
+    session.rollback()
+    if record is not None and record.created_at > now - ttl:
+        if record.request_hash != request_hash:
+            raise InvalidInput(
+                "this Idempotency-Key was used for a different request",
+                [{"field": "Idempotency-Key", "message": "reused with another body or path"}],
+            )
+        if record.status_code is None or record.response_body is None:
+            raise Conflict("the first request with this Idempotency-Key has not finished")
+        raise IdempotentReplay(record.status_code, record.response_body)
+    # An expired key may be reused; the old record makes way inside the new command.
+    replaces = record.id if record is not None else None
+    claim_idempotency(
+        session, IdempotencyClaim(actor.user_id, idempotency_key, request_hash, replaces)
+    )
+    request.state.idempotency = (actor.user_id, idempotency_key)
+
+
+IdempotencyDep = Depends(idempotency)
