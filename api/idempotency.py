@@ -37,7 +37,8 @@ class IdempotencyRecorder:
         if claim is None or not 200 <= status < 300:
             return
         engine: Engine = scope["app"].state.engine
-        await run_in_threadpool(_store, engine, *claim, status, b"".join(chunks).decode())
+        user_id, key = claim
+        await run_in_threadpool(_store, engine, user_id, key, status, b"".join(chunks).decode())
 
 
 def _store(engine: Engine, user_id: int, key: str, status: int, body: str) -> None:
