@@ -47,7 +47,7 @@ class World:
         return commands.create_agreement(self.session, **args)
 
     def version(self, agreement: Agreement, number: int = 1) -> AgreementVersion:
-        self.session.expire_all()
+        self.session.rollback()  # a fresh snapshot: other sessions may have committed since
         return self.session.exec(
             select(AgreementVersion).where(
                 AgreementVersion.agreement_id == agreement.id, AgreementVersion.number == number
@@ -68,7 +68,7 @@ class World:
         )
 
     def open_tasks(self, agreement: Agreement, kind: str | None = None) -> list[Task]:
-        self.session.expire_all()
+        self.session.rollback()
         stmt = select(Task).where(Task.agreement_id == agreement.id, Task.state == "open")
         if kind is not None:
             stmt = stmt.where(Task.kind == kind)
