@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from api import problems
+from api import metrics, problems
 from api.deps import IdempotentReplay
 from api.idempotency import IdempotencyRecorder
 from api.limits import BodySizeLimit
@@ -72,7 +72,9 @@ def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = 
         return JSONResponse({"status": "ready"})
 
     for router in ROUTERS:
-        app.include_router(router, prefix="/api/v1")
+        app.include_router(router, prefix=metrics.API_PREFIX)
+    if settings.metrics_enabled:
+        metrics.install(app)
     app.add_middleware(IdempotencyRecorder)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

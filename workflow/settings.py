@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     scheduler: Literal["inprocess", "off"] = "inprocess"
     mail_backend: Literal["file", "smtp", "console"] = "file"
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    metrics_enabled: bool = True
 
 
 @lru_cache(maxsize=1)
