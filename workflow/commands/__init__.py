@@ -17,11 +17,13 @@ from workflow.commands.agreements import (
 )
 from workflow.commands.gaps import add_gap, resolve_gap
 from workflow.commands.lifecycle import fire_event
+from workflow.commands.maintenance import checkpoint_audit
 from workflow.commands.tasks import complete_task
 
 __all__ = [
     "StakeholderInput",
     "add_gap",
+    "checkpoint_audit",
     "complete_task",
     "create_agreement",
     "create_delegation",
