@@ -48,6 +48,7 @@ def open_task(
     detail: str = "",
 ) -> Task:
     side = resolve_side(template, ctx, grant)
+    known = ctx.tasks  # load before the flush below, or the new task would be listed twice
     task = Task(
         agreement_id=ctx.agreement.id,  # type: ignore[arg-type]
         version_id=ctx.version.id,
@@ -65,7 +66,7 @@ def open_task(
     )
     ctx.session.add(task)
     ctx.session.flush()
-    ctx.tasks.append(task)
+    known.append(task)
     _announce_task(ctx, task, now)
     return task
 
