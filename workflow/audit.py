@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from workflow.canonical import canonical_json, sha256_hex
 from workflow.db import is_postgres
@@ -20,6 +24,7 @@ GENESIS = "0" * 64
 HASH_TAG = "accord.audit.v1"
 SYSTEM_CHAIN = "system"
 CHECKPOINT_ACTION = "audit.checkpoint"
+APPEND_ONLY_MESSAGE = "audit events are append-only"
 
 
 def agreement_chain(agreement_id: int) -> str:
@@ -30,21 +35,30 @@ def event_hash(prev_hash: str, body: str) -> str:
     return sha256_hex(HASH_TAG, prev_hash, body)
 
 
-def _iso(moment: datetime) -> str:
+def _utc(moment: datetime) -> datetime:
+    """Naive means UTC (as in canonical JSON); the column stores and returns aware UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return _utc(moment).isoformat(timespec="microseconds")
 
 
 def _lock_head(session: Session, chain: str) -> AuditChainHead:
     dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
-    session.execute(
+    session.exec(
         dialect_insert(AuditChainHead)
         .values(chain=chain, seq=0, hash=GENESIS)
         .on_conflict_do_nothing(index_elements=["chain"])
     )
+    # populate_existing: a head cached by the session must not hide a newer committed one.
     return session.exec(
-        select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
+        select(AuditChainHead)
+        .where(AuditChainHead.chain == chain)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
 
 
@@ -62,45 +76,49 @@ def append(
     """Append one event to the agreement's chain (or the system chain); no commit here."""
     chain = agreement_chain(agreement_id) if agreement_id is not None else SYSTEM_CHAIN
     head = _lock_head(session, chain)
-    seq = head.seq + 1
-    body = canonical_json(
-        {
-            "chain": chain,
-            "seq": seq,
-            "action": action,
-            "occurred_at": _iso(now),
-            "agreement_id": agreement_id,
-            "version_id": version_id,
-            "actor_id": actor_id,
-            "on_behalf_of_id": on_behalf_of_id,
-            "data": data or {},
-        }
-    )
-    digest = event_hash(head.hash, body)
     event = AuditEvent(
         chain=chain,
-        seq=seq,
+        seq=head.seq + 1,
         agreement_id=agreement_id,
         version_id=version_id,
         actor_id=actor_id,
         on_behalf_of_id=on_behalf_of_id,
         action=action,
-        occurred_at=now,
-        body=body,
+        occurred_at=_utc(now),
+        body="",
         prev_hash=head.hash,
-        hash=digest,
+        hash="",
     )
+    event.body = canonical_json({**_hashed_columns(event), "data": data or {}})
+    event.hash = event_hash(event.prev_hash, event.body)
     session.add(event)
-    head.seq = seq
-    head.hash = digest
+    head.seq, head.hash = event.seq, event.hash
     session.add(head)
     return event
 
 
+def _hashed_columns(event: Any) -> dict[str, Any]:
+    """Every column the body repeats (all but id, body and the hashes, which the hash covers)."""
+    return {
+        "chain": event.chain,
+        "seq": event.seq,
+        "action": event.action,
+        "occurred_at": _iso(event.occurred_at),
+        "agreement_id": event.agreement_id,
+        "version_id": event.version_id,
+        "actor_id": event.actor_id,
+        "on_behalf_of_id": event.on_behalf_of_id,
+    }
+
+
 def checkpoint(session: Session, *, now: datetime) -> AuditEvent:
     """Record every chain head in the system chain, so a truncated tail cannot hide."""
-    heads = session.exec(select(AuditChainHead).where(AuditChainHead.chain != SYSTEM_CHAIN)).all()
-    recorded = {h.chain: {"seq": h.seq, "hash": h.hash} for h in heads}
+    heads = session.exec(
+        select(AuditChainHead.chain, AuditChainHead.seq, AuditChainHead.hash).where(
+            AuditChainHead.chain != SYSTEM_CHAIN
+        )
+    )
+    recorded = {chain: {"seq": seq, "hash": digest} for chain, seq, digest in heads}
     return append(session, action=CHECKPOINT_ACTION, now=now, data={"heads": recorded})
 
 
@@ -136,145 +154,174 @@ class Verification:
         }
 
 
-def _columns_match(event: AuditEvent, body: dict[str, Any]) -> str | None:
-    expected = {
-        "chain": event.chain,
-        "seq": event.seq,
-        "action": event.action,
-        "occurred_at": _iso(event.occurred_at),
-        "agreement_id": event.agreement_id,
-        "version_id": event.version_id,
-        "actor_id": event.actor_id,
-        "on_behalf_of_id": event.on_behalf_of_id,
-    }
-    for name, value in expected.items():
-        if body.get(name) != value:
-            return f"column {name} does not match the hashed body"
-    return None
-
-
-def _events(session: Session, chain: str) -> Iterator[AuditEvent]:
-    stmt = (
-        select(AuditEvent)
-        .where(AuditEvent.chain == chain)
-        .order_by(col(AuditEvent.seq), col(AuditEvent.id))
-        .execution_options(yield_per=1000)
-    )
-    yield from session.exec(stmt)
-
-
-def _verify_chain(session: Session, chain: str, result: Verification) -> tuple[int, str]:
-    """Walk one chain; return its last (seq, hash) and record the first failure, if any."""
-
-    prev_hash, expected_seq = GENESIS, 1
-    for event in _events(session, chain):
-        result.events_checked += 1
-        reason: str | None = None
-        if event.seq != expected_seq:
-            reason = f"expected seq {expected_seq}, found {event.seq} (event missing or moved)"
-        elif event.prev_hash != prev_hash:
-            reason = "prev_hash does not match the previous event (reordered or removed)"
-        elif event_hash(event.prev_hash, event.body) != event.hash:
-            reason = "hash does not match the event's content (edited)"
-        else:
-            reason = _columns_match(event, json.loads(event.body))
-        if reason is not None:
-            result.failures.append(Failure(chain, event.seq, event.id, reason))
-            return expected_seq - 1, prev_hash
-        prev_hash, expected_seq = event.hash, expected_seq + 1
-    return expected_seq - 1, prev_hash
+# What checkpoints recorded: chain -> seq -> hash -> seq of the (first) checkpoint saying so.
+Claims = dict[str, dict[int, dict[str, int]]]
+_EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 def verify(session: Session) -> Verification:
-    """Recompute every chain and compare it with the chain heads and the checkpoints."""
+    """Recompute every chain; compare it with its head and with every checkpoint.
+
+    Three queries in one snapshot, whatever the number of chains: the heads, then the system
+    chain (collecting what its valid checkpoints recorded) and every agreement chain, both
+    streamed. Ends the session's transaction; refuses a session with pending changes.
+    """
     result = Verification()
-    heads = {h.chain: h for h in session.exec(select(AuditChainHead)).all()}
-    chains = set(heads) | set(session.exec(select(AuditEvent.chain).distinct()).all())
-    tails: dict[str, tuple[int, str]] = {}
-    for chain in sorted(chains):
-        failures_before = len(result.failures)
-        tails[chain] = _verify_chain(session, chain, result)
-        if chain != SYSTEM_CHAIN:
-            result.agreements_checked += 1
-        if len(result.failures) > failures_before:
-            continue
-        head = heads.get(chain)
-        if head is not None and (head.seq, head.hash) != tails[chain]:
-            result.failures.append(
-                Failure(
-                    chain,
-                    tails[chain][0] + 1,
-                    None,
-                    f"chain ends at seq {tails[chain][0]} but its head says {head.seq} "
-                    "(events after it were removed)",
-                )
+    with _snapshot(session):
+        heads = {
+            chain: (seq, digest)
+            for chain, seq, digest in session.exec(
+                select(AuditChainHead.chain, AuditChainHead.seq, AuditChainHead.hash)
             )
-    _check_checkpoints(session, tails, result)
+        }
+        claims: Claims = {}
+        seen: set[str] = set()
+        for system_only in (True, False):
+            collect = partial(_collect_claims, claims=claims) if system_only else None
+            for chain, rows in groupby(_rows(session, system_only), key=attrgetter("chain")):
+                seen.add(chain)
+                _verify_chain(chain, rows, heads.get(chain), claims.get(chain, {}), result, collect)
+        for chain in sorted((set(heads) | set(claims)) - seen):
+            _verify_chain(chain, (), heads.get(chain), claims.get(chain, {}), result, None)
+    result.agreements_checked = len((seen | set(heads) | set(claims)) - {SYSTEM_CHAIN})
     result.ok = not result.failures
     return result
 
 
-def _check_checkpoints(
-    session: Session, tails: dict[str, tuple[int, str]], result: Verification
-) -> None:
-
-    failed = {f.chain for f in result.failures}
-    stmt = select(AuditEvent).where(
-        AuditEvent.chain == SYSTEM_CHAIN, AuditEvent.action == CHECKPOINT_ACTION
+@contextmanager
+def _snapshot(session: Session) -> Iterator[None]:
+    """One consistent view of heads and events, even while commands keep appending."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("verify on a session with pending changes")
+    session.rollback()
+    # SQLite's read transaction is a snapshot already (WAL); PostgreSQL's READ COMMITTED is not.
+    session.connection(
+        execution_options={"isolation_level": "REPEATABLE READ"} if is_postgres(session) else {}
     )
-    for cp in session.exec(stmt):
-        heads: dict[str, dict[str, Any]] = json.loads(cp.body)["data"]["heads"]
-        for chain, head in heads.items():
-            if chain in failed:
-                continue
-            last_seq, _ = tails.get(chain, (0, GENESIS))
-            if head["seq"] > last_seq:
-                failed.add(chain)
-                result.failures.append(
-                    Failure(
-                        chain,
-                        last_seq + 1,
-                        None,
-                        f"checkpoint {cp.seq} saw seq {head['seq']} but the chain ends at "
-                        f"{last_seq} (tail truncated)",
-                    )
-                )
-                continue
-            recorded = session.exec(
-                select(AuditEvent.hash).where(
-                    AuditEvent.chain == chain, AuditEvent.seq == head["seq"]
-                )
-            ).first()
-            if head["seq"] > 0 and recorded != head["hash"]:
-                failed.add(chain)
-                result.failures.append(
-                    Failure(chain, head["seq"], None, f"differs from checkpoint {cp.seq}")
-                )
+    try:
+        yield
+    finally:
+        session.rollback()
 
 
-APPEND_ONLY_MESSAGE = "audit events are append-only"
+def _rows(session: Session, system_only: bool) -> Iterator[sa.Row[Any]]:
+    """Events as plain rows (never identity-mapped objects a session may hold stale)."""
+    chain = _EVENTS.c.chain
+    stmt = (
+        sa.select(_EVENTS)
+        .where(chain == SYSTEM_CHAIN if system_only else chain != SYSTEM_CHAIN)
+        .order_by(chain, _EVENTS.c.seq)
+        .execution_options(yield_per=1000)
+    )
+    yield from session.connection().execute(stmt)
+
+
+def _verify_chain(
+    chain: str,
+    rows: Iterable[sa.Row[Any]],
+    head: tuple[int, str] | None,
+    claims: dict[int, dict[str, int]],
+    result: Verification,
+    on_valid: Callable[[sa.Row[Any]], None] | None,
+) -> None:
+    """Walk one chain in seq order and record its first failure, if any."""
+    seq, digest = 0, GENESIS
+    for row in rows:
+        result.events_checked += 1
+        reason = _link_problem(row, seq + 1, digest) or _claim_problem(row, claims)
+        if reason is not None:
+            result.failures.append(Failure(chain, row.seq, row.id, reason))
+            return
+        if on_valid is not None:
+            on_valid(row)
+        seq, digest = row.seq, row.hash
+    problem = _tail_problem(seq, digest, head, claims)
+    if problem is not None:
+        result.failures.append(Failure(chain, problem[0], None, problem[1]))
+
+
+def _link_problem(row: sa.Row[Any], expected_seq: int, prev_hash: str) -> str | None:
+    if row.seq != expected_seq:
+        return f"expected seq {expected_seq}, found {row.seq} (event missing or moved)"
+    if row.prev_hash != prev_hash:
+        return "prev_hash does not match the previous event (reordered or removed)"
+    if event_hash(row.prev_hash, row.body) != row.hash:
+        return "hash does not match the event's content (edited)"
+    try:
+        body = json.loads(row.body)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return "body is not a JSON object"
+    for name, value in _hashed_columns(row).items():
+        if body.get(name) != value:
+            return f"column {name} does not match the hashed body (edited)"
+    return None
+
+
+def _claim_problem(row: sa.Row[Any], claims: dict[int, dict[str, int]]) -> str | None:
+    for recorded, cp_seq in claims.get(row.seq, {}).items():
+        if recorded != row.hash:
+            return f"hash differs from the one checkpoint {cp_seq} recorded (chain rewritten)"
+    return None
+
+
+def _tail_problem(
+    seq: int, digest: str, head: tuple[int, str] | None, claims: dict[int, dict[str, int]]
+) -> tuple[int | None, str] | None:
+    """After a chain's last event: (the first missing seq, if known, and why) or None."""
+    if head is None and seq > 0:
+        return None, f"the chain ends at seq {seq} but has no head row"
+    if head is not None and head != (seq, digest):
+        removed = " (events after it were removed)" if head[0] > seq else ""
+        return seq + 1, f"the chain ends at seq {seq} but its head records seq {head[0]}{removed}"
+    beyond = [(s, min(by.values())) for s, by in claims.items() if s > seq]
+    if beyond:
+        claimed, cp_seq = max(beyond)
+        return seq + 1, (
+            f"checkpoint {cp_seq} recorded seq {claimed} but the chain ends at seq {seq} "
+            "(tail truncated)"
+        )
+    return None
+
+
+def _collect_claims(row: sa.Row[Any], claims: Claims) -> None:
+    """Remember what a (verified) checkpoint of the system chain recorded."""
+    if row.action != CHECKPOINT_ACTION:
+        return
+    heads: dict[str, dict[str, Any]] = json.loads(row.body)["data"]["heads"]
+    for chain, head in heads.items():
+        if head["seq"] > 0:
+            claims.setdefault(chain, {}).setdefault(head["seq"], {}).setdefault(
+                head["hash"], row.seq
+            )
 
 
 def install_append_only_guards(connection: sa.Connection) -> None:
-    """Make the database itself refuse UPDATE and DELETE of audit events."""
+    """Make the database itself refuse UPDATE and DELETE (and TRUNCATE) of audit events.
+
+    Idempotent, so that it also restores guards dropped by `drop_append_only_guards`.
+    """
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(
             "CREATE OR REPLACE FUNCTION accord_audit_append_only() RETURNS trigger "
             f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}'; END $$"
         )
-        connection.exec_driver_sql(
-            "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event "
-            "FOR EACH ROW EXECUTE FUNCTION accord_audit_append_only()"
-        )
-        connection.exec_driver_sql(
-            "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event "
-            "FOR EACH STATEMENT EXECUTE FUNCTION accord_audit_append_only()"
-        )
+        for name, timing in (
+            ("audit_event_append_only", "BEFORE UPDATE OR DELETE ON audit_event FOR EACH ROW"),
+            ("audit_event_no_truncate", "BEFORE TRUNCATE ON audit_event FOR EACH STATEMENT"),
+        ):
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON audit_event")
+            connection.exec_driver_sql(
+                f"CREATE TRIGGER {name} {timing} EXECUTE FUNCTION accord_audit_append_only()"
+            )
         connection.exec_driver_sql("REVOKE UPDATE, DELETE, TRUNCATE ON audit_event FROM PUBLIC")
         return
     for verb in ("UPDATE", "DELETE"):
+        name = f"audit_event_no_{verb.lower()}"
+        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
         connection.exec_driver_sql(
-            f"CREATE TRIGGER audit_event_no_{verb.lower()} BEFORE {verb} ON audit_event "
+            f"CREATE TRIGGER {name} BEFORE {verb} ON audit_event "
             f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
         )
 
