@@ -13,7 +13,9 @@ from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from workflow.canonical import canonical_json, sha256_hex
@@ -46,20 +48,38 @@ def _iso(moment: datetime) -> str:
     return _utc(moment).isoformat(timespec="microseconds")
 
 
+HEADS_KEY = "accord.audit_heads"
+
+
 def _lock_head(session: Session, chain: str) -> AuditChainHead:
-    dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
-    session.exec(
-        dialect_insert(AuditChainHead)
-        .values(chain=chain, seq=0, hash=GENESIS)
-        .on_conflict_do_nothing(index_elements=["chain"])
-    )
+    """The chain's head, locked for this transaction (and remembered until it ends)."""
+    held: dict[str, AuditChainHead] = session.info.setdefault(HEADS_KEY, {})
+    if chain in held:
+        return held[chain]
     # populate_existing: a head cached by the session must not hide a newer committed one.
-    return session.exec(
+    locked = (
         select(AuditChainHead)
         .where(AuditChainHead.chain == chain)
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).one()
+    )
+    head = session.exec(locked).first()
+    if head is None:
+        dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
+        session.exec(
+            dialect_insert(AuditChainHead)
+            .values(chain=chain, seq=0, hash=GENESIS)
+            .on_conflict_do_nothing(index_elements=["chain"])
+        )
+        head = session.exec(locked).one()
+    held[chain] = head
+    return head
+
+
+@event.listens_for(OrmSession, "after_commit")
+@event.listens_for(OrmSession, "after_rollback")
+def _release_heads(session: OrmSession) -> None:
+    session.info.pop(HEADS_KEY, None)
 
 
 def append(

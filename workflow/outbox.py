@@ -1,15 +1,22 @@
-"""Outbox rows: what people must be told, written in the same transaction as the change."""
+"""Outbox rows: what people must be told, written in the same transaction as the change.
+
+Messages queue on the session and are inserted in one statement just before it commits, so
+a command pays one round trip for all its messages, and a rolled-back command leaves none.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
-from workflow.db import is_postgres
 from workflow.models import OutboxMessage
+
+PENDING_KEY = "accord.outbox"
 
 
 def enqueue(
@@ -22,20 +29,38 @@ def enqueue(
     payload: dict[str, Any],
     agreement_id: int | None = None,
 ) -> None:
-    """Queue one message; a second row with the same dedupe key is silently dropped."""
-    dialect_insert = postgresql.insert if is_postgres(session) else sqlite.insert
+    """Queue one message; a row with the same dedupe key already stored wins silently."""
+    pending: dict[str, dict[str, Any]] = session.info.setdefault(PENDING_KEY, {})
+    pending.setdefault(
+        dedupe_key,
+        {
+            "topic": topic,
+            "dedupe_key": dedupe_key,
+            "agreement_id": agreement_id,
+            "recipients": recipients,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
+    )
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _insert_pending(session: OrmSession) -> None:
+    pending: dict[str, dict[str, Any]] = session.info.pop(PENDING_KEY, {})
+    if not pending:
+        return
+    postgres = session.get_bind().dialect.name == "postgresql"
+    dialect_insert = postgresql.insert if postgres else sqlite.insert
     session.execute(
         dialect_insert(OutboxMessage)
-        .values(
-            topic=topic,
-            dedupe_key=dedupe_key,
-            agreement_id=agreement_id,
-            recipients=recipients,
-            payload=payload,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+        .values(list(pending.values()))
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
     )
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _drop_pending(session: OrmSession) -> None:
+    session.info.pop(PENDING_KEY, None)

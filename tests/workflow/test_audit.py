@@ -192,7 +192,7 @@ def test_the_database_refuses_update_and_delete(
 
 def test_postgresql_refuses_truncate(active: Agreement, engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no TRUNCATE; its DELETE without WHERE is refused above")
+        pytest.skip("PostgreSQL only: SQLite has no TRUNCATE (its bare DELETE is refused above)")
     _assert_refused(engine, "TRUNCATE audit_event")
     with engine.connect() as conn:
         assert conn.execute(sa.select(func.count()).select_from(EVENTS)).scalar_one() > 17
