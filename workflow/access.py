@@ -74,6 +74,17 @@ def grants(session: Session, agreement_id: int, actor: Actor, day: date) -> list
     ]
 
 
+def grants_from(
+    assignments: dict[tuple[Side, Role], int], actor_id: int, delegators: list[int]
+) -> list[Grant]:
+    """The same as `grants`, from assignments and delegations already loaded."""
+    return [
+        Grant(side, role, None if holder == actor_id else holder)
+        for (side, role), holder in assignments.items()
+        if holder == actor_id or holder in delegators
+    ]
+
+
 def require_role(grants_: Iterable[Grant], roles: Iterable[Role], what: str) -> Grant:
     """The first grant that holds one of `roles`, preferring the actor's own roles."""
     wanted = set(roles)

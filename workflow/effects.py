@@ -15,7 +15,7 @@ from workflow.content import is_stricter
 from workflow.errors import NotAllowedNow
 from workflow.guards import VersionContext
 from workflow.machine import trigger
-from workflow.models import Gap, Organization, Task, User
+from workflow.models import Gap, Task, User
 from workflow.snapshots import version_summary
 
 ALL_STAKEHOLDERS: dict[str, Any] = {"stakeholders": "all"}
@@ -34,9 +34,44 @@ def assignee_for(ctx: VersionContext, side: Side, role: Role) -> int | None:
     return ctx.assignments.get((side, role)) or ctx.assignments.get((side, Role.PROGRAM_MANAGER))
 
 
-def calendar_of(ctx: VersionContext, side: Side) -> str:
-    org = ctx.session.get(Organization, ctx.agreement.org_of(side))
-    return org.holiday_calendar if org is not None else "US"
+def open_tasks(
+    ctx: VersionContext,
+    templates: list[tuple[TaskTemplate, str]],
+    *,
+    grant: Grant | None,
+    now: datetime,
+) -> list[Task]:
+    """Open one task per (template, detail), flushed together, and announce each."""
+    known = ctx.tasks  # load before the flush below, or the new tasks would be listed twice
+    opened = []
+    for template, detail in templates:
+        side = resolve_side(template, ctx, grant)
+        due_on = add_business_days(now.date(), template.due_business_days, ctx.calendars[side])
+        opened.append(
+            Task(
+                agreement_id=ctx.agreement.id,  # type: ignore[arg-type]
+                version_id=ctx.version.id,
+                cycle=ctx.version.cycle,
+                kind=template.kind,
+                side=side.value,
+                role=template.role.value,
+                assignee_id=assignee_for(ctx, side, template.role),
+                title=template.title or template.kind.replace("_", " ").capitalize(),
+                detail=detail,
+                required=template.required,
+                due_on=due_on,
+                escalation_roles=[r.value for r in template.escalation_roles],
+                created_at=now,
+            )
+        )
+    if not opened:
+        return opened
+    ctx.session.add_all(opened)
+    ctx.session.flush()
+    known.extend(opened)
+    for task in opened:
+        _announce_task(ctx, task, now)
+    return opened
 
 
 def open_task(
@@ -47,28 +82,7 @@ def open_task(
     now: datetime,
     detail: str = "",
 ) -> Task:
-    side = resolve_side(template, ctx, grant)
-    known = ctx.tasks  # load before the flush below, or the new task would be listed twice
-    task = Task(
-        agreement_id=ctx.agreement.id,  # type: ignore[arg-type]
-        version_id=ctx.version.id,
-        cycle=ctx.version.cycle,
-        kind=template.kind,
-        side=side.value,
-        role=template.role.value,
-        assignee_id=assignee_for(ctx, side, template.role),
-        title=template.title or template.kind.replace("_", " ").capitalize(),
-        detail=detail,
-        required=template.required,
-        due_on=add_business_days(now.date(), template.due_business_days, calendar_of(ctx, side)),
-        escalation_roles=[r.value for r in template.escalation_roles],
-        created_at=now,
-    )
-    ctx.session.add(task)
-    ctx.session.flush()
-    known.append(task)
-    _announce_task(ctx, task, now)
-    return task
+    return open_tasks(ctx, [(template, detail)], grant=grant, now=now)[0]
 
 
 def _announce_task(ctx: VersionContext, task: Task, now: datetime) -> None:
@@ -198,11 +212,16 @@ def apply_transition(
         data["gaps"] = compute_gaps(ctx, now)
     if transition.dest == "active":
         data.update(_activate(ctx, actor, now))
-    opened = [
-        open_task(ctx, tpl, grant=grant, now=now)
-        for tpl in transition.opens
-        if tpl.condition is None or getattr(ctx, tpl.condition)()
-    ]
+    opened = open_tasks(
+        ctx,
+        [
+            (tpl, "")
+            for tpl in transition.opens
+            if tpl.condition is None or getattr(ctx, tpl.condition)()
+        ],
+        grant=grant,
+        now=now,
+    )
     if opened:
         data["opened_tasks"] = [t.id for t in opened]
     if extra:

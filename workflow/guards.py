@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 
 from sqlmodel import Session, col, select
 
 from states import LIFECYCLE, Role, Side
-from workflow.models import Agreement, AgreementVersion, Gap, StakeholderAssignment, Task
+from workflow.access import delegators_of
+from workflow.models import (
+    Agreement,
+    AgreementVersion,
+    Gap,
+    Organization,
+    StakeholderAssignment,
+    Task,
+)
 
 APPROVING_OUTCOMES = ("approved", "approved_with_conditions")
 _FINANCIAL_TERMS = ("annual_cost", "currency", "payment_terms", "billing_frequency", "lcce_total")
@@ -32,6 +40,7 @@ class VersionContext:
         self.version = version
         self.now = now
         self.comment = comment
+        self._delegators: dict[tuple[int, date], list[int]] = {}
 
     @property
     def state(self) -> str:
@@ -44,11 +53,35 @@ class VersionContext:
     # Loaded once per command; a command that changes these reloads by making a new context.
     @cached_property
     def tasks(self) -> list[Task]:
+        # populate_existing: rows read before the command took its lock must be re-read.
         return list(
             self.session.exec(
-                select(Task).where(Task.version_id == self.version.id).order_by(col(Task.id))
+                select(Task)
+                .where(Task.version_id == self.version.id)
+                .order_by(col(Task.id))
+                .execution_options(populate_existing=True)
             ).all()
         )
+
+    @cached_property
+    def calendars(self) -> dict[Side, str]:
+        """Each side's holiday calendar, for due dates."""
+        rows = self.session.exec(
+            select(Organization.id, Organization.holiday_calendar).where(
+                col(Organization.id).in_(
+                    (self.agreement.customer_org_id, self.agreement.provider_org_id)
+                )
+            )
+        ).all()
+        by_org = dict(rows)
+        return {side: by_org.get(self.agreement.org_of(side), "US") for side in Side}
+
+    def delegators(self, user_id: int, day: date) -> list[int]:
+        """Who delegated to `user_id` on `day`, asked once per command."""
+        key = (user_id, day)
+        if key not in self._delegators:
+            self._delegators[key] = delegators_of(self.session, user_id, day)
+        return self._delegators[key]
 
     @cached_property
     def gaps(self) -> list[Gap]:

@@ -7,7 +7,7 @@ from datetime import date
 from sqlmodel import Session, select
 
 from states import LIFECYCLE, FiredBy, Transition
-from workflow.access import Actor, Grant, delegators_of, grants, require_party
+from workflow.access import Actor, Grant, grants, grants_from, require_party
 from workflow.db import is_postgres
 from workflow.errors import Forbidden, NotAllowedNow, NotFound
 from workflow.guards import VersionContext
@@ -40,7 +40,7 @@ def version_by_number(session: Session, agreement: Agreement, number: int) -> Ag
 
 def task_for(ctx: VersionContext, actor: Actor, kind: str, day: date) -> tuple[Task, int | None]:
     """The actor's open task of `kind` (their own first), and on whose behalf they hold it."""
-    principals = [actor.user_id, *delegators_of(ctx.session, actor.user_id, day)]
+    principals = [actor.user_id, *ctx.delegators(actor.user_id, day)]
     for principal in principals:
         for task in ctx.open_tasks(kind):
             if task.assignee_id == principal:
@@ -86,6 +86,11 @@ def not_allowed_now(
         current_state=ctx.version.state,
         allowed_events=allowed,
     )
+
+
+def context_grants(ctx: VersionContext, actor: Actor, day: date) -> list[Grant]:
+    """The actor's grants from what the command already loaded (no extra query)."""
+    return grants_from(ctx.assignments, actor.user_id, ctx.delegators(actor.user_id, day))
 
 
 def actor_grants(session: Session, agreement: Agreement, actor: Actor, day: date) -> list[Grant]:

@@ -17,9 +17,9 @@ def test_a_task_opened_before_the_list_was_read_is_listed_once(session: Session)
     agreement = world.create()
     version = world.version(agreement)
     begin_write(session)
-    agreement = session.get(Agreement, agreement.id)
-    assert agreement is not None
-    ctx = VersionContext(session, agreement, version, now=world.tick())
+    locked = session.get(Agreement, agreement.id)
+    assert locked is not None
+    ctx = VersionContext(session, locked, version, now=world.tick())
     template = LIFECYCLE.transition("submit_for_review").opens[0]
     open_task(ctx, template, grant=None, now=world.now)
     stored = session.exec(select(Task.id).where(Task.version_id == version.id)).all()

@@ -15,8 +15,8 @@ from workflow.errors import Forbidden, NotAllowedNow, NotFound, StaleVersion
 from workflow.guards import VersionContext
 from workflow.models import AgreementVersion
 from workflow.permissions import (
-    actor_grants,
     allowed_events,
+    context_grants,
     lock_agreement,
     not_allowed_now,
     task_for,
@@ -46,7 +46,7 @@ def fire_event(
         raise NotFound(f"no event named {event!r}") from None
     ctx = VersionContext(session, agreement, version, now=now, comment=comment)
     day = now.date()
-    grants_ = actor_grants(session, agreement, actor, day)
+    grants_ = context_grants(ctx, actor, day)
     if version.state not in transition.sources:
         raise not_allowed_now(ctx, actor, event, grants_, day)
     if expected_lock_version is not None and expected_lock_version != version.lock_version:

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from states import LIFECYCLE, FiredBy, Role, Side
 from workflow import audit
-from workflow.access import Actor, Grant, delegators_of
+from workflow.access import Actor, Grant
 from workflow.db import begin_write
 from workflow.effects import apply_transition
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
@@ -34,22 +34,21 @@ def complete_task(
     if task is None:
         raise NotFound("no such task")
     agreement = lock_agreement(session, task.agreement_id, actor)
-    session.refresh(task)
+    version = session.get(AgreementVersion, task.version_id) if task.version_id else None
+    if version is None:
+        raise NotFound("the task's version no longer exists")
+    ctx = VersionContext(session, agreement, version, now=now, comment=comment)
+    task = next(t for t in ctx.tasks if t.id == task_id)  # re-read under the lock
     if task.state != "open":
         raise NotAllowedNow(
             f"task {task_id} is already {task.state}", current_state=task.state, allowed_events=[]
         )
     if task.assignee_id == actor.user_id:
         on_behalf_of = None
-    elif task.assignee_id in delegators_of(session, actor.user_id, now.date()):
+    elif task.assignee_id in ctx.delegators(actor.user_id, now.date()):
         on_behalf_of = task.assignee_id
     else:
         raise Forbidden("only the task's assignee or their delegate may complete it")
-    version = session.get(AgreementVersion, task.version_id) if task.version_id else None
-    if version is None:
-        raise NotFound("the task's version no longer exists")
-    ctx = VersionContext(session, agreement, version, now=now, comment=comment)
-    task = next(t for t in ctx.tasks if t.id == task.id)
     finish_task(ctx, task, outcome, actor, on_behalf_of, comment=comment, now=now)
     commit(session)
     return task
