@@ -47,18 +47,20 @@ def enqueue(
     )
 
 
+# One statement per dialect, built once: executed with a list of rows it stays in the
+# compiled cache, where a multi-VALUES statement would compile anew for every row count.
+_INSERTS = {
+    name: dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 @event.listens_for(OrmSession, "before_commit")
 def _insert_pending(session: OrmSession) -> None:
     pending: dict[str, dict[str, Any]] = session.info.pop(PENDING_KEY, {})
-    if not pending:
-        return
-    postgres = session.get_bind().dialect.name == "postgresql"
-    dialect_insert = postgresql.insert if postgres else sqlite.insert
-    session.execute(
-        dialect_insert(OutboxMessage)
-        .values(list(pending.values()))
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
+    if pending:
+        statement = _INSERTS[session.get_bind().dialect.name]
+        session.execute(statement, list(pending.values()))
 
 
 @event.listens_for(OrmSession, "after_rollback")
