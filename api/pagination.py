@@ -10,6 +10,7 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from workflow.errors import InvalidInput
+from workflow.queries.common import Slice
 
 T = TypeVar("T")
 
@@ -38,3 +39,9 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
     if not isinstance(position, list):
         raise InvalidInput("invalid cursor", [{"field": "cursor", "message": "not a cursor"}])
     return position
+
+
+def page(found: Slice[T]) -> Page[T]:
+    """A query's slice as the API's page, its next position turned into an opaque cursor."""
+    after = found.next_after
+    return Page(items=found.items, next_cursor=encode_cursor(after) if after else None)

@@ -33,6 +33,7 @@ _TITLES = {
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Invalid request",
+    428: "Precondition required",
     500: "Internal error",
 }
 

@@ -50,6 +50,19 @@ def add_business_days(start: date, days: int, calendar: str) -> date:
     return current
 
 
+def subtract_business_days(start: date, days: int, calendar: str) -> date:
+    """The business day `days` business days before `start` (0: `start` or the one before)."""
+    current = start
+    while not is_business_day(current, calendar):
+        current -= timedelta(days=1)
+    remaining = days
+    while remaining > 0:
+        current -= timedelta(days=1)
+        if is_business_day(current, calendar):
+            remaining -= 1
+    return current
+
+
 def business_days_between(start: date, end: date, calendar: str) -> int:
     """Business days in (start, end]; negative when end is before start."""
     if end < start:

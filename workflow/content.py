@@ -7,7 +7,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 Text = Annotated[str, StringConstraints(max_length=2000)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
@@ -120,19 +127,24 @@ class Metric(Strict):
         return self
 
 
+def unique_keys(metrics: list[Metric]) -> list[Metric]:
+    """`metrics` if no two share a key (a validator for any list of metrics)."""
+    keys = [m.key for m in metrics]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise ValueError(f"duplicate metric keys: {', '.join(dupes)}")
+    return metrics
+
+
+# A field-level check, not a model one, so that its error names `metrics` and not the body.
+Metrics = Annotated[list[Metric], Field(max_length=500), AfterValidator(unique_keys)]
+
+
 class Content(Strict):
     """Terms and metrics together, checked as one."""
 
     terms: Terms = Field(default_factory=Terms)
-    metrics: list[Metric] = Field(default_factory=list, max_length=500)
-
-    @model_validator(mode="after")
-    def _unique_keys(self) -> Self:
-        keys = [m.key for m in self.metrics]
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
-        if dupes:
-            raise ValueError(f"duplicate metric keys: {', '.join(dupes)}")
-        return self
+    metrics: Metrics = Field(default_factory=list)
 
 
 def dump_terms(terms: Terms) -> dict[str, Any]:

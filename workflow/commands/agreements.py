@@ -164,16 +164,16 @@ def _replace_stakeholders(
     errors = []
     for i, s in enumerate(stakeholders):
         if (s.side, s.role) in seen:
-            errors.append({"field": f"stakeholders[{i}]", "message": "role assigned twice"})
+            errors.append({"field": f"stakeholders.{i}", "message": "role assigned twice"})
             continue
         seen.add((s.side, s.role))
         user = session.get(User, s.user_id)
         if user is None or not user.is_active:
-            errors.append({"field": f"stakeholders[{i}].user_id", "message": "unknown user"})
+            errors.append({"field": f"stakeholders.{i}.user_id", "message": "unknown user"})
         elif user.organization_id != agreement.org_of(s.side):
             errors.append(
                 {
-                    "field": f"stakeholders[{i}].user_id",
+                    "field": f"stakeholders.{i}.user_id",
                     "message": f"{user.email} does not belong to the {s.side.value}",
                 }
             )
@@ -409,7 +409,7 @@ def _require_target_change_reasons(
     previous = {m["key"]: m for m in active.metrics}
     errors = [
         {
-            "field": f"metrics[{i}].target_change",
+            "field": f"metrics.{i}.target_change",
             "message": f"target of {m.key} changed from {previous[m.key]['target']:g} to "
             f"{m.target:g}: say who drove it (customer or provider) and why",
         }

@@ -1,0 +1,43 @@
+"""The audit trail: one agreement's events, and verification of every chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from api.deps import ActorDep, AdminDep, SessionDep
+from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
+from workflow import audit
+from workflow.queries.audit_log import AuditEntry, agreement_audit
+
+router = APIRouter(tags=["audit"])
+
+
+class Verification(BaseModel):
+    # Extra members pass through, so the report can grow without the API dropping them.
+    model_config = ConfigDict(extra="allow")
+
+    ok: bool
+    agreements_checked: int
+    events_checked: int
+    failures: list[dict[str, Any]]
+
+
+@router.get("/slas/{sla_id}/audit")
+def get_audit(
+    sla_id: int,
+    session: SessionDep,
+    actor: ActorDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[AuditEntry]:
+    """The agreement's audit events, oldest first, with their hash chain."""
+    return page(agreement_audit(session, actor, sla_id, limit=limit, after=decode_cursor(cursor)))
+
+
+@router.get("/audit/verify")
+def verify_audit(session: SessionDep, _admin: AdminDep) -> Verification:
+    """Recompute every chain; `failures` names the first bad event of each broken chain."""
+    return Verification.model_validate(audit.verify(session).as_dict())

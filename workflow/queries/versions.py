@@ -1,0 +1,108 @@
+"""One version of an agreement: its content, what the caller may fire, and what changed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from states import Side
+from workflow.access import Actor
+from workflow.commands.agreements import describe_changes
+from workflow.guards import VersionContext
+from workflow.models import AgreementVersion
+from workflow.permissions import actor_grants, allowed_events, version_by_number
+from workflow.queries.agreements import visible_agreement
+from workflow.queries.common import Person, View, people
+
+
+class VersionDetail(View):
+    agreement_id: int
+    agreement_key: str
+    number: int
+    modification_number: int
+    state: str
+    terms: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    lock_version: int
+    content_hash: str
+    drafting_side: Side
+    created_at: datetime
+    created_by: Person | None
+    last_edited_by: Person | None
+    state_changed_at: datetime
+    activated_at: datetime | None
+    allowed_events: list[str]
+
+
+class VersionDiff(View):
+    number: int
+    against: int | None  # None: compared with nothing, so everything was added
+    terms: dict[str, Any]
+    metrics_added: list[str]
+    metrics_removed: list[str]
+    metrics_changed: dict[str, Any]
+
+
+def version_detail(
+    session: Session, actor: Actor, agreement_id: int, number: int, *, now: datetime
+) -> VersionDetail:
+    agreement = visible_agreement(session, actor, agreement_id)
+    version = version_by_number(session, agreement, number)
+    day = now.date()
+    ctx = VersionContext(session, agreement, version, now=now)
+    allowed = allowed_events(ctx, actor, actor_grants(session, agreement, actor, day), day)
+    users = people(session, [version.created_by_id, version.last_edited_by_id])
+    return VersionDetail(
+        agreement_id=agreement_id,
+        agreement_key=agreement.key,
+        number=version.number,
+        modification_number=version.modification_number,
+        state=version.state,
+        terms=version.terms,
+        metrics=version.metrics,
+        lock_version=version.lock_version,
+        content_hash=version.content_hash,
+        drafting_side=Side(version.drafting_side),
+        created_at=version.created_at,
+        created_by=users.get(version.created_by_id),
+        last_edited_by=users.get(version.last_edited_by_id or 0),
+        state_changed_at=version.state_changed_at,
+        activated_at=version.activated_at,
+        allowed_events=allowed,
+    )
+
+
+def version_diff(
+    session: Session, actor: Actor, agreement_id: int, number: int, against: int | None = None
+) -> VersionDiff:
+    """What `number` changed against `against`: by default the active version (when it is
+    another one), else the version before it, else nothing."""
+    agreement = visible_agreement(session, actor, agreement_id)
+    version = version_by_number(session, agreement, number)
+    base: AgreementVersion | None
+    if against is not None:
+        base = version_by_number(session, agreement, against)
+    else:
+        base = (
+            session.exec(
+                select(AgreementVersion).where(
+                    AgreementVersion.agreement_id == agreement_id,
+                    AgreementVersion.state == "active",
+                    AgreementVersion.number != number,
+                )
+            ).first()
+            or session.exec(
+                select(AgreementVersion)
+                .where(
+                    AgreementVersion.agreement_id == agreement_id,
+                    col(AgreementVersion.number) < number,
+                )
+                .order_by(col(AgreementVersion.number).desc())
+            ).first()
+        )
+    changes = describe_changes(
+        base.terms if base else {}, base.metrics if base else [], version.terms, version.metrics
+    )
+    return VersionDiff(number=number, against=base.number if base else None, **changes)
