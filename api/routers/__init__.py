@@ -2,6 +2,14 @@
 
 from fastapi import APIRouter
 
-from api.routers import admin
+from api.routers import admin, audit, export, gaps, slas, tasks, versions
 
-ROUTERS: list[APIRouter] = [admin.router]
+ROUTERS: list[APIRouter] = [
+    admin.router,
+    slas.router,
+    versions.router,
+    gaps.router,
+    tasks.router,
+    audit.router,
+    export.router,
+]

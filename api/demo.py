@@ -1,0 +1,266 @@
+"""`accord demo`: the example SLA's people and agreements in several states, made by commands.
+
+Every row comes from a `workflow.commands` call, exactly as the lifecycle tests drive versions
+(tests/helpers.py `World`), so the demo's audit trail verifies and its tasks, gaps and outbox
+messages are the ones real use would produce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from states import Role, Side
+from workflow import commands
+from workflow.access import Actor
+from workflow.example import Parties, example_content, load_example, seed_parties
+from workflow.models import Agreement, AgreementVersion, Gap, Organization, Task
+
+C, P = Side.CUSTOMER, Side.PROVIDER
+ADMIN_ORG = "Accord Administration"
+ADMIN_EMAIL = "admin@accord.example"
+ADMIN_NAME = "Ada Admin"
+DEFAULT_TOKENS_FILE = Path("var/demo-tokens.txt")
+
+# Steps are spaced out and end before `now`, so the story reads in order and lies in the past.
+_STEP = timedelta(seconds=10)
+_LEAD_TIME = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    email: str
+    name: str
+    role: str  # "customer business_owner", or "administrator"
+    token: str
+
+    def line(self) -> str:
+        return f"{self.email} {self.token} {self.name} ({self.role})"
+
+
+@dataclass(frozen=True)
+class DemoAgreement:
+    id: int
+    key: str
+    title: str
+    versions: list[tuple[int, str]]  # (number, state), oldest first
+
+
+@dataclass
+class DemoResult:
+    users: list[DemoUser] = field(default_factory=list)
+    agreements: list[DemoAgreement] = field(default_factory=list)
+
+
+def has_organisations(session: Session) -> bool:
+    found = session.exec(select(Organization.id).limit(1)).first() is not None
+    session.rollback()  # end the read; the commands open their own write transactions
+    return found
+
+
+class _Driver:
+    """Drives versions through the lifecycle with commands, one clock step per command."""
+
+    def __init__(self, session: Session, document: dict[str, Any], now: datetime) -> None:
+        self.session = session
+        self.document = document
+        self.now = now - _LEAD_TIME
+        self.parties: Parties = seed_parties(session, document, now=self.tick())
+
+    def tick(self) -> datetime:
+        self.now += _STEP
+        return self.now
+
+    def who(self, side: Side, role: Role) -> Actor:
+        return self.parties.actor(side, role)
+
+    def actor_by_id(self, user_id: int | None) -> Actor:
+        return next(a for a in self.parties.actors.values() if a.user_id == user_id)
+
+    def create(self, title: str, by: Actor) -> Agreement:
+        return commands.create_agreement(
+            self.session,
+            actor=by,
+            title=title,
+            customer_org_id=self.parties.customer_org_id,
+            provider_org_id=self.parties.provider_org_id,
+            content=example_content(self.document),
+            stakeholders=self.parties.stakeholders(),
+            remedy_policy=self.document.get("remedy_policy", "corrective_action"),
+            now=self.tick(),
+        )
+
+    def version(self, agreement: Agreement, number: int) -> AgreementVersion:
+        self.session.expire_all()
+        return self.session.exec(
+            select(AgreementVersion).where(
+                AgreementVersion.agreement_id == agreement.id, AgreementVersion.number == number
+            )
+        ).one()
+
+    def fire(self, agreement: Agreement, event: str, by: Actor, number: int) -> None:
+        commands.fire_event(
+            self.session,
+            actor=by,
+            agreement_id=_id(agreement),
+            number=number,
+            event=event,
+            now=self.tick(),
+        )
+
+    def complete_all(self, agreement: Agreement, kind: str, outcome: str) -> None:
+        self.session.expire_all()
+        tasks = self.session.exec(
+            select(Task)
+            .where(Task.agreement_id == agreement.id, Task.state == "open", Task.kind == kind)
+            .order_by(col(Task.id))
+        ).all()
+        for task in tasks:
+            commands.complete_task(
+                self.session,
+                actor=self.actor_by_id(task.assignee_id),
+                task_id=task.id,  # type: ignore[arg-type]
+                outcome=outcome,
+                now=self.tick(),
+            )
+
+    def resolve_all_gaps(self, agreement: Agreement, number: int) -> None:
+        version = self.version(agreement, number)
+        gaps = self.session.exec(select(Gap).where(Gap.version_id == version.id)).all()
+        for gap in gaps:
+            commands.resolve_gap(
+                self.session,
+                actor=self.who(C, Role.PROGRAM_MANAGER),
+                gap_id=gap.id,  # type: ignore[arg-type]
+                resolution="provider_commits",
+                note="provider will add capacity",
+                now=self.tick(),
+            )
+
+    def to_joint_review(self, agreement: Agreement, number: int = 1) -> None:
+        self.fire(agreement, "submit_for_review", self.who(C, Role.PROGRAM_MANAGER), number)
+
+    def to_gap_analysis(self, agreement: Agreement, number: int = 1) -> None:
+        self.to_joint_review(agreement, number)
+        self.complete_all(agreement, "review", "accepted")
+
+    def to_approval(self, agreement: Agreement, number: int = 1) -> None:
+        self.to_gap_analysis(agreement, number)
+        self.resolve_all_gaps(agreement, number)
+        for kind in ("confirm_requirements", "confirm_capabilities", "lcce_review"):
+            self.complete_all(agreement, kind, "done")
+        self.fire(agreement, "submit_for_approval", self.who(P, Role.PROGRAM_MANAGER), number)
+
+    def to_active(self, agreement: Agreement, number: int = 1) -> None:
+        self.to_approval(agreement, number)
+        self.complete_all(agreement, "approval", "approved")
+
+    def start_revision(self, agreement: Agreement) -> None:
+        """Version 2 in draft: a provider-driven target change and a higher annual cost."""
+        revision = commands.start_revision(
+            self.session,
+            actor=self.who(P, Role.BUSINESS_OWNER),
+            agreement_id=_id(agreement),
+            now=self.tick(),
+        )
+        metrics = [dict(m) for m in revision.metrics]
+        for metric in metrics:
+            if metric["key"] == "customer-satisfaction":
+                metric["target"] = 85.0
+                metric["target_change"] = {
+                    "driven_by": "customer",
+                    "reason": "the FY2028 service strategy asks for higher satisfaction",
+                }
+        commands.edit_draft(
+            self.session,
+            actor=self.who(C, Role.FUNCTIONAL_LEAD),
+            agreement_id=_id(agreement),
+            number=revision.number,
+            expected_lock_version=revision.lock_version,
+            terms={"annual_cost": "5092500.00"},
+            metrics=metrics,
+            now=self.tick(),
+        )
+
+
+def _id(agreement: Agreement) -> int:
+    assert agreement.id is not None
+    return agreement.id
+
+
+# (title, how far its version 1 goes); the first keeps the example's own title.
+_STORIES: tuple[tuple[str | None, str], ...] = (
+    (None, "active_with_revision"),
+    ("Financial Reporting Services O&M SLA FY2027", "approval"),
+    ("Travel and Expense Services O&M SLA FY2027", "gap_analysis"),
+    ("Grants Payment Services O&M SLA FY2027", "joint_review"),
+    ("Procurement Services O&M SLA FY2028", "draft"),
+)
+
+
+def load_demo(
+    session: Session, *, now: datetime, document: dict[str, Any] | None = None
+) -> DemoResult:
+    """Create the example's parties, an administrator, tokens and five agreements."""
+    document = document if document is not None else load_example()
+    driver = _Driver(session, document, now)
+    result = DemoResult()
+    for (side, role), actor in driver.parties.actors.items():
+        role_name = f"{side.value} {role.value}"
+        result.users.append(_with_token(session, actor, role_name, driver.tick()))
+    admin_org = commands.create_organization(session, actor=None, name=ADMIN_ORG, now=driver.tick())
+    admin = commands.create_user(
+        session,
+        actor=None,
+        email=ADMIN_EMAIL,
+        name=ADMIN_NAME,
+        organization_id=admin_org.id,  # type: ignore[arg-type]
+        is_admin=True,
+        now=driver.tick(),
+    )
+    result.users.append(_with_token(session, Actor.of(admin), "administrator", driver.tick()))
+
+    for title, story in _STORIES:
+        # The draft is the provider's, so both sides appear as drafters.
+        drafter = driver.who(P if story == "draft" else C, Role.PROGRAM_MANAGER)
+        agreement = driver.create(title or document["title"], drafter)
+        if story == "active_with_revision":
+            driver.to_active(agreement)
+            driver.start_revision(agreement)
+        elif story == "approval":
+            driver.to_approval(agreement)
+        elif story == "gap_analysis":
+            driver.to_gap_analysis(agreement)
+        elif story == "joint_review":
+            driver.to_joint_review(agreement)
+        result.agreements.append(_summary(session, agreement))
+    return result
+
+
+def _with_token(session: Session, actor: Actor, role: str, now: datetime) -> DemoUser:
+    _, token = commands.create_token(
+        session, actor=None, user_id=actor.user_id, name="demo", now=now
+    )
+    return DemoUser(actor.email, actor.name, role, token)
+
+
+def _summary(session: Session, agreement: Agreement) -> DemoAgreement:
+    versions = session.exec(
+        select(AgreementVersion.number, AgreementVersion.state)
+        .where(AgreementVersion.agreement_id == agreement.id)
+        .order_by(col(AgreementVersion.number))
+    ).all()
+    return DemoAgreement(_id(agreement), agreement.key, agreement.title, list(versions))
+
+
+def write_tokens(path: Path, users: list[DemoUser]) -> None:
+    """One `email token name (role)` line per user, readable only by the owner (tokens are
+    secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text("".join(user.line() + "\n" for user in users))

@@ -1,0 +1,396 @@
+"""The `accord` command line, on both databases: each command's happy path and a refusal.
+
+Every invocation passes `--database-url` explicitly, so no test depends on (or leaves behind)
+ACCORD_DATABASE_URL or the cached settings.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+import yaml
+from sqlmodel import Session, col, select
+from typer.testing import CliRunner, Result
+
+from api.cli import app
+from states import LIFECYCLE, Role
+from states.diagram import mermaid
+from tests.helpers import C, World, make_world
+from workflow.audit import drop_append_only_guards
+from workflow.commands.admin import hash_token
+from workflow.db import make_engine
+from workflow.models import Agreement, AgreementVersion, ApiToken, Organization, User
+from workflow.schema import is_current
+
+runner = CliRunner()
+
+
+class Cli:
+    """Runs `accord --database-url URL ...` in-process."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+
+    def __call__(self, *args: str) -> Result:
+        return runner.invoke(app, ["--database-url", self.database_url, *args])
+
+    def ok(self, *args: str) -> Result:
+        result = self(*args)
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+        return result
+
+    def refused(self, *args: str, says: str, code: int = 1) -> str:
+        """The command exits `code` with exactly one `error:` line on stderr."""
+        result = self(*args)
+        assert result.exit_code == code, (result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("error: ")
+        assert says in lines[0], lines[0]
+        assert "Traceback" not in result.output
+        return lines[0]
+
+
+@pytest.fixture
+def run(database_url: str) -> Cli:
+    return Cli(database_url)
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    return make_world(session)
+
+
+def _rows(database_url: str, stmt: Any) -> list[Any]:
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        rows = list(session.exec(stmt).all())
+    engine.dispose()
+    return rows
+
+
+# ---- help and usage ------------------------------------------------------------------------
+
+COMMANDS = [
+    [],
+    ["serve"],
+    ["db"],
+    ["db", "upgrade"],
+    ["org", "create"],
+    ["user", "create"],
+    ["token", "create"],
+    ["token", "revoke"],
+    ["demo"],
+    ["audit", "verify"],
+    ["audit", "checkpoint"],
+    ["diagram"],
+    ["version", "export"],
+    ["version", "import"],
+]
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "accord")
+def test_every_command_has_help(path: list[str]) -> None:
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.stdout
+
+
+def test_bad_arguments_are_one_line_with_exit_2() -> None:
+    run = Cli("sqlite://")
+    run.refused("org", "create", says="Missing argument", code=2)
+    run.refused("frobnicate", says="No such command 'frobnicate'", code=2)
+    run.refused("token", "revoke", "seven", says="Invalid value", code=2)
+
+
+# ---- serve and db upgrade ------------------------------------------------------------------
+
+
+def test_serve_upgrades_sqlite_then_runs_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    Cli(url).ok("serve", "--host", "0.0.0.0", "--port", "8123")
+    assert [(c["host"], c["port"]) for c in calls] == [("0.0.0.0", 8123)]
+    assert calls[0]["app"].title == "Accord"
+    engine = make_engine(url)
+    assert is_current(engine)
+    engine.dispose()
+
+
+def test_serve_runs_on_the_current_schema(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw["port"]))
+    run.ok("serve")
+    assert calls == [8000]
+    run.refused("serve", "--port", "70000", says="Invalid value for '--port'", code=2)
+
+
+def test_db_upgrade_is_idempotent_and_reports_the_revision(run: Cli, tmp_path: Path) -> None:
+    assert "is at schema revision" in run.ok("db", "upgrade").stdout
+    fresh = Cli(f"sqlite:///{tmp_path / 'new.db'}")
+    fresh.refused("org", "create", "X", says="not current; run `accord db upgrade`")
+    fresh.ok("db", "upgrade")
+    fresh.ok("org", "create", "X")
+
+
+def test_an_unreachable_database_is_one_line() -> None:
+    Cli("postgresql://nobody@127.0.0.1:1/nothing").refused(
+        "db", "upgrade", says="database error: connection failed"
+    )
+
+
+# ---- administration ------------------------------------------------------------------------
+
+
+def test_org_create(run: Cli) -> None:
+    out = run.ok("org", "create", "Third Agency", "--holiday-calendar", "CA").stdout
+    assert re.fullmatch(r"organisation \d+: Third Agency \(holidays: CA\)\n", out)
+    run.refused("org", "create", "Third Agency", says="'Third Agency' already exists")
+
+
+def test_org_create_refuses_an_unknown_calendar(run: Cli) -> None:
+    run.refused("org", "create", "Fourth", "--holiday-calendar", "XX", says="holiday")
+
+
+def test_user_create_by_org_name_or_id(run: Cli) -> None:
+    run.ok("org", "create", "Third Agency")
+    org_id = _rows(run.database_url, select(Organization.id))[0]
+    out = run.ok(
+        "user", "create", "Kim@Third.example", "--name", "Kim Lee", "--org", "Third Agency"
+    )
+    assert "kim@third.example (Kim Lee, Third Agency)" in out.stdout
+    run.ok("user", "create", "ops@third.example", "--name", "Ops", "--org", str(org_id), "--admin")
+    users = _rows(run.database_url, select(User).order_by(col(User.id)))
+    assert [(u.email, u.is_admin) for u in users] == [
+        ("kim@third.example", False),
+        ("ops@third.example", True),
+    ]
+
+
+def test_user_create_refuses_an_unknown_org_and_a_bad_email(run: Cli) -> None:
+    run.refused(
+        "user", "create", "a@b.example", "--name", "A", "--org", "Nowhere",
+        says="no organisation named or numbered 'Nowhere'",
+    )  # fmt: skip
+    run.ok("org", "create", "Third Agency")
+    run.refused(
+        "user", "create", "not-an-email", "--name", "A", "--org", "Third Agency",
+        says="invalid user (email: not an email address)",
+    )  # fmt: skip
+
+
+def test_token_create_prints_only_the_token(run: Cli) -> None:
+    run.ok("org", "create", "Third Agency")
+    run.ok("user", "create", "kim@third.example", "--name", "Kim", "--org", "Third Agency")
+    result = run.ok("token", "create", "kim@third.example", "--name", "laptop")
+    token = result.stdout.strip()
+    assert result.stdout == token + "\n"
+    assert re.fullmatch(r"acc_[A-Za-z0-9_-]{43}", token)
+    stored = _rows(run.database_url, select(ApiToken))
+    assert [(t.token_hash, t.name) for t in stored] == [(hash_token(token), "laptop")]
+    run.refused("token", "create", "nobody@third.example", says="no user with email")
+
+
+def test_token_revoke(run: Cli) -> None:
+    run.ok("org", "create", "Third Agency")
+    run.ok("user", "create", "kim@third.example", "--name", "Kim", "--org", "Third Agency")
+    run.ok("token", "create", "kim@third.example")
+    token_id = _rows(run.database_url, select(ApiToken.id))[0]
+    out = run.ok("token", "revoke", str(token_id)).stdout
+    assert f"token {token_id} (acc_" in out
+    assert "of kim@third.example revoked at" in out
+    assert _rows(run.database_url, select(ApiToken.revoked_at))[0] is not None
+    run.refused("token", "revoke", "999", says="no such token")
+
+
+# ---- demo ----------------------------------------------------------------------------------
+
+
+def test_demo_loads_agreements_in_every_working_state(
+    run: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default tokens file is ./var/demo-tokens.txt
+    out = run.ok("demo").stdout
+    assert "19 users; their API tokens are in var/demo-tokens.txt" in out
+    versions = _rows(
+        run.database_url,
+        select(Agreement.key, AgreementVersion.number, AgreementVersion.state)
+        .join(AgreementVersion, col(AgreementVersion.agreement_id) == col(Agreement.id))
+        .order_by(col(Agreement.key), col(AgreementVersion.number)),
+    )
+    states: dict[str, list[str]] = {}
+    for key, _number, state in versions:
+        states.setdefault(key, []).append(state)
+    assert sorted(states.values()) == [
+        ["active", "draft"],
+        ["approval"],
+        ["draft"],
+        ["gap_analysis"],
+        ["joint_review"],
+    ]
+    lines = (tmp_path / "var" / "demo-tokens.txt").read_text().splitlines()
+    assert len(lines) == 19
+    email, _token, rest = lines[1].split(" ", 2)
+    assert (email, rest) == (
+        "marcus.chen@customer.example",
+        "Marcus Chen (customer business_owner)",
+    )
+    assert lines[-1].split(" ", 2)[2] == "Ada Admin (administrator)"
+    hashes = set(_rows(run.database_url, select(ApiToken.token_hash)))
+    assert {hash_token(line.split(" ")[1]) for line in lines} <= hashes
+    assert (tmp_path / "var" / "demo-tokens.txt").stat().st_mode & 0o077 == 0
+    assert "audit trail intact" in run.ok("audit", "verify").stdout
+
+
+def test_demo_if_empty_does_nothing_on_a_loaded_database(run: Cli, tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.txt"
+    run.ok("demo", "--tokens-file", str(tokens), "--if-empty")
+    first = tokens.read_text()
+    again = run.ok("demo", "--tokens-file", str(tokens), "--if-empty")
+    assert "already has organisations; demo not loaded" in again.stdout
+    assert tokens.read_text() == first
+    assert len(_rows(run.database_url, select(Agreement.id))) == 5
+    run.refused(
+        "demo", "--tokens-file", str(tokens),
+        says="an organisation named 'Department of Examples' already exists",
+    )  # fmt: skip
+
+
+# ---- audit ---------------------------------------------------------------------------------
+
+
+def _tamper(database_url: str) -> int:
+    """Edit one event behind the application's back; returns its id."""
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Triggers off for this transaction only: the test database outlives the test.
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        else:
+            drop_append_only_guards(conn)  # this test's own copy of the database
+        event_id: int = conn.execute(
+            sa.text("SELECT id FROM audit_event WHERE chain = 'agreement:1' AND seq = 2")
+        ).scalar_one()
+        conn.execute(
+            sa.text("UPDATE audit_event SET action = 'version.tampered' WHERE id = :id"),
+            {"id": event_id},
+        )
+    engine.dispose()
+    return event_id
+
+
+def test_audit_verify_is_0_on_an_empty_database(run: Cli) -> None:
+    out = run.ok("audit", "verify").stdout
+    assert out == "audit trail intact: 0 events in 0 agreement chains and the system chain\n"
+
+
+def test_audit_verify_is_0_on_a_clean_database_and_1_naming_the_first_bad_event(
+    run: Cli, world: World
+) -> None:
+    agreement = world.create()
+    world.fire(agreement, "submit_for_review", world.who(C, Role.PROGRAM_MANAGER))
+    world.session.close()
+    out = run.ok("audit", "verify").stdout
+    assert re.search(r"intact: \d+ events in 1 agreement chains", out)
+    event_id = _tamper(run.database_url)
+    line = run.refused("audit", "verify", says="audit trail broken at chain agreement:1, seq 2")
+    assert f"(event id {event_id})" in line
+
+
+def test_audit_checkpoint_records_the_chain_heads(run: Cli, world: World) -> None:
+    world.create()
+    world.create()
+    world.session.close()
+    out = run.ok("audit", "checkpoint").stdout
+    assert re.fullmatch(r"checkpoint \d+ of the system chain records 2 chain heads\n", out)
+    run.ok("audit", "verify")
+
+
+def test_audit_commands_refuse_a_database_without_the_schema(tmp_path: Path) -> None:
+    empty = Cli(f"sqlite:///{tmp_path / 'empty.db'}")
+    empty.refused("audit", "checkpoint", says="not current; run `accord db upgrade`")
+    empty.refused("audit", "verify", says="not current")
+
+
+# ---- diagram and YAML ----------------------------------------------------------------------
+
+
+def test_diagram_prints_the_lifecycle_in_mermaid() -> None:
+    result = runner.invoke(app, ["diagram"])
+    assert result.exit_code == 0
+    assert result.stdout == mermaid(LIFECYCLE)
+    assert result.stdout.startswith("stateDiagram-v2\n    [*] --> draft\n")
+    highlighted = runner.invoke(app, ["diagram", "--highlight", "approval"]).stdout
+    assert "class approval current" in highlighted
+    Cli("sqlite://").refused("diagram", "--highlight", "limbo", says="no state 'limbo'")
+
+
+def test_version_export_to_stdout_and_to_a_file(run: Cli, world: World, tmp_path: Path) -> None:
+    agreement = world.create()
+    world.session.close()
+    text = run.ok("version", "export", agreement.key, "1").stdout
+    document = yaml.safe_load(text)
+    assert (document["agreement"], document["state"]) == (agreement.key, "draft")
+    target = tmp_path / "v1.yaml"
+    out = run.ok("version", "export", agreement.key, "1", "-o", str(target)).stdout
+    assert out == f"wrote {agreement.key} version 1 (draft) to {target}\n"
+    assert target.read_text() == text
+    run.refused("version", "export", "SLA-1999-0001", "1", says="no agreement 'SLA-1999-0001'")
+    run.refused("version", "export", agreement.key, "9", says=f"{agreement.key} has no version 9")
+
+
+def test_version_import_as_a_user(run: Cli, world: World, tmp_path: Path) -> None:
+    from workflow.content import Content
+
+    source = world.create().key
+    target = world.create(content=Content(), title="An empty draft").key
+    world.session.close()
+    document = tmp_path / "source.yaml"
+    run.ok("version", "export", source, "1", "-o", str(document))
+    out = run.ok(
+        "version", "import", target, "1", str(document), "--as", "sam.okafor@customer.example"
+    ).stdout
+    assert f"into {target} version 1: " in out
+    hashes = _rows(
+        run.database_url,
+        select(AgreementVersion.content_hash).order_by(col(AgreementVersion.agreement_id)),
+    )
+    assert hashes[0] == hashes[1]
+    run.refused(
+        "version", "import", target, "1", str(document), "--as", "sam.okafor@customer.example",
+        "--lock-version", "1",
+        says="changed since you read it",
+    )  # fmt: skip
+    run.refused(
+        "version", "import", target, "1", str(document), "--as", "nobody@customer.example",
+        says="no user with email 'nobody@customer.example'",
+    )  # fmt: skip
+
+
+def test_version_import_refuses_a_version_that_is_not_a_draft(
+    run: Cli, world: World, tmp_path: Path
+) -> None:
+    agreement = world.create()
+    world.fire(agreement, "submit_for_review", world.who(C, Role.PROGRAM_MANAGER))
+    world.session.close()
+    document = tmp_path / "v1.yaml"
+    run.ok("version", "export", agreement.key, "1", "-o", str(document))
+    run.refused(
+        "version", "import", agreement.key, "1", str(document),
+        "--as", "priya.raman@customer.example",
+        says="version 1 is joint_review; only a draft can be edited",
+    )  # fmt: skip
+    document.write_text("terms: [unclosed\n")
+    run.refused(
+        "version", "import", agreement.key, "1", str(document),
+        "--as", "priya.raman@customer.example",
+        says="not valid YAML",
+    )  # fmt: skip
