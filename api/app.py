@@ -16,6 +16,7 @@ from api.deps import IdempotentReplay
 from api.idempotency import IdempotencyRecorder
 from api.limits import BodySizeLimit
 from api.routers import ROUTERS
+from notifications.scheduler import build_scheduler
 from workflow.db import make_engine
 from workflow.schema import is_current
 from workflow.settings import get_settings
@@ -25,14 +26,25 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_app(engine: Engine | None = None, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+def create_app(
+    engine: Engine | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    scheduler: bool = False,
+) -> FastAPI:
+    """The application; `scheduler` also runs the in-process ticker (as `accord serve` does)."""
     settings = get_settings()
     owned = engine is None
     engine = engine or make_engine(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ticker = build_scheduler(engine, clock) if scheduler else None
+        if ticker is not None:
+            ticker.start()
         yield
+        if ticker is not None:
+            ticker.shutdown(wait=True)
         if owned:
             engine.dispose()
 

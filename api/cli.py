@@ -33,14 +33,13 @@ from states import LIFECYCLE
 from states.diagram import mermaid
 from workflow import audit, commands
 from workflow.access import Actor
-from workflow.db import begin_write, make_engine
+from workflow.db import make_engine
 from workflow.errors import DomainError, InvalidInput
 from workflow.export import export_version, parse_document, to_yaml
 from workflow.models import Agreement, Organization, User
 from workflow.permissions import version_by_number
 from workflow.schema import head_revision, is_current, upgrade
 from workflow.settings import get_settings
-from workflow.transaction import commit
 
 
 class CliError(Exception):
@@ -228,8 +227,9 @@ def serve(
     """Run the HTTP API (on SQLite, the schema is upgraded first)."""
     from api.app import create_app  # FastAPI is only needed here
 
+    inprocess = get_settings().scheduler == "inprocess"
     with _engine(ctx, upgrade_sqlite=True) as engine:
-        uvicorn.run(create_app(engine), host=host, port=port)
+        uvicorn.run(create_app(engine, scheduler=inprocess), host=host, port=port)
 
 
 @db_app.command("upgrade")
@@ -406,10 +406,9 @@ def audit_verify(ctx: typer.Context) -> None:
 def audit_checkpoint(ctx: typer.Context) -> None:
     """Record every chain head, so that a truncated chain is detected later."""
     with _session(ctx) as session:
-        begin_write(session)
-        event = audit.checkpoint(session, now=_now())
+        event = commands.checkpoint_audit(session, now=_now(), force=True)
+        assert event is not None
         heads = json.loads(event.body)["data"]["heads"]
-        commit(session)
     typer.echo(f"checkpoint {event.seq} of the system chain records {len(heads)} chain heads")
 
 

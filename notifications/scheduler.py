@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
@@ -36,6 +36,6 @@ def build_scheduler(engine: Engine, clock: Callable[[], datetime]) -> Background
         minutes=CHECKPOINT_EVERY_MINUTES,
         args=[engine, clock],
         id="audit-checkpoint",
-        next_run_time=clock(),
+        next_run_time=datetime.now(UTC),  # APScheduler runs on the wall clock
     )
     return scheduler

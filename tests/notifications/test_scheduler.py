@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
@@ -33,3 +35,16 @@ def test_the_scheduler_ticks_with_coalescing_and_one_instance(engine: Engine) ->
         assert (job.coalesce, job.max_instances) == (True, 1)
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_the_app_runs_the_ticker_when_asked(session: Session, engine: Engine) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    make_world(session).create()
+    with TestClient(create_app(engine, clock=lambda: T0, scheduler=True)):
+        deadline = time.monotonic() + 10
+        while _checkpoints(engine) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert _checkpoints(engine) == 1

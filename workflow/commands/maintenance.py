@@ -13,8 +13,8 @@ from workflow.models import AuditChainHead, AuditEvent
 from workflow.transaction import commit
 
 
-def checkpoint_audit(session: Session, *, now: datetime) -> AuditEvent | None:
-    """Record every chain head, unless nothing moved since the last checkpoint."""
+def checkpoint_audit(session: Session, *, now: datetime, force: bool = False) -> AuditEvent | None:
+    """Record every chain head, unless nothing moved since the last checkpoint (or forced)."""
     begin_write(session)
     heads = {
         h.chain: {"seq": h.seq, "hash": h.hash}
@@ -31,7 +31,8 @@ def checkpoint_audit(session: Session, *, now: datetime) -> AuditEvent | None:
         .order_by(col(AuditEvent.seq).desc())
         .limit(1)
     ).first()
-    if not heads or (last is not None and json.loads(last)["data"]["heads"] == heads):
+    unchanged = not heads or (last is not None and json.loads(last)["data"]["heads"] == heads)
+    if unchanged and not force:
         session.rollback()
         return None
     event = audit.checkpoint(session, now=now)
