@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import col, select
 
 from api.deps import ActorDep, AdminDep, IdempotencyDep, NowDep, SessionDep
-from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from workflow import commands
 from workflow.errors import NotFound
-from workflow.models import ApiToken, Delegation, Organization, User
+from workflow.models import ApiToken
+from workflow.queries import parties
+from workflow.queries.parties import (
+    CallerView,
+    DelegationView,
+    OrganizationView,
+    UserView,
+    delegation_view,
+    organization_view,
+    user_view,
+)
 
 router = APIRouter(tags=["administration"])
 
@@ -27,25 +36,11 @@ class OrganizationCreate(Strict):
     holiday_calendar: Annotated[str, Field(max_length=40)] = "US"
 
 
-class OrganizationOut(BaseModel):
-    id: int
-    name: str
-    holiday_calendar: str
-
-
 class UserCreate(Strict):
     email: Annotated[str, Field(min_length=3, max_length=320)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
     organization_id: int
     is_admin: bool = False
-
-
-class UserOut(BaseModel):
-    id: int
-    email: str
-    name: str
-    organization_id: int
-    is_admin: bool
 
 
 class TokenCreate(Strict):
@@ -64,82 +59,30 @@ class DelegationCreate(Strict):
     ends_on: date
 
 
-class DelegationOut(BaseModel):
-    id: int
-    delegator_id: int
-    delegate_id: int
-    starts_on: date
-    ends_on: date
-    created_at: datetime
-
-
-class MeOut(UserOut):
-    organization: OrganizationOut
-    delegations_given: list[DelegationOut]
-    delegations_received: list[DelegationOut]
-
-
-def _org(org: Organization) -> OrganizationOut:
-    return OrganizationOut.model_validate(org, from_attributes=True)
-
-
-def _user(user: User) -> UserOut:
-    return UserOut.model_validate(user, from_attributes=True)
-
-
-def _delegation(d: Delegation) -> DelegationOut:
-    return DelegationOut.model_validate(d, from_attributes=True)
-
-
 @router.get("/me")
-def me(session: SessionDep, actor: ActorDep, now: NowDep) -> MeOut:
-    user = session.get(User, actor.user_id)
-    org = session.get(Organization, actor.organization_id)
-    assert user is not None
-    assert org is not None
-    today = now.date()
-    active = select(Delegation).where(
-        col(Delegation.revoked_at).is_(None), Delegation.ends_on >= today
-    )
-    given = session.exec(active.where(Delegation.delegator_id == actor.user_id)).all()
-    received = session.exec(active.where(Delegation.delegate_id == actor.user_id)).all()
-    return MeOut(
-        **_user(user).model_dump(),
-        organization=_org(org),
-        delegations_given=[_delegation(d) for d in given],
-        delegations_received=[_delegation(d) for d in received],
-    )
+def me(session: SessionDep, actor: ActorDep, now: NowDep) -> CallerView:
+    return parties.caller(session, actor.user_id, today=now.date())
 
 
 @router.post("/organizations", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep])
 def create_organization(
     body: OrganizationCreate, session: SessionDep, actor: AdminDep, now: NowDep
-) -> OrganizationOut:
+) -> OrganizationView:
     org = commands.create_organization(
         session, actor=actor, name=body.name, holiday_calendar=body.holiday_calendar, now=now
     )
-    return _org(org)
+    return organization_view(org)
 
 
 @router.get("/organizations")
 def list_organizations(
     session: SessionDep, _actor: ActorDep, limit: LimitQuery = 50, cursor: CursorQuery = None
-) -> Page[OrganizationOut]:
-    after = decode_cursor(cursor)
-    stmt = select(Organization).order_by(col(Organization.id)).limit(limit + 1)
-    if after:
-        stmt = stmt.where(col(Organization.id) > after[0])
-    rows = list(session.exec(stmt).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(
-        items=[_org(o) for o in rows],
-        next_cursor=encode_cursor([rows[-1].id]) if more else None,
-    )
+) -> Page[OrganizationView]:
+    return page(parties.list_organizations(session, limit=limit, after=decode_cursor(cursor)))
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep])
-def create_user(body: UserCreate, session: SessionDep, actor: AdminDep, now: NowDep) -> UserOut:
+def create_user(body: UserCreate, session: SessionDep, actor: AdminDep, now: NowDep) -> UserView:
     user = commands.create_user(
         session,
         actor=actor,
@@ -149,24 +92,14 @@ def create_user(body: UserCreate, session: SessionDep, actor: AdminDep, now: Now
         is_admin=body.is_admin,
         now=now,
     )
-    return _user(user)
+    return user_view(user)
 
 
 @router.get("/users")
 def list_users(
     session: SessionDep, _actor: AdminDep, limit: LimitQuery = 50, cursor: CursorQuery = None
-) -> Page[UserOut]:
-    after = decode_cursor(cursor)
-    stmt = select(User).order_by(col(User.id)).limit(limit + 1)
-    if after:
-        stmt = stmt.where(col(User.id) > after[0])
-    rows = list(session.exec(stmt).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(
-        items=[_user(u) for u in rows],
-        next_cursor=encode_cursor([rows[-1].id]) if more else None,
-    )
+) -> Page[UserView]:
+    return page(parties.list_users(session, limit=limit, after=decode_cursor(cursor)))
 
 
 @router.post(
@@ -192,7 +125,7 @@ def revoke_token(token_id: int, session: SessionDep, actor: ActorDep, now: NowDe
 @router.post("/delegations", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep])
 def create_delegation(
     body: DelegationCreate, session: SessionDep, actor: ActorDep, now: NowDep
-) -> DelegationOut:
+) -> DelegationView:
     delegation = commands.create_delegation(
         session,
         actor=actor,
@@ -201,4 +134,4 @@ def create_delegation(
         ends_on=body.ends_on,
         now=now,
     )
-    return _delegation(delegation)
+    return delegation_view(delegation)
