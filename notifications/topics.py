@@ -1,0 +1,138 @@
+"""Every outbox topic Accord mails, and the wording that depends on data rather than topic.
+
+Each topic `t` has two templates, `templates/t.txt` and `templates/t.html`. The payload
+fields each template reads are listed here so that the code writing outbox rows (commands,
+sweeps) and the templates agree; rendering fails loudly when one is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+_AGREEMENT = "agreement {id, key, title}, version {number, modification_number}"
+_TRANSITION = f"{_AGREEMENT}, actor, comment"
+_TASK = "task {id, kind, title, side, role, due_on; detail optional}"
+
+TOPICS: dict[str, str] = {
+    "task.assigned": f"a task was opened for the recipient: {_AGREEMENT}, {_TASK}",
+    "review.requested": f"a draft went to joint review: {_TRANSITION}",
+    "changes.requested": f"a reviewer sent the draft back: {_TRANSITION}",
+    "gap_analysis.opened": f"every review accepted, gaps computed: {_TRANSITION}",
+    "rework.requested": f"gap analysis sent back to draft: {_TRANSITION}",
+    "approval.requested": f"gaps resolved, approvals asked: {_TRANSITION}",
+    "version.approved": f"one approver approved: {_AGREEMENT}, {_TASK}, actor, comment",
+    "version.approved_with_conditions": (
+        f"one approver approved with conditions: {_AGREEMENT}, {_TASK}, actor, comment"
+    ),
+    "version.rejected": f"an approver rejected the version: {_TRANSITION}",
+    "version.activated": f"every approval given, the version is in force: {_TRANSITION}",
+    "version.superseded": f"a later version came into force: {_TRANSITION}",
+    "version.withdrawn": f"the version was abandoned: {_TRANSITION}",
+    "version.expired": f"the period of performance ended: {_TRANSITION}",
+    "agreement.terminated": f"a Business Owner ended the agreement: {_TRANSITION}",
+    "task.reminder": (
+        f"a task is due soon, today or overdue: {_AGREEMENT}, {_TASK}, "
+        "step ('before:N' | 'due' | 'overdue:N'), due_on, business_days_overdue"
+    ),
+    "task.escalated": (
+        f"an overdue task escalated to the recipient: {_AGREEMENT}, {_TASK}, "
+        "escalated_to_role, side, business_days_overdue, holder {name, email} or null"
+    ),
+    "delegation.started": "a user delegated their tasks: delegator, delegate, starts_on, ends_on",
+    "agreement.renewal_upcoming": (
+        f"the period of performance ends soon: {_AGREEMENT}, period_end, days_before; "
+        "days_remaining optional (a late run: the days really left)"
+    ),
+    "annual_review.due": f"the customer's annual review is due: {_AGREEMENT}, {_TASK}",
+    "service_review.due": f"a quarterly service review is due: {_AGREEMENT}, {_TASK}",
+    "digest.daily": "the day's messages in one: items [{topic, subject, summary, link}]",
+}
+
+
+@dataclass(frozen=True)
+class TaskAsk:
+    """How a task of some kind is named in a subject, and what it asks of its assignee."""
+
+    subject: str
+    request: str
+
+
+TASK_ASKS: dict[str, TaskAsk] = {
+    "review": TaskAsk(
+        "Review the draft",
+        "Read the draft and either accept it or request changes, with a comment that says "
+        "what should change.",
+    ),
+    "confirm_requirements": TaskAsk(
+        "Confirm the customer's requirements",
+        "Check the customer's requirement on each metric and confirm it, so that the gaps "
+        "with the provider's capabilities can be resolved.",
+    ),
+    "confirm_capabilities": TaskAsk(
+        "Confirm the provider's capabilities",
+        "Check the provider's capability on each metric and confirm it, so that the gaps "
+        "with the customer's requirements can be resolved.",
+    ),
+    "lcce_review": TaskAsk(
+        "Review the LCCE and financial terms",
+        "Review the Life Cycle Cost Estimate, the cost for services and the payment terms, "
+        "and mark the task done when they are right.",
+    ),
+    "approval": TaskAsk(
+        "Approval needed",
+        "Approve the version, approve it with conditions, or reject it. Conditions and "
+        "rejections need a comment.",
+    ),
+    "rework": TaskAsk(
+        "Rework the draft",
+        "Change the draft as the comments ask, then submit it for review again.",
+    ),
+    "follow_up": TaskAsk(
+        "Meet a condition of approval",
+        "An approver accepted the version on a condition. Meet it, then mark the task done.",
+    ),
+    "annual_review": TaskAsk(
+        "Annual review due",
+        "Review the Provider Agreement and the SLA, as M3 requires at least once a year: "
+        "performance against the targets, open gaps, and whether the terms still fit.",
+    ),
+    "service_review": TaskAsk(
+        "Quarterly service review due",
+        "Hold the quarterly service review with the other side: performance against the "
+        "SLA, open issues, and the changes needed.",
+    ),
+}
+
+# A kind added later still gets a sensible email; its wording belongs in TASK_ASKS.
+GENERIC_ASK = TaskAsk("New task", "Open the task to see what is asked and by when.")
+
+
+def task_ask(kind: str) -> TaskAsk:
+    return TASK_ASKS.get(kind, GENERIC_ASK)
+
+
+@dataclass(frozen=True)
+class ReminderStep:
+    """A reminder's slot: `before` the due date, on the `due` date, or `overdue`."""
+
+    when: Literal["before", "due", "overdue"]
+    days: int = 0
+
+
+_STEP = re.compile(r"(?:(before|overdue):([1-9][0-9]*)|due)")
+
+
+def reminder_step(step: str) -> ReminderStep:
+    """Parse 'before:2', 'due' or 'overdue:4' (business days)."""
+    match = _STEP.fullmatch(step)
+    if match is None:
+        raise ValueError(
+            f"unknown reminder step {step!r}: expected 'before:N', 'due' or 'overdue:N'"
+        )
+    if match.group(1) == "before":
+        return ReminderStep("before", int(match.group(2)))
+    if match.group(1) == "overdue":
+        return ReminderStep("overdue", int(match.group(2)))
+    return ReminderStep("due")
