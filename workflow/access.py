@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from states import Role, Side
@@ -45,16 +46,18 @@ def require_party(agreement: Agreement | None, actor: Actor) -> Agreement:
     return agreement
 
 
+# Built once: every command asks this, and building the statement cost more than running it.
+DELEGATORS = select(Delegation.delegator_id).where(
+    Delegation.delegate_id == sa.bindparam("delegate_id"),
+    col(Delegation.revoked_at).is_(None),
+    Delegation.starts_on <= sa.bindparam("day"),
+    Delegation.ends_on >= sa.bindparam("day"),
+)
+
+
 def delegators_of(session: Session, delegate_id: int, day: date) -> list[int]:
     """Users who delegated their tasks to `delegate_id` for `day`."""
-    rows = session.exec(
-        select(Delegation.delegator_id).where(
-            Delegation.delegate_id == delegate_id,
-            col(Delegation.revoked_at).is_(None),
-            Delegation.starts_on <= day,
-            Delegation.ends_on >= day,
-        )
-    ).all()
+    rows = session.exec(DELEGATORS, params={"delegate_id": delegate_id, "day": day}).all()
     return list(rows)
 
 

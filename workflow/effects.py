@@ -17,6 +17,7 @@ from workflow.guards import VersionContext
 from workflow.machine import trigger
 from workflow.models import Gap, Task, User
 from workflow.snapshots import version_summary
+from workflow.transaction import flush
 
 ALL_STAKEHOLDERS: dict[str, Any] = {"stakeholders": "all"}
 
@@ -42,7 +43,21 @@ def open_tasks(
     now: datetime,
 ) -> list[Task]:
     """Open one task per (template, detail), flushed together, and announce each."""
-    known = ctx.tasks  # load before the flush below, or the new tasks would be listed twice
+    opened = _add_tasks(ctx, templates, grant=grant, now=now)
+    if opened:
+        flush(ctx.session)
+        _announce_tasks(ctx, opened, now)
+    return opened
+
+
+def _add_tasks(
+    ctx: VersionContext,
+    templates: list[tuple[TaskTemplate, str]],
+    *,
+    grant: Grant | None,
+    now: datetime,
+) -> list[Task]:
+    """New tasks, added to the session but not flushed: they have no id yet."""
     opened = []
     for template, detail in templates:
         side = resolve_side(template, ctx, grant)
@@ -64,13 +79,8 @@ def open_tasks(
                 created_at=now,
             )
         )
-    if not opened:
-        return opened
     ctx.session.add_all(opened)
-    ctx.session.flush()
-    known.extend(opened)
-    for task in opened:
-        _announce_task(ctx, task, now)
+    ctx.add_tasks(opened)
     return opened
 
 
@@ -83,6 +93,11 @@ def open_task(
     detail: str = "",
 ) -> Task:
     return open_tasks(ctx, [(template, detail)], grant=grant, now=now)[0]
+
+
+def _announce_tasks(ctx: VersionContext, tasks: list[Task], now: datetime) -> None:
+    for task in tasks:
+        _announce_task(ctx, task, now)
 
 
 def _announce_task(ctx: VersionContext, task: Task, now: datetime) -> None:
@@ -145,7 +160,7 @@ def compute_gaps(ctx: VersionContext, now: datetime) -> list[dict[str, Any]]:
             )
         )
     ctx.session.add_all(found)
-    ctx.session.flush()
+    flush(ctx.session)
     ctx.__dict__.pop("gaps", None)
     return [{"metric": g.metric_key, "severity": g.severity} for g in found]
 
@@ -212,7 +227,7 @@ def apply_transition(
         data["gaps"] = compute_gaps(ctx, now)
     if transition.dest == "active":
         data.update(_activate(ctx, actor, now))
-    opened = open_tasks(
+    opened = _add_tasks(
         ctx,
         [
             (tpl, "")
@@ -222,12 +237,16 @@ def apply_transition(
         grant=grant,
         now=now,
     )
+    ctx.session.add(ctx.version)
+    # One flush for everything above: the version's UPDATE checks and bumps lock_version
+    # (which the audit "after" and the outbox dedupe key need), task changes are written and
+    # new tasks get their ids.
+    flush(ctx.session)
+    _announce_tasks(ctx, opened, now)
     if opened:
         data["opened_tasks"] = [t.id for t in opened]
     if extra:
         data.update(extra)
-    ctx.session.add(ctx.version)
-    ctx.session.flush()
     data["before"], data["after"] = before, version_summary(ctx.version)
     audit.append(
         ctx.session,

@@ -6,13 +6,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from states import LIFECYCLE, Role, Side
-from workflow.access import delegators_of
+from workflow.access import DELEGATORS, delegators_of
 from workflow.models import (
     Agreement,
     AgreementVersion,
+    Delegation,
     Gap,
     Organization,
     StakeholderAssignment,
@@ -21,6 +23,33 @@ from workflow.models import (
 
 APPROVING_OUTCOMES = ("approved", "approved_with_conditions")
 _FINANCIAL_TERMS = ("annual_cost", "currency", "payment_terms", "billing_frequency", "lcce_total")
+
+
+# The context's queries, built once with bound parameters (building one cost more than
+# running it on SQLite); each execution only looks up the compiled form.
+# populate_existing: rows read before the command took its lock must be re-read.
+_TASKS = (
+    select(Task)
+    .where(Task.version_id == sa.bindparam("version_id"))
+    .order_by(col(Task.id))
+    .execution_options(populate_existing=True)
+)
+# Columns, not entities: nothing here is changed, so identity-mapping would be waste.
+_ASSIGNMENTS = select(
+    StakeholderAssignment.side, StakeholderAssignment.role, StakeholderAssignment.user_id
+).where(StakeholderAssignment.agreement_id == sa.bindparam("agreement_id"))
+
+# The agreement's role holders and the user's delegators in one round trip (every command
+# needs both before anything else); `kind` tells the two halves apart.
+_ASSIGNMENTS_AND_DELEGATORS = sa.union_all(
+    _ASSIGNMENTS.add_columns(sa.literal_column("'assignment'").label("kind")),
+    DELEGATORS.with_only_columns(
+        sa.null().label("side"),
+        sa.null().label("role"),
+        col(Delegation.delegator_id).label("user_id"),
+        sa.literal_column("'delegation'").label("kind"),
+    ),
+)
 
 
 class VersionContext:
@@ -34,6 +63,7 @@ class VersionContext:
         *,
         now: datetime,
         comment: str | None = None,
+        calendars: dict[Side, str] | None = None,
     ) -> None:
         self.session = session
         self.agreement = agreement
@@ -41,6 +71,9 @@ class VersionContext:
         self.now = now
         self.comment = comment
         self._delegators: dict[tuple[int, date], list[int]] = {}
+        if calendars is not None:
+            # Already read with the locked rows (permissions.lock_version): seed the cache.
+            self.__dict__["calendars"] = calendars
 
     @property
     def state(self) -> str:
@@ -53,15 +86,11 @@ class VersionContext:
     # Loaded once per command; a command that changes these reloads by making a new context.
     @cached_property
     def tasks(self) -> list[Task]:
-        # populate_existing: rows read before the command took its lock must be re-read.
-        return list(
-            self.session.exec(
-                select(Task)
-                .where(Task.version_id == self.version.id)
-                .order_by(col(Task.id))
-                .execution_options(populate_existing=True)
-            ).all()
-        )
+        # Commands run without autoflush: flush first, so that tasks added in this command are
+        # listed and populate_existing cannot overwrite changes not yet written.
+        # (A no-op when nothing is pending, which is the usual case: commands read first.)
+        self.session.flush()
+        return list(self.session.exec(_TASKS, params={"version_id": self.version.id}).all())
 
     @cached_property
     def calendars(self) -> dict[Side, str]:
@@ -76,6 +105,27 @@ class VersionContext:
         by_org = dict(rows)
         return {side: by_org.get(self.agreement.org_of(side), "US") for side in Side}
 
+    def load_grants(self, user_id: int, day: date) -> None:
+        """Read `assignments` and `delegators(user_id, day)` together, in one statement."""
+        if "assignments" in self.__dict__ or (user_id, day) in self._delegators:
+            return
+        rows = (
+            self.session.connection()
+            .execute(
+                _ASSIGNMENTS_AND_DELEGATORS,
+                {"agreement_id": self.agreement.id, "delegate_id": user_id, "day": day},
+            )
+            .all()
+        )
+        self.__dict__["assignments"] = {
+            (Side(side), Role(role)): holder
+            for side, role, holder, kind in rows
+            if kind == "assignment"
+        }
+        self._delegators[(user_id, day)] = [
+            holder for _side, _role, holder, kind in rows if kind == "delegation"
+        ]
+
     def delegators(self, user_id: int, day: date) -> list[int]:
         """Who delegated to `user_id` on `day`, asked once per command."""
         key = (user_id, day)
@@ -89,12 +139,14 @@ class VersionContext:
 
     @cached_property
     def assignments(self) -> dict[tuple[Side, Role], int]:
-        rows = self.session.exec(
-            select(StakeholderAssignment).where(
-                StakeholderAssignment.agreement_id == self.agreement.id
-            )
-        ).all()
-        return {(Side(r.side), Role(r.role)): r.user_id for r in rows}
+        rows = self.session.exec(_ASSIGNMENTS, params={"agreement_id": self.agreement.id}).all()
+        return {(Side(side), Role(role)): user_id for side, role, user_id in rows}
+
+    def add_tasks(self, tasks: list[Task]) -> None:
+        """Tasks this command opened: listed with the others if the list is loaded already
+        (if it is not, loading it flushes them first and reads them back)."""
+        if "tasks" in self.__dict__:
+            self.tasks.extend(tasks)
 
     @cached_property
     def active_version(self) -> AgreementVersion | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session as OrmSession
@@ -49,8 +50,11 @@ def enqueue(
 
 # One statement per dialect, built once: executed with a list of rows it stays in the
 # compiled cache, where a multi-VALUES statement would compile anew for every row count.
+# On the table, not the entity, and run on the connection: the ORM's bulk-insert layer
+# (and the autoflush before it) cost more than the insert itself.
+_TABLE: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 _INSERTS = {
-    name: dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    name: dialect.insert(_TABLE).on_conflict_do_nothing(index_elements=["dedupe_key"])
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
@@ -59,8 +63,8 @@ _INSERTS = {
 def _insert_pending(session: OrmSession) -> None:
     pending: dict[str, dict[str, Any]] = session.info.pop(PENDING_KEY, {})
     if pending:
-        statement = _INSERTS[session.get_bind().dialect.name]
-        session.execute(statement, list(pending.values()))
+        connection = session.connection()
+        connection.execute(_INSERTS[connection.dialect.name], list(pending.values()))
 
 
 @event.listens_for(OrmSession, "after_rollback")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
 
-from states import LIFECYCLE, FiredBy, Transition
+from states import LIFECYCLE, FiredBy, Side, Transition
 from workflow.access import Actor, Grant, grants, grants_from, require_party
 from workflow.db import is_postgres
 from workflow.errors import Forbidden, NotAllowedNow, NotFound
 from workflow.guards import VersionContext
-from workflow.models import Agreement, AgreementVersion, Task
+from workflow.models import Agreement, AgreementVersion, Organization, Task
 
 
 def lock_agreement(session: Session, agreement_id: int, actor: Actor | None) -> Agreement:
@@ -25,6 +28,70 @@ def lock_agreement(session: Session, agreement_id: int, actor: Actor | None) -> 
             raise NotFound("no such agreement")
         return agreement
     return require_party(agreement, actor)
+
+
+def _locked_version_statement(version_match: sa.ColumnElement[bool]) -> Any:
+    """Agreement, one of its versions and both sides' holiday calendars, in one statement."""
+    customer, provider = aliased(Organization), aliased(Organization)
+    return (
+        select(Agreement, AgreementVersion, customer.holiday_calendar, provider.holiday_calendar)
+        .join(
+            AgreementVersion,
+            sa.and_(col(AgreementVersion.agreement_id) == Agreement.id, version_match),
+        )
+        .join(customer, col(customer.id) == Agreement.customer_org_id)
+        .join(provider, col(provider.id) == Agreement.provider_org_id)
+        .where(Agreement.id == sa.bindparam("agreement_id"))
+    )
+
+
+# Built once (bound parameters, not literals), so each command only looks up the compiled form.
+_BY_NUMBER = _locked_version_statement(col(AgreementVersion.number) == sa.bindparam("number"))
+_BY_ID = _locked_version_statement(col(AgreementVersion.id) == sa.bindparam("version_id"))
+# PostgreSQL: the version row is locked too, not only the agreement. Under READ COMMITTED a
+# statement that waited for a lock returns the *locked* rows as committed by the lock's
+# previous holder, but rows it merely joined as they were when the statement started, i.e.
+# possibly before that holder's commit. Locking the version makes it fresh as well.
+_LOCKED = {
+    False: {"number": _BY_NUMBER, "id": _BY_ID},
+    True: {
+        "number": _BY_NUMBER.with_for_update(of=[Agreement, AgreementVersion]),
+        "id": _BY_ID.with_for_update(of=[Agreement, AgreementVersion]),
+    },
+}
+
+
+def lock_version(
+    session: Session,
+    agreement_id: int,
+    actor: Actor,
+    *,
+    number: int | None = None,
+    version_id: int | None = None,
+) -> tuple[Agreement, AgreementVersion, dict[Side, str]]:
+    """`lock_agreement` and `version_by_number` (or by id) in one round trip.
+
+    Also returns each side's holiday calendar, which opening tasks needs for due dates.
+    """
+    statements = _LOCKED[is_postgres(session)]
+    if number is not None:
+        row = session.exec(
+            statements["number"], params={"agreement_id": agreement_id, "number": number}
+        ).first()
+    else:
+        row = session.exec(
+            statements["id"], params={"agreement_id": agreement_id, "version_id": version_id}
+        ).first()
+    if row is None:
+        # No such agreement, not a party to it, or no such version: refuse as the separate
+        # steps do (a non-party learns nothing about versions).
+        agreement = lock_agreement(session, agreement_id, actor)
+        if number is not None:
+            raise NotFound(f"{agreement.key} has no version {number}")
+        raise NotFound("the task's version no longer exists")
+    agreement, version, customer_calendar, provider_calendar = row
+    require_party(agreement, actor)
+    return agreement, version, {Side.CUSTOMER: customer_calendar, Side.PROVIDER: provider_calendar}
 
 
 def version_by_number(session: Session, agreement: Agreement, number: int) -> AgreementVersion:
@@ -89,7 +156,8 @@ def not_allowed_now(
 
 
 def context_grants(ctx: VersionContext, actor: Actor, day: date) -> list[Grant]:
-    """The actor's grants from what the command already loaded (no extra query)."""
+    """The actor's grants from the agreement's role holders and the actor's delegators."""
+    ctx.load_grants(actor.user_id, day)
     return grants_from(ctx.assignments, actor.user_id, ctx.delegators(actor.user_id, day))
 
 

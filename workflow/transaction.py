@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +30,34 @@ def claim_idempotency(session: Session, claim: IdempotencyClaim) -> None:
     session.info[IDEMPOTENCY_INFO_KEY] = claim
 
 
+STALE_MESSAGE = "someone changed this while you were working; reload it"
+
+
+def flush(session: Session) -> None:
+    """Flush inside a command; a lost optimistic-lock race is a 409 here as at commit."""
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        session.rollback()
+        raise StaleVersion(STALE_MESSAGE) from exc
+
+
+@contextmanager
+def command_body(session: Session) -> Iterator[None]:
+    """Run a command's reads and effects: without autoflush, stale rows refused with a 409.
+
+    Commands read first and write at the end, so autoflush would only add a flush before
+    every query; the effects flush explicitly where they need ids or the new lock_version.
+    A flush anywhere in the body that loses an optimistic-lock race becomes StaleVersion.
+    """
+    try:
+        with session.no_autoflush:
+            yield
+    except StaleDataError as exc:
+        session.rollback()
+        raise StaleVersion(STALE_MESSAGE) from exc
+
+
 def commit(session: Session) -> None:
     """Commit the command's one transaction, recording its idempotency key with it."""
     claim: IdempotencyClaim | None = session.info.pop(IDEMPOTENCY_INFO_KEY, None)
@@ -44,7 +74,7 @@ def commit(session: Session) -> None:
         session.commit()
     except StaleDataError as exc:
         session.rollback()
-        raise StaleVersion("someone changed this while you were working; reload it") from exc
+        raise StaleVersion(STALE_MESSAGE) from exc
     except IntegrityError as exc:
         session.rollback()
         if claim is not None and "idempotency" in str(exc.orig).lower():

@@ -17,12 +17,11 @@ from workflow.models import AgreementVersion
 from workflow.permissions import (
     allowed_events,
     context_grants,
-    lock_agreement,
+    lock_version,
     not_allowed_now,
     task_for,
-    version_by_number,
 )
-from workflow.transaction import commit
+from workflow.transaction import command_body, commit
 
 
 def fire_event(
@@ -38,13 +37,30 @@ def fire_event(
 ) -> AgreementVersion:
     """Fire `event` on version `number` as `actor`; one transaction, one commit."""
     begin_write(session)
-    agreement = lock_agreement(session, agreement_id, actor)
-    version = version_by_number(session, agreement, number)
+    with command_body(session):
+        version = _fire(
+            session, actor, agreement_id, number, event, now, comment, expected_lock_version
+        )
+    commit(session)
+    return version
+
+
+def _fire(
+    session: Session,
+    actor: Actor,
+    agreement_id: int,
+    number: int,
+    event: str,
+    now: datetime,
+    comment: str | None,
+    expected_lock_version: int | None,
+) -> AgreementVersion:
+    agreement, version, calendars = lock_version(session, agreement_id, actor, number=number)
     try:
         transition = LIFECYCLE.transition(event)
     except KeyError:
         raise NotFound(f"no event named {event!r}") from None
-    ctx = VersionContext(session, agreement, version, now=now, comment=comment)
+    ctx = VersionContext(session, agreement, version, now=now, comment=comment, calendars=calendars)
     day = now.date()
     grants_ = context_grants(ctx, actor, day)
     if version.state not in transition.sources:
@@ -70,5 +86,4 @@ def fire_event(
         except NotAllowedNow as refusal:
             refusal.allowed_events = allowed_events(ctx, actor, grants_, day)
             raise
-    commit(session)
     return version

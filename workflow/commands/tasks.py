@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, select
 
 from states import LIFECYCLE, FiredBy, Role, Side
 from workflow import audit
@@ -13,10 +14,12 @@ from workflow.db import begin_write
 from workflow.effects import apply_transition
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.guards import APPROVING_OUTCOMES, VersionContext
-from workflow.models import AgreementVersion, Task, User
-from workflow.permissions import lock_agreement
+from workflow.models import Task, User
+from workflow.permissions import lock_version
 from workflow.snapshots import task_summary
-from workflow.transaction import commit
+from workflow.transaction import command_body, commit
+
+_TASK_OWNER = select(Task.agreement_id, Task.version_id).where(Task.id == sa.bindparam("task_id"))
 
 
 def complete_task(
@@ -30,15 +33,32 @@ def complete_task(
 ) -> Task:
     """Complete a task as its assignee or their delegate; one transaction, one commit."""
     begin_write(session)
-    task = session.get(Task, task_id)
-    if task is None:
+    with command_body(session):
+        task = _complete(session, actor, task_id, outcome, now, comment)
+    commit(session)
+    return task
+
+
+def _complete(
+    session: Session,
+    actor: Actor,
+    task_id: int,
+    outcome: str,
+    now: datetime,
+    comment: str | None,
+) -> Task:
+    # A task never moves to another agreement or version, so these may be read before the lock.
+    owner = session.exec(_TASK_OWNER, params={"task_id": task_id}).first()
+    if owner is None:
         raise NotFound("no such task")
-    agreement = lock_agreement(session, task.agreement_id, actor)
-    version = session.get(AgreementVersion, task.version_id) if task.version_id else None
-    if version is None:
+    agreement_id, version_id = owner
+    if version_id is None:
         raise NotFound("the task's version no longer exists")
-    ctx = VersionContext(session, agreement, version, now=now, comment=comment)
-    task = next(t for t in ctx.tasks if t.id == task_id)  # re-read under the lock
+    agreement, version, calendars = lock_version(
+        session, agreement_id, actor, version_id=version_id
+    )
+    ctx = VersionContext(session, agreement, version, now=now, comment=comment, calendars=calendars)
+    task = next(t for t in ctx.tasks if t.id == task_id)  # read under the lock
     if task.state != "open":
         raise NotAllowedNow(
             f"task {task_id} is already {task.state}", current_state=task.state, allowed_events=[]
@@ -50,7 +70,6 @@ def complete_task(
     else:
         raise Forbidden("only the task's assignee or their delegate may complete it")
     finish_task(ctx, task, outcome, actor, on_behalf_of, comment=comment, now=now)
-    commit(session)
     return task
 
 
@@ -88,8 +107,8 @@ def finish_task(
         on_behalf_of,
         now,
     )
+    # Written by the transition's flush below, or at commit.
     ctx.session.add(task)
-    ctx.session.flush()
     audit.append(
         ctx.session,
         action="task.completed",
