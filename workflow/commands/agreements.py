@@ -162,12 +162,14 @@ def _replace_stakeholders(
 ) -> None:
     seen: set[tuple[Side, Role]] = set()
     errors = []
+    wanted = {s.user_id for s in stakeholders}
+    users = {u.id: u for u in session.exec(select(User).where(col(User.id).in_(wanted)))}
     for i, s in enumerate(stakeholders):
         if (s.side, s.role) in seen:
             errors.append({"field": f"stakeholders.{i}", "message": "role assigned twice"})
             continue
         seen.add((s.side, s.role))
-        user = session.get(User, s.user_id)
+        user = users.get(s.user_id)
         if user is None or not user.is_active:
             errors.append({"field": f"stakeholders.{i}.user_id", "message": "unknown user"})
         elif user.organization_id != agreement.org_of(s.side):

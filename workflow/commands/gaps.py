@@ -10,7 +10,7 @@ from states import LIFECYCLE
 from workflow import audit
 from workflow.access import Actor, require_role
 from workflow.canonical import content_hash
-from workflow.db import begin_write
+from workflow.db import begin_write, is_postgres
 from workflow.errors import InvalidInput, NotAllowedNow, NotFound
 from workflow.models import AgreementVersion, Gap
 from workflow.models.tasks import GAP_RESOLUTIONS, GAP_SEVERITIES
@@ -103,7 +103,9 @@ def resolve_gap(
     if gap is None:
         raise NotFound("no such gap")
     agreement = lock_agreement(session, gap.agreement_id, actor)
-    session.refresh(gap)
+    if is_postgres(session):
+        # The gap was read before the agreement lock was granted; read it again under it.
+        session.refresh(gap)
     version = session.get(AgreementVersion, gap.version_id)
     assert version is not None
     grant = require_role(
