@@ -124,6 +124,34 @@ def _announce_task(ctx: VersionContext, task: Task, now: datetime) -> None:
     )
 
 
+def announce_approval(ctx: VersionContext, task: Task, actor: Actor, now: datetime) -> None:
+    """Tell every stakeholder that one approver approved (with or without conditions)."""
+    topic = f"version.{task.outcome}"
+    outbox.enqueue(
+        ctx.session,
+        topic=topic,
+        dedupe_key=f"{topic}:{task.id}",
+        now=now,
+        agreement_id=ctx.agreement.id,
+        recipients=ALL_STAKEHOLDERS,
+        payload={
+            **_agreement_payload(ctx),
+            "task": {
+                "id": task.id,
+                "kind": task.kind,
+                "title": task.title,
+                "side": task.side,
+                "role": task.role,
+                "due_on": task.due_on.isoformat(),
+                "assignee_id": task.assignee_id,
+            },
+            "outcome": task.outcome,
+            "actor": actor.name,
+            "comment": task.comment,
+        },
+    )
+
+
 def cancel_open_tasks(ctx: VersionContext, now: datetime) -> list[int]:
     cancelled = []
     for task in ctx.open_tasks():

@@ -286,3 +286,21 @@ def test_a_delegate_acts_on_behalf_of_the_assignee(world: World) -> None:
         select(AuditEvent).where(AuditEvent.action == "task.completed")
     ).one()
     assert (event.actor_id, event.on_behalf_of_id) == (sme.user_id, lead.user_id)
+
+
+def test_each_approval_is_announced_to_every_stakeholder(world: World) -> None:
+    agreement = world.create()
+    world.to_approval(agreement)
+    first, *rest = world.open_tasks(agreement, "approval")
+    world.complete(first, "approved")
+    world.complete(rest[0], "approved_with_conditions", comment="monthly cost review")
+    rows = world.session.exec(
+        select(OutboxMessage).where(col(OutboxMessage.topic).startswith("version.approved"))
+    ).all()
+    assert sorted(r.topic for r in rows) == [
+        "version.approved",
+        "version.approved_with_conditions",
+    ]
+    conditional = next(r for r in rows if r.topic.endswith("conditions"))
+    assert conditional.payload["comment"] == "monthly cost review"
+    assert conditional.recipients == {"stakeholders": "all"}

@@ -11,7 +11,7 @@ from states import LIFECYCLE, FiredBy, Role, Side
 from workflow import audit
 from workflow.access import Actor, Grant
 from workflow.db import begin_write
-from workflow.effects import apply_transition
+from workflow.effects import announce_approval, apply_transition
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.guards import APPROVING_OUTCOMES, VersionContext
 from workflow.models import Task, User
@@ -126,6 +126,8 @@ def finish_task(
             "after": task_summary(task),
         },
     )
+    if task.kind == "approval" and outcome.name in APPROVING_OUTCOMES:
+        announce_approval(ctx, task, actor, now)
     if outcome.fires is None:
         return
     transition = LIFECYCLE.transition(outcome.fires)
