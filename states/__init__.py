@@ -4,6 +4,7 @@ from states.lifecycle import FOLLOW_UP, LIFECYCLE
 from states.model import (
     Action,
     FiredBy,
+    GovernanceCalendar,
     MachineSpec,
     Outcome,
     ReminderPolicy,
@@ -24,6 +25,7 @@ __all__ = [
     "LIFECYCLE",
     "Action",
     "FiredBy",
+    "GovernanceCalendar",
     "MachineSpec",
     "Outcome",
     "ReminderPolicy",

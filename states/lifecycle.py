@@ -5,6 +5,7 @@ from __future__ import annotations
 from states.model import (
     Action,
     FiredBy,
+    GovernanceCalendar,
     MachineSpec,
     Outcome,
     ReminderPolicy,
@@ -279,6 +280,12 @@ LIFECYCLE = MachineSpec(
         ),
         TaskKind("rework", (Outcome("done"),), "rework the draft"),
         TaskKind("follow_up", (Outcome("done"),), "meet a condition of approval"),
+        TaskKind(
+            "annual_review",
+            (Outcome("done"),),
+            "the customer's annual review of the Provider Agreement and SLA (M3: yearly)",
+        ),
+        TaskKind("service_review", (Outcome("done"),), "hold the quarterly service review"),
     ),
     actions=(
         Action(
@@ -296,6 +303,35 @@ LIFECYCLE = MachineSpec(
         ),
     ),
     reminders=ReminderPolicy(),
+    governance=GovernanceCalendar(
+        renewal_days_before=(90, 60, 30),
+        annual_review=TaskTemplate(
+            "annual_review",
+            SideRef.CUSTOMER,
+            BO,
+            20,
+            title="Review the Provider Agreement and SLA (annual review)",
+        ),
+        service_reviews=(
+            # A Program Manager's task escalates to the Sponsor only: never to themselves.
+            TaskTemplate(
+                "service_review",
+                SideRef.CUSTOMER,
+                PM,
+                10,
+                escalation_roles=(ES,),
+                title="Hold the quarterly service review",
+            ),
+            TaskTemplate(
+                "service_review",
+                SideRef.PROVIDER,
+                PM,
+                10,
+                escalation_roles=(ES,),
+                title="Hold the quarterly service review",
+            ),
+        ),
+    ),
 )
 
 FOLLOW_UP = TaskTemplate(

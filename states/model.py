@@ -141,6 +141,25 @@ class ReminderPolicy:
 
 
 @dataclass(frozen=True)
+class GovernanceCalendar:
+    """Recurring governance work while a version is active (calendar days, not business days).
+
+    Renewal reminders go out `renewal_days_before` the end of the period of performance; the
+    annual review opens on each anniversary of activation; the service reviews open at the
+    start of each calendar quarter after activation (the quarters of the US fiscal year).
+    """
+
+    renewal_days_before: tuple[int, ...] = (90, 60, 30)
+    annual_review: TaskTemplate | None = None
+    service_reviews: tuple[TaskTemplate, ...] = ()
+
+    @property
+    def templates(self) -> tuple[TaskTemplate, ...]:
+        first = (self.annual_review,) if self.annual_review is not None else ()
+        return (*first, *self.service_reviews)
+
+
+@dataclass(frozen=True)
 class MachineSpec:
     """A whole machine: what the engine builds its `transitions.Machine` from."""
 
@@ -153,6 +172,7 @@ class MachineSpec:
     task_kinds: tuple[TaskKind, ...] = ()
     actions: tuple[Action, ...] = ()
     reminders: ReminderPolicy = ReminderPolicy()
+    governance: GovernanceCalendar = GovernanceCalendar()
     spec_version: int = 1
 
     def state(self, name: str) -> State:

@@ -41,6 +41,13 @@ def validate(spec: MachineSpec) -> MachineSpec:
                 problems.append(f"{t.event}: unknown condition {tpl.condition!r}")
             if tpl.due_business_days < 0:
                 problems.append(f"{t.event}: negative due days for {tpl.kind}")
+    for tpl in spec.governance.templates:
+        if tpl.kind not in kinds:
+            problems.append(f"governance calendar: unknown task kind {tpl.kind!r}")
+        if tpl.condition is not None:
+            problems.append(f"governance calendar: {tpl.kind} cannot have a condition")
+    if any(d <= 0 for d in spec.governance.renewal_days_before):
+        problems.append("governance calendar: renewal reminders must be days before the end")
     for k in spec.task_kinds:
         for o in k.outcomes:
             if o.fires is not None and o.fires not in events:

@@ -1,13 +1,43 @@
-"""Business days on a holiday calendar (US federal by default, per organisation)."""
+"""Business days on a holiday calendar (US federal by default, per organisation).
+
+Days are local: time-driven work asks which calendar day a moment falls on in the business
+time zone (America/New_York by default, the zone of the US federal calendar), so that a sweep
+at 23:30 local belongs to that day even when UTC has already moved on to the next.
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
 NO_HOLIDAYS = "none"
+BUSINESS_TIME_ZONE = "America/New_York"
+
+
+@lru_cache(maxsize=64)
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA zone `name`; ValueError when unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name such as 'America/New_York')"
+        ) from exc
+
+
+def local_date(moment: datetime, zone: str = BUSINESS_TIME_ZONE) -> date:
+    """The calendar day `moment` falls on in `zone` (a naive moment is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(time_zone(zone)).date()
+
+
+def start_of_day(day: date, zone: str = BUSINESS_TIME_ZONE) -> datetime:
+    """The UTC instant at which `day` begins in `zone` (local midnight, whatever the offset)."""
+    return datetime.combine(day, time(0), tzinfo=time_zone(zone)).astimezone(UTC)
 
 
 @lru_cache(maxsize=256)

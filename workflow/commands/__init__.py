@@ -15,13 +15,17 @@ from workflow.commands.agreements import (
     set_stakeholders,
     start_revision,
 )
+from workflow.commands.calendar_jobs import CalendarReport, run_calendar
 from workflow.commands.gaps import add_gap, resolve_gap
 from workflow.commands.lifecycle import fire_event
 from workflow.commands.maintenance import checkpoint_audit
+from workflow.commands.sweeps import SweepReport, sweep_reminders
 from workflow.commands.tasks import complete_task
 
 __all__ = [
+    "CalendarReport",
     "StakeholderInput",
+    "SweepReport",
     "add_gap",
     "checkpoint_audit",
     "complete_task",
@@ -35,6 +39,8 @@ __all__ = [
     "import_version",
     "resolve_gap",
     "revoke_token",
+    "run_calendar",
     "set_stakeholders",
     "start_revision",
+    "sweep_reminders",
 ]

@@ -1,0 +1,589 @@
+"""The reminder and escalation sweep: every open task's due steps, each sent exactly once.
+
+What "due" means (docs/time.md has the worked examples):
+
+- Days are local to the business time zone (`workflow.calendar.BUSINESS_TIME_ZONE`), counted on
+  the task side's holiday calendar. A task is due by the end of its `due_on` day; a step dated D
+  (a reminder 2 business days before, on the due date, every 2 business days overdue; an
+  escalation 3 or 10 business days overdue) falls due at 00:00 local time on D. A sweep at
+  23:30 local on the day before sends nothing for D, even when UTC is already on D.
+- Catching up: a sweep that runs late (the scheduler was down for days) sends only the newest
+  reminder step that is due, never a burst of stale ones, plus every escalation that is due and
+  not yet sent. Skipped reminder steps are never sent later: each step goes out at most once,
+  and every step whose day a sweep sees goes out exactly once.
+- Steps dated before the task was opened (local day) are not sent, and a task never escalates
+  to its own role (a Program Manager's rework task does not escalate to that Program Manager).
+
+Exactly once, however often, however late and however many processes sweep: the outbox
+dedupe key (`reminder:{task}:{step}`, `escalation:{task}:{role}`) is the guard. Rows are inserted
+`ON CONFLICT DO NOTHING RETURNING`, and the audit event is appended only for rows this
+transaction inserted, in the same transaction.
+
+Cost: tasks are read in keyset batches without locks; the due steps are computed once per
+distinct (due date, calendar, opening day) and the batch's keys are checked against the outbox
+in one query, so a sweep with nothing new to send writes nothing. Only tasks with something to
+send are written, a batch per transaction: `BEGIN IMMEDIATE` on SQLite; on PostgreSQL the
+batch first locks the audit chain heads it will append to (in chain order, as commands lock one
+head), then claims its tasks `FOR UPDATE SKIP LOCKED` and re-checks they are still open. Holding
+task locks, it never waits for anything, so it cannot deadlock with a command that holds a
+chain head and is about to close one of those tasks; a task another transaction holds is left
+for the next sweep (`deferred`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+from sqlmodel import Session
+
+from states import LIFECYCLE, ReminderPolicy, Role, Side
+from workflow import audit
+from workflow.calendar import BUSINESS_TIME_ZONE, business_days_between, local_date
+from workflow.db import begin_write
+from workflow.models import (
+    Agreement,
+    AgreementVersion,
+    AuditChainHead,
+    Organization,
+    OutboxMessage,
+    StakeholderAssignment,
+    Task,
+    User,
+)
+from workflow.reminders import escalations, reminders
+from workflow.transaction import commit
+
+REMINDER_TOPIC = "task.reminder"
+ESCALATION_TOPIC = "task.escalated"
+REMINDED_ACTION = "task.reminded"
+ESCALATED_ACTION = "task.escalated"
+DEFAULT_BATCH = 1000
+
+_T: sa.Table = Task.__table__  # type: ignore[attr-defined]
+_A: sa.Table = Agreement.__table__  # type: ignore[attr-defined]
+_V: sa.Table = AgreementVersion.__table__  # type: ignore[attr-defined]
+_O: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_H: sa.Table = AuditChainHead.__table__  # type: ignore[attr-defined]
+_S: sa.Table = StakeholderAssignment.__table__  # type: ignore[attr-defined]
+_U: sa.Table = User.__table__  # type: ignore[attr-defined]
+_ORG: sa.Table = Organization.__table__  # type: ignore[attr-defined]
+
+
+def reminder_key(task_id: int, step: str) -> str:
+    return f"reminder:{task_id}:{step}"
+
+
+def escalation_key(task_id: int, role: str) -> str:
+    return f"escalation:{task_id}:{role}"
+
+
+# ---- what is due: pure functions of dates ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueStep:
+    """One reminder slot (`before:2`, `due`, `overdue:4`) or escalation role due on `on`."""
+
+    kind: str  # "reminder" | "escalation"
+    name: str
+    on: date
+
+
+def due_steps(
+    due_on: date,
+    calendar: str,
+    opened_on: date,
+    today: date,
+    escalation_roles: Iterable[Role],
+    policy: ReminderPolicy = LIFECYCLE.reminders,
+) -> tuple[DueStep, ...]:
+    """The steps a sweep on `today` must make sure were sent: the newest due reminder (none
+    dated before `opened_on`) and every due escalation, from `workflow.reminders`."""
+    found: list[DueStep] = []
+    newest = None
+    for reminder in reminders(due_on, calendar, policy):
+        if reminder.on > today:
+            break  # reminders come in date order; overdue ones never end
+        if reminder.on >= opened_on:
+            newest = reminder
+    if newest is not None:
+        found.append(DueStep("reminder", newest.slot, newest.on))
+    found.extend(
+        DueStep("escalation", e.role.value, e.on)
+        for e in escalations(due_on, calendar, escalation_roles, policy)
+        if opened_on <= e.on <= today
+    )
+    return tuple(found)
+
+
+# ---- the outbox insert that says whether this transaction won ------------------------------
+
+_INSERT_ONCE = (
+    sqlite.insert(_O)
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(_O.c.dedupe_key)
+)
+# PostgreSQL: one statement with one JSON array parameter, whatever the number of rows. A
+# multi-row VALUES with RETURNING (what SQLAlchemy sends for the SQLite form) has nine
+# placeholders per row, which psycopg parses anew for every statement, and arrays of JSON text
+# cost more to escape than the server takes to insert them.
+_INSERT_ONCE_PG = sa.text(
+    "INSERT INTO outbox_message (topic, dedupe_key, agreement_id, recipients, payload, "
+    "status, attempts, next_attempt_at, created_at) "
+    "SELECT r->>'topic', r->>'dedupe_key', CAST(r->>'agreement_id' AS integer), "
+    "r->'recipients', r->'payload', r->>'status', CAST(r->>'attempts' AS integer), "
+    "CAST(r->>'next_attempt_at' AS timestamptz), CAST(r->>'created_at' AS timestamptz) "
+    "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r "
+    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+)
+
+
+def outbox_row(
+    *,
+    topic: str,
+    dedupe_key: str,
+    now: datetime,
+    recipients: dict[str, Any],
+    payload: dict[str, Any],
+    agreement_id: int | None,
+) -> dict[str, Any]:
+    """A pending outbox row, in the shape `workflow.outbox.enqueue` writes."""
+    return {
+        "topic": topic,
+        "dedupe_key": dedupe_key,
+        "agreement_id": agreement_id,
+        "recipients": recipients,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def insert_once(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert outbox rows now; the dedupe keys of those this transaction inserted.
+
+    Unlike `outbox.enqueue` (which batches at commit and drops duplicates silently), this tells
+    the caller which messages are its own, so that it writes their audit events and no others.
+    Rows go in dedupe-key order, so that two transactions inserting overlapping keys wait for
+    each other in the same order and never deadlock.
+    """
+    if not rows:
+        return set()
+    connection = session.connection()
+    ordered = sorted(rows, key=lambda r: str(r["dedupe_key"]))
+    if connection.dialect.name != "postgresql":
+        return {key for (key,) in connection.execute(_INSERT_ONCE, ordered)}
+    document = json.dumps(
+        [
+            {
+                **r,
+                "next_attempt_at": _utc_iso(r["next_attempt_at"]),
+                "created_at": _utc_iso(r["created_at"]),
+            }
+            for r in ordered
+        ]
+    )
+    return {key for (key,) in connection.execute(_INSERT_ONCE_PG, {"rows": document})}
+
+
+def _utc_iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("outbox times must be timezone-aware")
+    return moment.astimezone(UTC).isoformat()
+
+
+_EXISTING_KEYS = sa.select(_O.c.dedupe_key).where(
+    _O.c.dedupe_key.in_(sa.bindparam("keys", expanding=True))
+)
+# One array parameter instead of thousands of placeholders (see _INSERT_ONCE_PG).
+_EXISTING_KEYS_PG = sa.text(
+    "SELECT dedupe_key FROM outbox_message WHERE dedupe_key = ANY(CAST(:keys AS text[]))"
+)
+
+
+def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of `keys` the outbox already holds (one indexed query)."""
+    wanted = list(keys)
+    if not wanted:
+        return set()
+    connection = session.connection()
+    statement = _EXISTING_KEYS_PG if connection.dialect.name == "postgresql" else _EXISTING_KEYS
+    return {k for (k,) in connection.execute(statement, {"keys": wanted})}
+
+
+# ---- reading and claiming tasks -------------------------------------------------------------
+
+_CUSTOMER_ORG, _PROVIDER_ORG = _ORG.alias("customer_org"), _ORG.alias("provider_org")
+
+# A page of open tasks with what deciding their due steps needs; no locks.
+_SCAN = (
+    sa.select(
+        _T.c.id,
+        _T.c.agreement_id,
+        _T.c.side,
+        _T.c.role,
+        _T.c.due_on,
+        _T.c.created_at,
+        # As text: a handful of distinct lists, each parsed once per sweep, not once per row.
+        sa.cast(_T.c.escalation_roles, sa.Text).label("escalation_roles"),
+        _CUSTOMER_ORG.c.holiday_calendar.label("customer_calendar"),
+        _PROVIDER_ORG.c.holiday_calendar.label("provider_calendar"),
+    )
+    .select_from(
+        _T.join(_A, _A.c.id == _T.c.agreement_id)
+        .join(_CUSTOMER_ORG, _CUSTOMER_ORG.c.id == _A.c.customer_org_id)
+        .join(_PROVIDER_ORG, _PROVIDER_ORG.c.id == _A.c.provider_org_id)
+    )
+    .where(_T.c.state == "open", _T.c.id > sa.bindparam("after"))
+    .order_by(_T.c.id)
+    .limit(sa.bindparam("limit"))
+)
+
+# The tasks a batch writes for, with what their messages say; still open, claimed.
+_CLAIM = (
+    sa.select(
+        _T.c.id,
+        _T.c.kind,
+        _T.c.title,
+        _T.c.side,
+        _T.c.role,
+        _T.c.due_on,
+        _T.c.assignee_id,
+        _T.c.agreement_id,
+        _T.c.version_id,
+        _A.c.key.label("agreement_key"),
+        _A.c.title.label("agreement_title"),
+        _V.c.number.label("version_number"),
+        _V.c.modification_number,
+        _V.c.state.label("version_state"),
+    )
+    .select_from(
+        _T.join(_A, _A.c.id == _T.c.agreement_id).outerjoin(_V, _V.c.id == _T.c.version_id)
+    )
+    .where(_T.c.id.in_(sa.bindparam("ids", expanding=True)), _T.c.state == "open")
+    .order_by(_T.c.id)
+)
+_CLAIM_LOCKED = _CLAIM.with_for_update(of=_T, skip_locked=True)
+
+_LOCK_HEADS = (
+    sa.select(_H.c.chain)
+    .where(_H.c.chain.in_(sa.bindparam("chains", expanding=True)))
+    .order_by(_H.c.chain)
+    .with_for_update()
+)
+
+_HOLDERS = (
+    sa.select(_S.c.agreement_id, _S.c.side, _S.c.role, _U.c.id, _U.c.name, _U.c.email)
+    .select_from(_S.join(_U, _U.c.id == _S.c.user_id))
+    .where(_S.c.agreement_id.in_(sa.bindparam("agreements", expanding=True)))
+)
+
+
+def lock_chain_heads(session: Session, agreement_ids: Iterable[int]) -> None:
+    """On PostgreSQL, lock the audit chain heads of these agreements, in one fixed order.
+
+    `audit.append` would lock each on first use, in whatever order the caller appends; taking
+    them all first, sorted, means two batches never wait for each other in a cycle.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return  # SQLite: the write transaction (BEGIN IMMEDIATE) already excludes everyone
+    chains = sorted({audit.agreement_chain(a) for a in agreement_ids})
+    if chains:
+        connection.execute(_LOCK_HEADS, {"chains": chains})
+
+
+@dataclass(frozen=True)
+class Holder:
+    user_id: int
+    name: str
+    email: str
+
+
+def role_holders(
+    session: Session, agreement_ids: Iterable[int]
+) -> dict[tuple[int, Side, Role], Holder]:
+    """Who holds each (agreement, side, role) of these agreements."""
+    ids = sorted(set(agreement_ids))
+    if not ids:
+        return {}
+    rows = session.connection().execute(_HOLDERS, {"agreements": ids})
+    return {
+        (agreement_id, Side(side), Role(role)): Holder(user_id, name, email)
+        for agreement_id, side, role, user_id, name, email in rows
+    }
+
+
+def agreement_payload(row: Any) -> dict[str, Any]:
+    """The `agreement` and `version` of an outbox payload, from a row with their columns."""
+    return {
+        "agreement": {
+            "id": row.agreement_id,
+            "key": row.agreement_key,
+            "title": row.agreement_title,
+        },
+        "version": {
+            "id": row.version_id,
+            "number": row.version_number,
+            "modification_number": row.modification_number,
+            "state": row.version_state,
+        },
+    }
+
+
+# ---- the sweep ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    task_id: int
+    agreement_key: str
+    kind: str  # "reminder" | "escalation"
+    step: str  # the reminder slot, or the role escalated to
+    due_on: date
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did; `sent` lists only the messages this sweep wrote."""
+
+    today: date
+    tasks_scanned: int = 0
+    sent: list[Sent] = field(default_factory=list)
+    already_sent: int = 0  # due steps found in the outbox (an earlier or concurrent sweep)
+    deferred: int = 0  # tasks another transaction held; the next sweep takes them
+    transactions: int = 0
+
+    @property
+    def reminders(self) -> list[Sent]:
+        return [s for s in self.sent if s.kind == "reminder"]
+
+    @property
+    def escalations(self) -> list[Sent]:
+        return [s for s in self.sent if s.kind == "escalation"]
+
+
+@dataclass(frozen=True)
+class _Planned:
+    task_id: int
+    agreement_id: int
+    calendar: str
+    step: DueStep
+
+    @property
+    def key(self) -> str:
+        if self.step.kind == "reminder":
+            return reminder_key(self.task_id, self.step.name)
+        return escalation_key(self.task_id, self.step.name)
+
+
+def sweep_reminders(
+    session: Session,
+    *,
+    now: datetime,
+    time_zone: str = BUSINESS_TIME_ZONE,
+    batch_size: int = DEFAULT_BATCH,
+    policy: ReminderPolicy = LIFECYCLE.reminders,
+) -> SweepReport:
+    """Send every reminder and escalation due at `now`, each exactly once (see the module).
+
+    Runs a read per batch of open tasks and one write transaction (one commit) per batch that
+    has something to send. Needs a session without pending changes; leaves it without an open
+    transaction.
+    """
+    today = local_date(now, time_zone)
+    report = SweepReport(today=today)
+    overdue = _Overdue(today)
+    steps_memo: dict[tuple[date, str, date, tuple[Role, ...]], tuple[DueStep, ...]] = {}
+    roles_memo: dict[tuple[str | None, str], tuple[Role, ...]] = {}
+    after = 0
+    while True:
+        rows = session.connection().execute(_SCAN, {"after": after, "limit": batch_size}).all()
+        if not rows:
+            break
+        after = rows[-1].id
+        report.tasks_scanned += len(rows)
+        planned: list[_Planned] = []
+        for row in rows:
+            calendar = row.customer_calendar if row.side == Side.CUSTOMER else row.provider_calendar
+            roles = roles_memo.get((row.escalation_roles, row.role))
+            if roles is None:
+                listed = json.loads(row.escalation_roles) if row.escalation_roles else []
+                roles = roles_memo[(row.escalation_roles, row.role)] = tuple(
+                    Role(r) for r in listed if r != row.role
+                )
+            memo_key = (row.due_on, calendar, local_date(row.created_at, time_zone), roles)
+            steps = steps_memo.get(memo_key)
+            if steps is None:
+                steps = steps_memo[memo_key] = due_steps(
+                    row.due_on, calendar, memo_key[2], today, roles, policy
+                )
+            planned.extend(_Planned(row.id, row.agreement_id, calendar, s) for s in steps)
+        done = existing_keys(session, (p.key for p in planned))
+        report.already_sent += len(done)
+        todo = [p for p in planned if p.key not in done]
+        if todo:
+            _write_batch(session, todo, now=now, report=report, overdue=overdue)
+    session.rollback()  # end the last read transaction
+    return report
+
+
+class _Overdue:
+    """Business days overdue on `today`, per (due date, calendar), each counted once."""
+
+    def __init__(self, today: date) -> None:
+        self.today = today
+        self._known: dict[tuple[date, str], int] = {}
+
+    def __call__(self, due_on: date, calendar: str) -> int:
+        found = self._known.get((due_on, calendar))
+        if found is None:
+            found = self._known[(due_on, calendar)] = max(
+                0, business_days_between(due_on, self.today, calendar)
+            )
+        return found
+
+
+def _write_batch(
+    session: Session,
+    todo: list[_Planned],
+    *,
+    now: datetime,
+    report: SweepReport,
+    overdue: _Overdue,
+) -> None:
+    """One transaction: claim the tasks, insert their messages, audit those inserted, commit."""
+    begin_write(session)
+    lock_chain_heads(session, (p.agreement_id for p in todo))
+    postgres = session.connection().dialect.name == "postgresql"
+    ids = sorted({p.task_id for p in todo})
+    claimed = {
+        row.id: row
+        for row in session.connection().execute(_CLAIM_LOCKED if postgres else _CLAIM, {"ids": ids})
+    }
+    if postgres:
+        # Skipped rows are closed (fine) or held by another transaction (next sweep's).
+        open_ids = set(
+            session.connection()
+            .execute(sa.select(_T.c.id).where(_T.c.id.in_(ids), _T.c.state == "open"))
+            .scalars()
+        )
+        report.deferred += len(open_ids - claimed.keys())
+    escalating = {p.agreement_id for p in todo if p.step.kind == "escalation"}
+    holders = role_holders(session, escalating)
+    messages: list[tuple[_Planned, Any, dict[str, Any]]] = []
+    for p in todo:
+        task = claimed.get(p.task_id)
+        if task is None:
+            continue
+        messages.append((p, task, _message(p, task, holders, now=now, overdue=overdue)))
+    inserted = insert_once(session, [m for _, _, m in messages])
+    report.already_sent += len(messages) - len(inserted)
+    # Appended in chain order (the heads are locked already on PostgreSQL).
+    for p, task, message in sorted(messages, key=lambda m: (m[0].agreement_id, m[0].key)):
+        if message["dedupe_key"] not in inserted:
+            continue
+        _audit(session, p, task, message, now=now)
+        report.sent.append(
+            Sent(p.task_id, task.agreement_key, p.step.kind, p.step.name, task.due_on)
+        )
+    commit(session)
+    report.transactions += 1
+
+
+def _task_payload(task: Any) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "kind": task.kind,
+        "title": task.title,
+        "side": task.side,
+        "role": task.role,
+        "due_on": task.due_on.isoformat(),
+        "assignee_id": task.assignee_id,
+    }
+
+
+def _message(
+    p: _Planned,
+    task: Any,
+    holders: dict[tuple[int, Side, Role], Holder],
+    *,
+    now: datetime,
+    overdue: _Overdue,
+) -> dict[str, Any]:
+    days_overdue = overdue(task.due_on, p.calendar)
+    base = {**agreement_payload(task), "task": _task_payload(task)}
+    side = Side(task.side)
+    if p.step.kind == "reminder":
+        recipients: dict[str, Any] = (
+            {"user_ids": [task.assignee_id]}
+            if task.assignee_id is not None
+            else {"roles": [{"side": side.value, "role": Role.PROGRAM_MANAGER.value}]}
+        )
+        return outbox_row(
+            topic=REMINDER_TOPIC,
+            dedupe_key=p.key,
+            now=now,
+            agreement_id=task.agreement_id,
+            recipients=recipients,
+            payload={
+                **base,
+                "step": p.step.name,
+                "due_on": task.due_on.isoformat(),
+                "business_days_overdue": days_overdue,
+            },
+        )
+    role = Role(p.step.name)
+    # An unfilled role's work goes to the side's Program Manager (domain.md, People).
+    holder = holders.get((task.agreement_id, side, role)) or holders.get(
+        (task.agreement_id, side, Role.PROGRAM_MANAGER)
+    )
+    return outbox_row(
+        topic=ESCALATION_TOPIC,
+        dedupe_key=p.key,
+        now=now,
+        agreement_id=task.agreement_id,
+        recipients={"roles": [{"side": side.value, "role": role.value}]},
+        payload={
+            **base,
+            "escalated_to_role": role.value,
+            "side": side.value,
+            "business_days_overdue": days_overdue,
+            "holder": {"name": holder.name, "email": holder.email} if holder else None,
+        },
+    )
+
+
+def _audit(
+    session: Session, p: _Planned, task: Any, message: dict[str, Any], *, now: datetime
+) -> None:
+    payload = message["payload"]
+    data: dict[str, Any] = {
+        "task_id": task.id,
+        "due_on": payload["task"]["due_on"],
+        "business_days_overdue": payload["business_days_overdue"],
+        "outbox_key": message["dedupe_key"],
+    }
+    if p.step.kind == "reminder":
+        action = REMINDED_ACTION
+        data["step"] = p.step.name
+    else:
+        action = ESCALATED_ACTION
+        data["escalated_to_role"] = p.step.name
+        data["side"] = task.side
+    audit.append(
+        session,
+        action=action,
+        now=now,
+        agreement_id=task.agreement_id,
+        version_id=task.version_id,
+        data=data,
+    )
