@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from api.routers import admin, audit, export, gaps, slas, tasks, versions
+from api.routers import admin, audit, export, gaps, notifications, slas, tasks, versions
 
 ROUTERS: list[APIRouter] = [
     admin.router,
@@ -12,4 +12,5 @@ ROUTERS: list[APIRouter] = [
     tasks.router,
     audit.router,
     export.router,
+    notifications.router,
 ]

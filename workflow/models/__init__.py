@@ -11,6 +11,7 @@ from workflow.models.records import (
     AuditChainHead,
     AuditEvent,
     IdempotencyRecord,
+    NotificationDelivery,
     OutboxMessage,
 )
 from workflow.models.tasks import Gap, Task
@@ -25,6 +26,7 @@ __all__ = [
     "Delegation",
     "Gap",
     "IdempotencyRecord",
+    "NotificationDelivery",
     "Organization",
     "OutboxMessage",
     "StakeholderAssignment",

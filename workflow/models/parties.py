@@ -7,7 +7,10 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from workflow.models.base import utcnow
+from workflow.models.base import one_of, utcnow
+
+# How a user receives notifications: each as it happens, or one email a day.
+NOTIFICATION_MODES = ("immediate", "digest")
 
 
 class Organization(SQLModel, table=True):
@@ -21,6 +24,7 @@ class Organization(SQLModel, table=True):
 
 class User(SQLModel, table=True):
     __tablename__ = "user_account"
+    __table_args__ = (one_of("notification_mode", NOTIFICATION_MODES),)
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, sa_column_kwargs={"unique": True})
@@ -28,6 +32,9 @@ class User(SQLModel, table=True):
     organization_id: int = Field(foreign_key="organization.id", index=True)
     is_admin: bool = False
     is_active: bool = True
+    notification_mode: str = Field(
+        default="immediate", max_length=10, sa_column_kwargs={"server_default": "immediate"}
+    )
     created_at: datetime = Field(default_factory=utcnow)
 
 

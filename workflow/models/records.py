@@ -11,6 +11,9 @@ from sqlmodel import Field, SQLModel
 from workflow.models.base import JSONType, one_of, utcnow
 
 OUTBOX_STATES = ("pending", "sent", "dead")
+# How one person received one outbox message: the To or a Cc of an email, or a share kept
+# for their daily digest.
+DELIVERY_CHANNELS = ("to", "cc", "digest")
 
 
 class AuditEvent(SQLModel, table=True):
@@ -62,6 +65,29 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class NotificationDelivery(SQLModel, table=True):
+    """One person served by one outbox message, recorded once: a resend skips them.
+
+    A digest share (`channel` "digest") waits until `digest_key` names the digest row that
+    carried it.
+    """
+
+    __tablename__ = "notification_delivery"
+    __table_args__ = (
+        sa.UniqueConstraint("outbox_id", "user_id", name="uq_delivery_outbox_user"),
+        one_of("channel", DELIVERY_CHANNELS),
+        sa.Index("ix_delivery_digest_pending", "channel", "digest_key", "recorded_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outbox_message.id")
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    channel: str = Field(max_length=10)
+    reason: str = Field(max_length=20)
+    recorded_at: datetime
+    digest_key: str | None = Field(default=None, max_length=200)
 
 
 class IdempotencyRecord(SQLModel, table=True):

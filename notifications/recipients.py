@@ -1,0 +1,367 @@
+"""Who receives an outbox message, worked out when it is sent rather than when it was queued.
+
+An outbox row names its recipients by a small JSON spec; any combination of:
+
+- `{"user_ids": [3, 5]}`: these users (reason "assignee" unless `reason` says otherwise);
+- `{"roles": [{"side": "customer", "role": "program_manager"}]}`: the holders of these roles
+  on the row's agreement; a role nobody holds falls to that side's Program Manager;
+- `{"stakeholders": "all"}`: every assigned stakeholder of both sides of the agreement;
+- `"reason"`: why they receive it ("assignee", "role_holder", "escalation", ...), for the
+  email's footer;
+- `"delegate": false`: do not redirect to delegates (default: redirect);
+- `"immediate": true`: mail now even to people who chose the daily digest (the digest itself).
+
+Each person named (a *principal*) who has delegated their tasks to an active colleague for
+today is replaced by that delegate, with the principal copied. Inactive users receive nothing.
+Nobody appears twice in one message, and people already served by an earlier attempt (a
+`NotificationDelivery` row) are left out, so a retry only reaches those still waiting.
+
+A message becomes one *envelope* per addressee (To), with the delegators it stands in for in
+Cc; people who chose the digest get a *share* kept for their daily digest instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from states import Role, Side
+from workflow.models import Delegation, NotificationDelivery, StakeholderAssignment, User
+
+# The reasons a recipient may be given; `notifications.render.Reason` has the same values.
+REASONS = ("assignee", "delegate", "delegator", "role_holder", "escalation", "digest")
+_SPEC_KEYS = {"user_ids", "roles", "stakeholders", "reason", "delegate", "immediate"}
+
+
+class RecipientSpecError(ValueError):
+    """An outbox row's recipients spec cannot be understood; retrying will not help."""
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: int
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One person and why they receive the message."""
+
+    person: Person
+    reason: str
+    side: str | None = None
+    role: str | None = None
+    acting_for: Person | None = None  # reason "delegate": whose task it is
+    delegate: Person | None = None  # reason "delegator": who acts for them
+
+    @property
+    def user_id(self) -> int:
+        return self.person.user_id
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One email: its addressee, and the delegators copied on it."""
+
+    to: Recipient
+    cc: tuple[Recipient, ...] = ()
+
+    @property
+    def people(self) -> tuple[Recipient, ...]:
+        return (self.to, *self.cc)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    envelopes: tuple[Envelope, ...] = ()
+    digest: tuple[Recipient, ...] = ()  # shares kept for the daily digest
+
+    @property
+    def empty(self) -> bool:
+        return not self.envelopes and not self.digest
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed recipients spec."""
+
+    user_ids: tuple[int, ...] = ()
+    roles: tuple[tuple[Side, Role], ...] = ()
+    stakeholders: bool = False
+    reason: str | None = None
+    delegate: bool = True
+    immediate: bool = False
+
+    @property
+    def needs_agreement(self) -> bool:
+        return bool(self.roles) or self.stakeholders
+
+
+def parse_spec(raw: Mapping[str, Any]) -> Spec:
+    """The spec of an outbox row, or RecipientSpecError naming what is wrong."""
+    if not isinstance(raw, Mapping):
+        raise RecipientSpecError("recipients must be an object")
+    unknown = set(raw) - _SPEC_KEYS
+    if unknown:
+        raise RecipientSpecError(f"unknown recipients keys {sorted(unknown)}")
+    user_ids = raw.get("user_ids", [])
+    if not isinstance(user_ids, list) or not all(
+        isinstance(u, int) and not isinstance(u, bool) for u in user_ids
+    ):
+        raise RecipientSpecError("user_ids must be a list of user ids")
+    roles: list[tuple[Side, Role]] = []
+    raw_roles = raw.get("roles", [])
+    if not isinstance(raw_roles, list):
+        raise RecipientSpecError("roles must be a list of {side, role}")
+    for item in raw_roles:
+        try:
+            roles.append((Side(item["side"]), Role(item["role"])))
+        except (TypeError, KeyError, ValueError):
+            raise RecipientSpecError(f"not a {{side, role}}: {item!r}") from None
+    stakeholders = raw.get("stakeholders")
+    if stakeholders not in (None, "all"):
+        raise RecipientSpecError('stakeholders must be "all"')
+    reason = raw.get("reason")
+    if reason is not None and reason not in REASONS:
+        raise RecipientSpecError(f"unknown reason {reason!r}")
+    flags = {k: raw.get(k, default) for k, default in (("delegate", True), ("immediate", False))}
+    if not all(isinstance(v, bool) for v in flags.values()):
+        raise RecipientSpecError("delegate and immediate must be true or false")
+    return Spec(
+        user_ids=tuple(user_ids),
+        roles=tuple(roles),
+        stakeholders=stakeholders == "all",
+        reason=reason,
+        delegate=flags["delegate"],
+        immediate=flags["immediate"],
+    )
+
+
+@dataclass(frozen=True)
+class Request:
+    """What resolution needs of an outbox row."""
+
+    outbox_id: int
+    agreement_id: int | None
+    recipients: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _Principal:
+    user_id: int
+    reason: str
+    side: str | None = None
+    role: str | None = None
+
+
+@dataclass
+class Directory:
+    """Users, assignments, delegations and earlier deliveries for a batch, in five queries."""
+
+    users: dict[int, User] = field(default_factory=dict)
+    assignments: dict[int, dict[tuple[Side, Role], int]] = field(default_factory=dict)
+    delegate_of: dict[int, int] = field(default_factory=dict)
+    delivered: dict[int, set[int]] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls, session: Session, specs: Mapping[int, tuple[Request, Spec]], *, today: date
+    ) -> Directory:
+        directory = cls()
+        agreement_ids = {
+            r.agreement_id for r, s in specs.values() if s.needs_agreement and r.agreement_id
+        }
+        if agreement_ids:
+            for a in session.exec(
+                select(StakeholderAssignment).where(
+                    col(StakeholderAssignment.agreement_id).in_(agreement_ids)
+                )
+            ):
+                directory.assignments.setdefault(a.agreement_id, {})[
+                    (Side(a.side), Role(a.role))
+                ] = a.user_id
+        principals = {u for _, s in specs.values() for u in s.user_ids}
+        for held in directory.assignments.values():
+            principals.update(held.values())
+        if principals:
+            # The newest delegation wins when someone set up two for the same day.
+            for d in session.exec(
+                select(Delegation)
+                .where(
+                    col(Delegation.delegator_id).in_(principals),
+                    col(Delegation.revoked_at).is_(None),
+                    Delegation.starts_on <= today,
+                    Delegation.ends_on >= today,
+                )
+                .order_by(col(Delegation.id))
+            ):
+                directory.delegate_of[d.delegator_id] = d.delegate_id
+        wanted = principals | set(directory.delegate_of.values())
+        if wanted:
+            directory.users = {
+                u.id: u
+                for u in session.exec(select(User).where(col(User.id).in_(wanted)))
+                if u.id is not None
+            }
+        if specs:
+            for outbox_id, user_id in session.exec(
+                select(NotificationDelivery.outbox_id, NotificationDelivery.user_id).where(
+                    col(NotificationDelivery.outbox_id).in_(list(specs))
+                )
+            ):
+                directory.delivered.setdefault(outbox_id, set()).add(user_id)
+        return directory
+
+    def person(self, user_id: int) -> Person | None:
+        """The user if they exist and are active."""
+        user = self.users.get(user_id)
+        if user is None or not user.is_active:
+            return None
+        return Person(user_id, user.name, user.email)
+
+    def wants_digest(self, user_id: int) -> bool:
+        user = self.users.get(user_id)
+        return user is not None and user.notification_mode == "digest"
+
+
+def _principals(request: Request, spec: Spec, directory: Directory) -> list[_Principal]:
+    """Everyone the spec names, in its order: users, then roles, then all stakeholders."""
+    found = [_Principal(u, spec.reason or "assignee") for u in spec.user_ids]
+    held = directory.assignments.get(request.agreement_id or 0, {})
+    reason = spec.reason or "role_holder"
+    for side, role in spec.roles:
+        holder = held.get((side, role))
+        if holder is None:
+            role = Role.PROGRAM_MANAGER
+            holder = held.get((side, role))
+        if holder is not None:
+            found.append(_Principal(holder, reason, side.value, role.value))
+    if spec.stakeholders:
+        for side in Side:
+            for role in Role:
+                holder = held.get((side, role))
+                if holder is not None:
+                    found.append(_Principal(holder, reason, side.value, role.value))
+    return found
+
+
+@dataclass
+class _Builder:
+    """Places each person once: in an envelope (To or Cc) or in the digest."""
+
+    directory: Directory
+    immediate: bool
+    placed: set[int]
+    envelopes: dict[int, tuple[Recipient, list[Recipient]]] = field(default_factory=dict)
+    digest: list[Recipient] = field(default_factory=list)
+
+    def _by_digest(self, recipient: Recipient) -> bool:
+        if self.immediate or not self.directory.wants_digest(recipient.user_id):
+            return False
+        self.digest.append(recipient)
+        return True
+
+    def add(self, recipient: Recipient) -> None:
+        if recipient.user_id in self.placed:
+            return
+        self.placed.add(recipient.user_id)
+        if not self._by_digest(recipient):
+            self.envelopes[recipient.user_id] = (recipient, [])
+
+    def copy(self, recipient: Recipient, *, on: int) -> None:
+        """Copy `recipient` on the envelope addressed to `on`, or mail them on their own."""
+        if recipient.user_id in self.placed:
+            return
+        self.placed.add(recipient.user_id)
+        if self._by_digest(recipient):
+            return
+        if on in self.envelopes:
+            self.envelopes[on][1].append(recipient)
+        else:
+            self.envelopes[recipient.user_id] = (recipient, [])
+
+    def resolution(self) -> Resolution:
+        return Resolution(
+            envelopes=tuple(Envelope(to, tuple(cc)) for to, cc in self.envelopes.values()),
+            digest=tuple(self.digest),
+        )
+
+
+def resolve_one(request: Request, spec: Spec, directory: Directory) -> Resolution:
+    builder = _Builder(
+        directory, spec.immediate, placed=set(directory.delivered.get(request.outbox_id, ()))
+    )
+    seen: set[int] = set()
+    for principal in _principals(request, spec, directory):
+        if principal.user_id in seen:
+            continue
+        seen.add(principal.user_id)
+        person = directory.person(principal.user_id)
+        delegate_id = directory.delegate_of.get(principal.user_id) if spec.delegate else None
+        delegate = directory.person(delegate_id) if delegate_id is not None else None
+        if delegate is not None and delegate.user_id != principal.user_id:
+            # Someone away still hears of their own work (in copy); an inactive principal's
+            # work still reaches the colleague acting for them.
+            builder.add(
+                Recipient(delegate, "delegate", principal.side, principal.role, acting_for=person)
+            )
+            if person is not None:
+                builder.copy(
+                    Recipient(
+                        person, "delegator", principal.side, principal.role, delegate=delegate
+                    ),
+                    on=delegate.user_id,
+                )
+        elif person is not None:
+            builder.add(Recipient(person, principal.reason, principal.side, principal.role))
+    return builder.resolution()
+
+
+def resolve(
+    session: Session, requests: Iterable[Request], *, today: date
+) -> dict[int, Resolution | RecipientSpecError]:
+    """Each request's recipients (by outbox id), or the error in its spec."""
+    results: dict[int, Resolution | RecipientSpecError] = {}
+    specs: dict[int, tuple[Request, Spec]] = {}
+    for request in requests:
+        try:
+            spec = parse_spec(request.recipients)
+        except RecipientSpecError as error:
+            results[request.outbox_id] = error
+            continue
+        if spec.needs_agreement and request.agreement_id is None:
+            results[request.outbox_id] = RecipientSpecError(
+                "roles and stakeholders need the row's agreement_id"
+            )
+            continue
+        specs[request.outbox_id] = (request, spec)
+    directory = Directory.load(session, specs, today=today)
+    for outbox_id, (request, spec) in specs.items():
+        results[outbox_id] = resolve_one(request, spec, directory)
+    return results
+
+
+def resolve_message(
+    session: Session,
+    *,
+    outbox_id: int,
+    agreement_id: int | None,
+    recipients: Mapping[str, Any],
+    today: date,
+) -> Resolution:
+    """One row's recipients; raises RecipientSpecError for a bad spec."""
+    result = resolve(session, [Request(outbox_id, agreement_id, recipients)], today=today)[
+        outbox_id
+    ]
+    if isinstance(result, RecipientSpecError):
+        raise result
+    return result
+
+
+def addresses(recipients: Sequence[Recipient]) -> list[str]:
+    return [r.person.email for r in recipients]
