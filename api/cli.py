@@ -29,6 +29,9 @@ from typer._click.exceptions import NoArgsIsHelpError
 from typer.core import TyperGroup
 
 from api import demo as demo_data
+from api.cli_jobs import jobs_app
+from api.cli_jobs import scheduler as scheduler_command
+from api.cli_notifications import notifications_app
 from states import LIFECYCLE
 from states.diagram import mermaid
 from workflow import audit, commands
@@ -130,6 +133,9 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.add_typer(version_app, name="version")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(notifications_app, name="notifications")
+app.command("scheduler")(scheduler_command)
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,16 @@ def run_spiff_only(args: argparse.Namespace, target: Target) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The dispatch and sweep benchmarks keep their own parsers.
+    if argv[:1] == ["dispatch"]:
+        from bench.dispatch import main as dispatch_main
+
+        return dispatch_main(argv[1:])
+    if argv[:1] == ["sweep"]:
+        from bench.sweep import main as sweep_main
+
+        return sweep_main(argv[1:])
     args = build_parser().parse_args(argv)
     _positive(
         args, "workers", "lifecycles", *(("n", "raw_n") if args.benchmark == "lifecycle" else ())

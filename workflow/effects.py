@@ -10,7 +10,7 @@ from sqlmodel import delete
 from states import FOLLOW_UP, LIFECYCLE, Role, Side, SideRef, TaskTemplate, Transition
 from workflow import audit, outbox
 from workflow.access import Actor, Grant
-from workflow.calendar import add_business_days
+from workflow.calendar import add_business_days, local_date
 from workflow.content import is_stricter
 from workflow.errors import NotAllowedNow
 from workflow.guards import VersionContext
@@ -61,7 +61,7 @@ def _add_tasks(
     opened = []
     for template, detail in templates:
         side = resolve_side(template, ctx, grant)
-        due_on = add_business_days(now.date(), template.due_business_days, ctx.calendars[side])
+        due_on = add_business_days(local_date(now), template.due_business_days, ctx.calendars[side])
         opened.append(
             Task(
                 agreement_id=ctx.agreement.id,  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from states import LIFECYCLE, Role, Side
 from workflow.access import DELEGATORS, delegators_of
+from workflow.calendar import local_date
 from workflow.models import (
     Agreement,
     AgreementVersion,
@@ -204,7 +205,7 @@ class VersionContext:
 
     def period_ended(self, _event: object = None) -> bool:
         end = self.version.terms.get("period_end")
-        return bool(end) and str(end) < self.now.date().isoformat()
+        return bool(end) and str(end) < local_date(self.now).isoformat()
 
     def has_active_version(self, _event: object = None) -> bool:
         return self.version.state == "active"

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import ActorDep, AdminDep, IdempotencyDep, NowDep, SessionDep
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from workflow import commands
+from workflow.calendar import local_date
 from workflow.queries import parties
 from workflow.queries.parties import (
     CallerView,
@@ -59,7 +60,7 @@ class DelegationCreate(Strict):
 
 @router.get("/me")
 def me(session: SessionDep, actor: ActorDep, now: NowDep) -> CallerView:
-    return parties.caller(session, actor.user_id, today=now.date())
+    return parties.caller(session, actor.user_id, today=local_date(now))
 
 
 @router.post("/organizations", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep])

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from workflow import audit, outbox
 from workflow.access import Actor
-from workflow.calendar import validate_calendar
+from workflow.calendar import local_date, validate_calendar
 from workflow.db import begin_write
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflow.models import ApiToken, Delegation, Organization, User
@@ -180,7 +180,7 @@ def create_delegation(
         errors.append({"field": "delegate_id", "message": "you cannot delegate to yourself"})
     if ends_on < starts_on:
         errors.append({"field": "ends_on", "message": "must not be before starts_on"})
-    if ends_on < now.date():
+    if ends_on < local_date(now):
         errors.append({"field": "ends_on", "message": "is in the past"})
     if errors:
         raise InvalidInput("invalid delegation", errors)

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, delete, select
 from states import LIFECYCLE, Role, Side
 from workflow import audit
 from workflow.access import Actor, require_role
+from workflow.calendar import local_date
 from workflow.canonical import content_hash
 from workflow.content import Content, Metric, dump_metrics, dump_terms
 from workflow.db import begin_write, is_postgres
@@ -211,7 +212,7 @@ def set_stakeholders(
     begin_write(session)
     agreement = lock_agreement(session, agreement_id, actor)
     grant = require_role(
-        actor_grants(session, agreement, actor, now.date()),
+        actor_grants(session, agreement, actor, local_date(now)),
         LIFECYCLE.action("set_stakeholders").roles,
         "changing stakeholders",
     )
@@ -348,7 +349,7 @@ def _replace_content(
     *,
     action: str,
 ) -> None:
-    day = now.date()
+    day = local_date(now)
     grants_ = actor_grants(session, agreement, actor, day)
     grant = require_role(grants_, LIFECYCLE.action("edit_draft").roles, "editing a draft")
     if version.state != "draft":
@@ -460,7 +461,7 @@ def start_revision(
     begin_write(session)
     agreement = lock_agreement(session, agreement_id, actor)
     grant = require_role(
-        actor_grants(session, agreement, actor, now.date()),
+        actor_grants(session, agreement, actor, local_date(now)),
         LIFECYCLE.action("start_revision").roles,
         "starting a revision",
     )

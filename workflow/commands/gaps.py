@@ -9,6 +9,7 @@ from sqlmodel import Session
 from states import LIFECYCLE
 from workflow import audit
 from workflow.access import Actor, require_role
+from workflow.calendar import local_date
 from workflow.canonical import content_hash
 from workflow.db import begin_write, is_postgres
 from workflow.errors import InvalidInput, NotAllowedNow, NotFound
@@ -43,7 +44,7 @@ def add_gap(
     agreement = lock_agreement(session, agreement_id, actor)
     version = version_by_number(session, agreement, number)
     grant = require_role(
-        actor_grants(session, agreement, actor, now.date()),
+        actor_grants(session, agreement, actor, local_date(now)),
         LIFECYCLE.action("manage_gaps").roles,
         "adding a gap",
     )
@@ -109,7 +110,7 @@ def resolve_gap(
     version = session.get(AgreementVersion, gap.version_id)
     assert version is not None
     grant = require_role(
-        actor_grants(session, agreement, actor, now.date()),
+        actor_grants(session, agreement, actor, local_date(now)),
         LIFECYCLE.action("manage_gaps").roles,
         "resolving a gap",
     )

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from states import LIFECYCLE, FiredBy
 from workflow.access import Actor, require_role
+from workflow.calendar import local_date
 from workflow.commands.tasks import finish_task
 from workflow.db import begin_write
 from workflow.effects import apply_transition
@@ -61,7 +62,7 @@ def _fire(
     except KeyError:
         raise NotFound(f"no event named {event!r}") from None
     ctx = VersionContext(session, agreement, version, now=now, comment=comment, calendars=calendars)
-    day = now.date()
+    day = local_date(now)
     grants_ = context_grants(ctx, actor, day)
     if version.state not in transition.sources:
         raise not_allowed_now(ctx, actor, event, grants_, day)

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from states import LIFECYCLE, FiredBy, Role, Side
 from workflow import audit
 from workflow.access import Actor, Grant
+from workflow.calendar import local_date
 from workflow.db import begin_write
 from workflow.effects import announce_approval, apply_transition
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
@@ -65,7 +66,7 @@ def _complete(
         )
     if task.assignee_id == actor.user_id:
         on_behalf_of = None
-    elif task.assignee_id in ctx.delegators(actor.user_id, now.date()):
+    elif task.assignee_id in ctx.delegators(actor.user_id, local_date(now)):
         on_behalf_of = task.assignee_id
     else:
         raise Forbidden("only the task's assignee or their delegate may complete it")

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from states import Role, Side
 from workflow import reminders
 from workflow.access import Actor
-from workflow.calendar import business_days_between
+from workflow.calendar import business_days_between, local_date
 from workflow.models import (
     AgreementVersion,
     Delegation,
@@ -56,7 +56,7 @@ class Blockers(View):
 
 def blockers(session: Session, actor: Actor, agreement_id: int, *, now: datetime) -> Blockers:
     agreement = visible_agreement(session, actor, agreement_id)
-    today = now.date()
+    today = local_date(now)
     tasks = list(
         session.exec(
             select(Task)

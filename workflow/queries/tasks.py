@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from states import LIFECYCLE, Role, Side
 from workflow.access import Actor, delegators_of
+from workflow.calendar import local_date
 from workflow.errors import NotFound
 from workflow.models import Agreement, AgreementVersion, Task
 from workflow.models.tasks import TASK_STATES
@@ -80,7 +81,7 @@ def list_tasks(
     after: list[object] | None = None,
 ) -> Slice[TaskView]:
     """Tasks of agreements the actor's organisation is party to, by due date then id."""
-    today = now.date()
+    today = local_date(now)
     one_of("state", filters.state, TASK_STATES)
     one_of("kind", filters.kind, (k.name for k in LIFECYCLE.task_kinds))
     org = actor.organization_id
@@ -121,7 +122,7 @@ def task_detail(session: Session, actor: Actor, task_id: int, *, now: datetime) 
     if task is None:
         raise NotFound("no such task")
     visible_agreement(session, actor, task.agreement_id)
-    today = now.date()
+    today = local_date(now)
     return views(session, [task], actor, today, delegators_of(session, actor.user_id, today))[0]
 
 

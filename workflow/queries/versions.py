@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from states import Side
 from workflow.access import Actor
+from workflow.calendar import local_date
 from workflow.commands.agreements import describe_changes
 from workflow.guards import VersionContext
 from workflow.models import AgreementVersion
@@ -50,7 +51,7 @@ def version_detail(
 ) -> VersionDetail:
     agreement = visible_agreement(session, actor, agreement_id)
     version = version_by_number(session, agreement, number)
-    day = now.date()
+    day = local_date(now)
     ctx = VersionContext(session, agreement, version, now=now)
     allowed = allowed_events(ctx, actor, actor_grants(session, agreement, actor, day), day)
     users = people(session, [version.created_by_id, version.last_edited_by_id])
