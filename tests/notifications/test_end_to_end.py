@@ -1,0 +1,87 @@
+"""A whole lifecycle, the real templates, a real SMTP server on loopback: who hears what."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from notifications.dispatch import dispatch_pending
+from notifications.emails import template_renderer
+from notifications.senders import SmtpSender
+from states import Role
+from tests.helpers import C, P, World, make_world
+from tests.notifications.smtp import HOST, Mailbox, smtp_server
+
+BASE_URL = "http://accord.test"
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    return make_world(session)
+
+
+@pytest.fixture
+def post() -> Iterator[tuple[Mailbox, int]]:
+    """The mailbox of an SMTP server on loopback, and its port."""
+    box = Mailbox()
+    with smtp_server(box) as controller:
+        yield box, controller.port
+
+
+def deliver(world: World, engine: Engine, post: tuple[Mailbox, int]) -> list[EmailMessage]:
+    """Send everything due now; return just what arrived in this round."""
+    mailbox, port = post
+    before = len(mailbox.received)
+    counts = dispatch_pending(
+        engine,
+        sender=SmtpSender(HOST, port, timeout=5.0),
+        renderer=template_renderer(sender="Accord <accord@accord.test>", base_url=BASE_URL),
+        now=world.tick(),
+    )
+    assert (counts.dead, counts.retrying) == (0, 0)
+    return mailbox.messages()[before:]
+
+
+def to(mail: EmailMessage) -> str:
+    return str(mail["To"].addresses[0].addr_spec)
+
+
+def test_every_step_of_a_lifecycle_mails_the_right_people(
+    world: World, engine: Engine, post: tuple[Mailbox, int]
+) -> None:
+    everyone = {a.email for a in world.parties.actors.values()}
+    agreement = world.create()
+    world.fire(agreement, "submit_for_review", world.who(C, Role.PROGRAM_MANAGER))
+
+    sent = deliver(world, engine, post)
+    reviewers = {world.who(C, Role.FUNCTIONAL_LEAD).email, world.who(P, Role.TECHNICAL_LEAD).email}
+    tasks = [m for m in sent if "/tasks/" in m.get_body(("plain",)).get_content()]  # type: ignore[union-attr]
+    assert {to(m) for m in tasks} == reviewers
+    broadcast = [m for m in sent if m not in tasks]
+    assert Counter(to(m) for m in broadcast) == Counter(everyone)  # each stakeholder once
+    for mail in sent:
+        plain = mail.get_body(("plain",))
+        html = mail.get_body(("html",))
+        assert plain is not None
+        assert html is not None
+        assert f"{BASE_URL}/" in plain.get_content()
+        assert agreement.key in str(mail["Subject"]) or agreement.key in plain.get_content()
+
+    world.complete_all(agreement, "review", "accepted")
+    world.resolve_all_gaps(agreement)
+    for kind in ("confirm_requirements", "confirm_capabilities", "lcce_review"):
+        world.complete_all(agreement, kind, "done")
+    world.fire(agreement, "submit_for_approval", world.who(P, Role.PROGRAM_MANAGER))
+    deliver(world, engine, post)
+
+    world.complete_all(agreement, "approval", "approved")
+    sent = deliver(world, engine, post)
+    activated = [m for m in sent if "is in force" in str(m["Subject"])]
+    assert Counter(to(m) for m in activated) == Counter(everyone)
+    ids = post[0].message_ids()
+    assert len(ids) == len(set(ids)), "no email twice"
