@@ -198,6 +198,7 @@ LIFECYCLE = MachineSpec(
             (ACTIVE,),
             SUPERSEDED,
             FiredBy.SYSTEM,
+            cancels_open_tasks=True,  # its follow-ups and reviews are moot once replaced
             topic="version.superseded",
             description="a later version was activated",
         ),

@@ -304,3 +304,22 @@ def test_each_approval_is_announced_to_every_stakeholder(world: World) -> None:
     conditional = next(r for r in rows if r.topic.endswith("conditions"))
     assert conditional.payload["comment"] == "monthly cost review"
     assert conditional.recipients == {"stakeholders": "all"}
+
+
+def test_superseding_a_version_cancels_its_open_follow_ups(world: World) -> None:
+    agreement = world.create()
+    world.to_approval(agreement)
+    *others, last = world.open_tasks(agreement, "approval")
+    for task in others:
+        world.complete(task, "approved")
+    world.complete(last, "approved_with_conditions", comment="quarterly cost review")
+    assert len(world.open_tasks(agreement, "follow_up")) == 1
+    commands.start_revision(
+        world.session,
+        actor=world.who(C, Role.PROGRAM_MANAGER),
+        agreement_id=agreement.id,  # type: ignore[arg-type]
+        now=world.tick(),
+    )
+    world.to_active(agreement, number=2)
+    assert world.version(agreement, 1).state == "superseded"
+    assert world.open_tasks(agreement, "follow_up") == []
