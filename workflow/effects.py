@@ -109,7 +109,7 @@ def _announce_task(ctx: VersionContext, task: Task, now: datetime) -> None:
         agreement_id=ctx.agreement.id,
         recipients={"user_ids": [task.assignee_id] if task.assignee_id else []},
         payload={
-            **_agreement_payload(ctx),
+            **agreement_payload(ctx),
             "task": {
                 "id": task.id,
                 "kind": task.kind,
@@ -135,7 +135,7 @@ def announce_approval(ctx: VersionContext, task: Task, actor: Actor, now: dateti
         agreement_id=ctx.agreement.id,
         recipients=ALL_STAKEHOLDERS,
         payload={
-            **_agreement_payload(ctx),
+            **agreement_payload(ctx),
             "task": {
                 "id": task.id,
                 "kind": task.kind,
@@ -204,7 +204,8 @@ def gap_severity(metric: dict[str, Any], req: float, cap: float) -> tuple[str, s
     return severity, f"They differ by {relative:.1%} of the requirement."
 
 
-def _agreement_payload(ctx: VersionContext) -> dict[str, Any]:
+def agreement_payload(ctx: VersionContext) -> dict[str, Any]:
+    """What every message about a version carries: the agreement and the version."""
     return {
         "agreement": {
             "id": ctx.agreement.id,
@@ -294,7 +295,7 @@ def apply_transition(
         agreement_id=ctx.agreement.id,
         recipients=ALL_STAKEHOLDERS,
         payload={
-            **_agreement_payload(ctx),
+            **agreement_payload(ctx),
             "event": transition.event,
             "from_state": source,
             "to_state": ctx.version.state,

@@ -43,7 +43,7 @@ from workflow import audit
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date, start_of_day, time_zone
 from workflow.commands.sweeps import existing_keys, insert_once, outbox_row
 from workflow.db import begin_write
-from workflow.effects import apply_transition, open_tasks
+from workflow.effects import agreement_payload, apply_transition, open_tasks
 from workflow.errors import NotAllowedNow
 from workflow.guards import VersionContext
 from workflow.models import Agreement, AgreementVersion, Task
@@ -400,17 +400,7 @@ def _renewal(
     remaining = (c.period_end - local_now.date()).days
     key = renewal_key(c.version_id, days)
     payload = {
-        "agreement": {
-            "id": ctx.agreement.id,
-            "key": ctx.agreement.key,
-            "title": ctx.agreement.title,
-        },
-        "version": {
-            "id": ctx.version.id,
-            "number": ctx.version.number,
-            "modification_number": ctx.version.modification_number,
-            "state": ctx.version.state,
-        },
+        **agreement_payload(ctx),
         "period_end": c.period_end.isoformat(),
         "days_before": days,
         "days_remaining": remaining,
