@@ -1,0 +1,61 @@
+"""Compliance maths: pure functions over plain records, the reference the SQL must match.
+
+See docs/compliance.md for every rule. No database access here: callers load versions,
+observations, excusals and tasks, and pass them in.
+"""
+
+from workflow.compliance.aggregation import Observation, aggregate, percentile, weighted_mean
+from workflow.compliance.excusals import Attribution, Excusal, ExcusedCounts
+from workflow.compliance.remedies import CorrectiveAction, RemedyPolicy, window_fee
+from workflow.compliance.report import (
+    ComplianceReport,
+    MetricReport,
+    ReportPeriod,
+    Totals,
+    WindowCredit,
+    WindowResult,
+    agreement_time_zone,
+    compliance_report,
+)
+from workflow.compliance.responsiveness import ResponsivenessRow, TaskRecord, responsiveness
+from workflow.compliance.status import Status, judge
+from workflow.compliance.versions import (
+    VersionRecord,
+    version_for_window,
+    version_in_force,
+    version_record,
+)
+from workflow.compliance.windows import TimeWindow, window_of, windows_between
+
+__all__ = [
+    "Attribution",
+    "ComplianceReport",
+    "CorrectiveAction",
+    "Excusal",
+    "ExcusedCounts",
+    "MetricReport",
+    "Observation",
+    "RemedyPolicy",
+    "ReportPeriod",
+    "ResponsivenessRow",
+    "Status",
+    "TaskRecord",
+    "TimeWindow",
+    "Totals",
+    "VersionRecord",
+    "WindowCredit",
+    "WindowResult",
+    "aggregate",
+    "agreement_time_zone",
+    "compliance_report",
+    "judge",
+    "percentile",
+    "responsiveness",
+    "version_for_window",
+    "version_in_force",
+    "version_record",
+    "weighted_mean",
+    "window_fee",
+    "window_of",
+    "windows_between",
+]

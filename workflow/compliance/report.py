@@ -1,0 +1,289 @@
+"""The compliance report: every metric in every window of a date range, with remedies.
+
+Windows are those of the metric's newest definition in the range (a metric moved from monthly
+to quarterly is reported quarterly throughout); each window holds the days of the range it
+touches and is always evaluated whole. Targets, fees and caps come from the version governing
+the window (`versions.version_for_window`); a metric that version lacks shows `no_target`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from workflow.calendar import BUSINESS_TIME_ZONE, start_of_day, time_zone
+from workflow.compliance.aggregation import Observation, aggregate
+from workflow.compliance.excusals import Excusal, ExcusedCounts, count_by_party, index_excusals
+from workflow.compliance.remedies import (
+    CorrectiveAction,
+    RemedyPolicy,
+    capped,
+    percent_of,
+    window_fee,
+)
+from workflow.compliance.responsiveness import ResponsivenessRow, TaskRecord, responsiveness
+from workflow.compliance.status import Status, judge
+from workflow.compliance.versions import VersionRecord, version_for_window
+from workflow.compliance.windows import TimeWindow, window_of, windows_between
+from workflow.content import Aggregation, Direction, Metric, Window
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPeriod:
+    """The report's local calendar days, both included."""
+
+    first_day: date
+    last_day: date
+
+    def __post_init__(self) -> None:
+        if self.last_day < self.first_day:
+            raise ValueError("the period ends before it starts")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    """One metric in one window."""
+
+    window: str
+    kind: Window
+    start: datetime
+    end: datetime
+    version: int | None  # the governing version's number
+    aggregation: Aggregation
+    direction: Direction | None
+    target: float | None
+    warning: float | None
+    actual: float | None
+    observations: int
+    status: Status
+    excusal: Excusal | None
+    credit: Decimal | None  # this miss's credit before the window's cap; None: no credits apply
+
+
+@dataclass(frozen=True, slots=True)
+class MetricReport:
+    key: str
+    name: str
+    unit: str
+    windows: tuple[WindowResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCredit:
+    """Service credits of one window across its metrics, capped at the at-risk amount."""
+
+    window: str
+    kind: Window
+    version: int
+    fee: Decimal
+    cap: Decimal | None
+    owed: Decimal  # the sum of the misses' credits
+    credit: Decimal  # what is actually credited: owed, at most cap
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    met: int
+    warning: int
+    missed: int
+    excused: int
+    no_data: int
+    no_target: int
+    credits: Decimal | None  # None unless the policy is service credits and a fee is known
+    corrective_actions: int
+    excused_by_party: ExcusedCounts
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceReport:
+    period: ReportPeriod
+    time_zone: str
+    remedy_policy: RemedyPolicy
+    metrics: tuple[MetricReport, ...]
+    window_credits: tuple[WindowCredit, ...]
+    corrective_actions: tuple[CorrectiveAction, ...]
+    unused_excusals: tuple[Excusal, ...]  # excusals for windows that were not missed
+    responsiveness: tuple[ResponsivenessRow, ...]
+    totals: Totals
+
+
+def agreement_time_zone(versions: Sequence[VersionRecord]) -> str:
+    """The zone named by the newest version that names one; the business zone otherwise."""
+    for version in sorted(versions, key=lambda v: (v.activated_at, v.number), reverse=True):
+        if version.terms.time_zone:
+            return version.terms.time_zone
+    return BUSINESS_TIME_ZONE
+
+
+def _newest_definitions(governing: Iterable[VersionRecord | None]) -> dict[str, Metric]:
+    """Each metric key's definition in the newest governing version that has it, in order."""
+    versions = {v.number: v for v in governing if v is not None}
+    ordered = sorted(versions.values(), key=lambda v: (v.activated_at, v.number), reverse=True)
+    definitions: dict[str, Metric] = {}
+    for version in ordered:
+        for metric in version.metrics:
+            definitions.setdefault(metric.key, metric)
+    return definitions
+
+
+def compliance_report(
+    versions: Sequence[VersionRecord],
+    observations: Iterable[Observation],
+    excusals: Iterable[Excusal],
+    period: ReportPeriod,
+    *,
+    remedy_policy: RemedyPolicy,
+    now: datetime,
+    tasks: Sequence[TaskRecord] = (),
+    zone: str | None = None,
+) -> ComplianceReport:
+    """Compliance per metric and window of `period`, with remedies, totals and responsiveness."""
+    zone = zone or agreement_time_zone(versions)
+    time_zone(zone)  # refuse an unknown zone before anything else
+    windows = {
+        kind: windows_between(period.first_day, period.last_day, kind, zone) for kind in Window
+    }
+    governing = {w.label: version_for_window(versions, w) for kind in Window for w in windows[kind]}
+    definitions = _newest_definitions(governing.values())
+
+    buckets: dict[tuple[str, str], list[Observation]] = defaultdict(list)
+    for observation in observations:
+        definition = definitions.get(observation.metric_key)
+        if definition is not None:
+            label = window_of(observation.observed_at, definition.window, zone).label
+            if label in governing:
+                buckets[observation.metric_key, label].append(observation)
+
+    excusal_index = index_excusals(excusals)
+    used: list[Excusal] = []
+    unused: list[Excusal] = []
+    reports: list[MetricReport] = []
+    by_window: dict[str, list[WindowResult]] = defaultdict(list)
+    for key, definition in definitions.items():
+        rows: list[WindowResult] = []
+        for window in windows[definition.window]:
+            version = governing[window.label]
+            row = _evaluate(
+                key,
+                definition,
+                window,
+                version,
+                buckets.get((key, window.label), []),
+                excusal_index.get((key, window.label)),
+                remedy_policy,
+            )
+            if row.excusal is not None:
+                (used if row.status is Status.EXCUSED else unused).append(row.excusal)
+            rows.append(row)
+            by_window[window.label].append(row)
+        reports.append(MetricReport(key, definition.name, definition.unit, tuple(rows)))
+
+    window_credits = _window_credits(windows, governing, by_window, remedy_policy)
+    actions = [
+        CorrectiveAction(report.key, row.window, row.target, row.actual)
+        for report in reports
+        for row in report.windows
+        if remedy_policy is RemedyPolicy.CORRECTIVE_ACTION
+        and row.status is Status.MISSED
+        and row.target is not None
+        and row.actual is not None
+    ]
+    excused_by_party = count_by_party(used)
+    span_start = start_of_day(period.first_day, zone)
+    span_end = start_of_day(period.last_day + timedelta(days=1), zone)
+    all_rows = [row for report in reports for row in report.windows]
+    statuses = [row.status for row in all_rows]
+    return ComplianceReport(
+        period=period,
+        time_zone=zone,
+        remedy_policy=remedy_policy,
+        metrics=tuple(reports),
+        window_credits=tuple(window_credits),
+        corrective_actions=tuple(actions),
+        unused_excusals=tuple(unused),
+        responsiveness=tuple(
+            responsiveness(tasks, start=span_start, end=span_end, now=now, excused=excused_by_party)
+        ),
+        totals=Totals(
+            met=statuses.count(Status.MET),
+            warning=statuses.count(Status.WARNING),
+            missed=statuses.count(Status.MISSED),
+            excused=statuses.count(Status.EXCUSED),
+            no_data=statuses.count(Status.NO_DATA),
+            no_target=statuses.count(Status.NO_TARGET),
+            credits=sum((c.credit for c in window_credits), ZERO) if window_credits else None,
+            corrective_actions=len(actions),
+            excused_by_party=excused_by_party,
+        ),
+    )
+
+
+def _evaluate(
+    key: str,
+    definition: Metric,
+    window: TimeWindow,
+    version: VersionRecord | None,
+    observations: Sequence[Observation],
+    excusal: Excusal | None,
+    policy: RemedyPolicy,
+) -> WindowResult:
+    metric = version.metric(key) if version is not None else None
+    aggregation = (metric or definition).aggregation
+    actual = aggregate(aggregation, observations)
+    status = judge(metric, actual)
+    if status is Status.MISSED and excusal is not None:
+        status = Status.EXCUSED
+    credit: Decimal | None = None
+    annual_cost = version.terms.annual_cost if version is not None else None
+    if policy is RemedyPolicy.SERVICE_CREDITS and annual_cost is not None:
+        credit = ZERO
+        if status is Status.MISSED and metric is not None and metric.service_credit_percent:
+            credit = percent_of(window_fee(annual_cost, window.kind), metric.service_credit_percent)
+    return WindowResult(
+        window=window.label,
+        kind=window.kind,
+        start=window.start,
+        end=window.end,
+        version=version.number if version is not None else None,
+        aggregation=aggregation,
+        direction=metric.direction if metric is not None else None,
+        target=metric.target if metric is not None else None,
+        warning=metric.warning if metric is not None else None,
+        actual=actual,
+        observations=len(observations),
+        status=status,
+        excusal=excusal,
+        credit=credit,
+    )
+
+
+def _window_credits(
+    windows: dict[Window, list[TimeWindow]],
+    governing: dict[str, VersionRecord | None],
+    by_window: dict[str, list[WindowResult]],
+    policy: RemedyPolicy,
+) -> list[WindowCredit]:
+    if policy is not RemedyPolicy.SERVICE_CREDITS:
+        return []
+    credits: list[WindowCredit] = []
+    for kind in Window:
+        for window in windows[kind]:
+            version = governing[window.label]
+            rows = by_window.get(window.label, [])
+            if version is None or version.terms.annual_cost is None or not rows:
+                continue
+            fee = window_fee(version.terms.annual_cost, kind)
+            at_risk = version.terms.at_risk_percent
+            cap = None if at_risk is None else percent_of(fee, at_risk)
+            owed = sum((row.credit or ZERO for row in rows), ZERO)
+            credits.append(
+                WindowCredit(
+                    window.label, kind, version.number, fee, cap, owed, capped([owed], cap)
+                )
+            )
+    return credits
