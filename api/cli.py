@@ -29,8 +29,10 @@ from typer._click.exceptions import NoArgsIsHelpError
 from typer.core import TyperGroup
 
 from api import demo as demo_data
+from api.cli_catalog import catalog_app
 from api.cli_jobs import jobs_app
 from api.cli_jobs import scheduler as scheduler_command
+from api.cli_measurements import measurements_app
 from api.cli_notifications import notifications_app
 from states import LIFECYCLE
 from states.diagram import mermaid
@@ -135,6 +137,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(version_app, name="version")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(notifications_app, name="notifications")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(measurements_app, name="measurements")
 app.command("scheduler")(scheduler_command)
 
 

@@ -1,4 +1,9 @@
-"""A request-body size limit, since neither FastAPI nor Starlette enforces one."""
+"""A request-body size limit, since neither FastAPI nor Starlette enforces one.
+
+Every request gets `max_bytes` (ACCORD_MAX_BODY_BYTES), except streamed uploads, whose paths
+end in one of `UPLOAD_SUFFIXES`: they get `upload_max_bytes` (ACCORD_MAX_UPLOAD_BYTES). Those
+endpoints read their body incrementally, so the bigger limit costs no memory.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,34 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from workflow.settings import get_settings
+
+UPLOAD_SUFFIXES = ("/measurements:csv",)
+
 
 class BodyTooLarge(Exception):
     pass
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_max_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_max_bytes = (
+            get_settings().max_upload_bytes if upload_max_bytes is None else upload_max_bytes
+        )
+
+    def limit_for(self, path: str) -> int:
+        return self.upload_max_bytes if path.endswith(UPLOAD_SUFFIXES) else self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
         started = False
@@ -32,7 +48,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise BodyTooLarge
             return message
 
@@ -46,15 +62,15 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "type": "/problems/too-large",
                 "title": "Request body too large",
                 "status": 413,
-                "detail": f"the request body exceeds {self.max_bytes} bytes",
+                "detail": f"the request body exceeds {limit} bytes",
             }
         ).encode()
         await send(

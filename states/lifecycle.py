@@ -302,6 +302,11 @@ LIFECYCLE = MachineSpec(
             (PM, Role.FUNCTIONAL_LEAD, Role.TECHNICAL_LEAD, BO),
             description="add and resolve gaps during gap analysis",
         ),
+        Action(
+            "upload_measurements",
+            (Role.PMO_TEAM, Role.PMO_LEAD, PM, Role.TECHNICAL_LEAD),
+            description="record measured values of the agreement's metrics (JSON or CSV)",
+        ),
     ),
     reminders=ReminderPolicy(),
     governance=GovernanceCalendar(

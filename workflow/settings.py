@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./accord.db"
     base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Streamed uploads (paths ending in `measurements:csv`) are read incrementally, so they
+    # may be far larger than other bodies without costing memory; 1 GiB by default.
+    max_upload_bytes: int = Field(default=1_073_741_824, ge=1024)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     scheduler: Literal["inprocess", "off"] = "inprocess"
     # Mail delivery (notifications/senders.py, notifications/dispatch.py).

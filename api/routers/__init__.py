@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter
 
-from api.routers import admin, audit, export, gaps, notifications, slas, tasks, versions
+from api.routers import (
+    admin,
+    audit,
+    catalog,
+    export,
+    gaps,
+    measurements,
+    notifications,
+    slas,
+    tasks,
+    versions,
+)
 
 ROUTERS: list[APIRouter] = [
     admin.router,
@@ -13,4 +24,6 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     export.router,
     notifications.router,
+    catalog.router,
+    measurements.router,
 ]

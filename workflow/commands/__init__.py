@@ -16,17 +16,22 @@ from workflow.commands.agreements import (
     start_revision,
 )
 from workflow.commands.calendar_jobs import CalendarReport, run_calendar
+from workflow.commands.catalog import add_catalog_measure, import_catalog
 from workflow.commands.gaps import add_gap, resolve_gap
 from workflow.commands.lifecycle import fire_event
 from workflow.commands.maintenance import checkpoint_audit
+from workflow.commands.measurements import IngestReport, check_upload, import_measurements
 from workflow.commands.sweeps import SweepReport, sweep_reminders
 from workflow.commands.tasks import complete_task
 
 __all__ = [
     "CalendarReport",
+    "IngestReport",
     "StakeholderInput",
     "SweepReport",
+    "add_catalog_measure",
     "add_gap",
+    "check_upload",
     "checkpoint_audit",
     "complete_task",
     "create_agreement",
@@ -36,6 +41,8 @@ __all__ = [
     "create_user",
     "edit_draft",
     "fire_event",
+    "import_catalog",
+    "import_measurements",
     "import_version",
     "resolve_gap",
     "revoke_token",

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, delete, select
 
 from states import LIFECYCLE, Role, Side
 from workflow import audit
-from workflow.access import Actor, require_role
+from workflow.access import Actor, Grant, require_role
 from workflow.calendar import local_date
 from workflow.canonical import content_hash
 from workflow.content import Content, Metric, dump_metrics, dump_terms
@@ -270,7 +270,7 @@ def edit_draft(
     version = version_by_number(session, agreement, number)
     merged_terms = {**version.terms, **(terms or {})}
     new_metrics = metrics if metrics is not None else version.metrics
-    _replace_content(
+    replace_draft_content(
         session,
         agreement,
         version,
@@ -305,7 +305,7 @@ def import_version(
             f"unknown top-level keys: {', '.join(unknown)}",
             [{"field": k, "message": "not allowed"} for k in unknown],
         )
-    _replace_content(
+    replace_draft_content(
         session,
         agreement,
         version,
@@ -337,18 +337,16 @@ IMPORTABLE_KEYS = {
 }
 
 
-def _replace_content(
+def check_draft_edit(
     session: Session,
     agreement: Agreement,
     version: AgreementVersion,
     actor: Actor,
     expected_lock_version: int,
-    terms: dict[str, Any],
-    metrics: list[dict[str, Any]],
     now: datetime,
-    *,
-    action: str,
-) -> None:
+) -> Grant:
+    """The grant under which the actor may edit this draft now; refuses otherwise (role, state,
+    stale lock_version). Public so that other draft edits refuse exactly like edit_draft."""
     day = local_date(now)
     grants_ = actor_grants(session, agreement, actor, day)
     grant = require_role(grants_, LIFECYCLE.action("edit_draft").roles, "editing a draft")
@@ -365,6 +363,25 @@ def _replace_content(
             f"{version.lock_version}); reload it and apply your change again",
             current_lock_version=version.lock_version,
         )
+    return grant
+
+
+def replace_draft_content(
+    session: Session,
+    agreement: Agreement,
+    version: AgreementVersion,
+    actor: Actor,
+    expected_lock_version: int,
+    terms: dict[str, Any],
+    metrics: list[dict[str, Any]],
+    now: datetime,
+    *,
+    action: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Validate and store a draft's new content, audited as `action` (plus `extra` data);
+    the caller commits. Every draft edit goes through here."""
+    grant = check_draft_edit(session, agreement, version, actor, expected_lock_version, now)
     content = parse_content(terms, metrics)
     _require_target_change_reasons(session, agreement, version, content.metrics)
     new_terms, new_metrics = dump_terms(content.terms), dump_metrics(content.metrics)
@@ -383,7 +400,12 @@ def _replace_content(
         version_id=version.id,
         actor_id=actor.user_id,
         on_behalf_of_id=grant.on_behalf_of_id,
-        data={"changes": changes, "before": before, "after": version_summary(version)},
+        data={
+            **(extra or {}),
+            "changes": changes,
+            "before": before,
+            "after": version_summary(version),
+        },
     )
 
 

@@ -6,6 +6,8 @@ from workflow.models.agreements import (
     AgreementVersion,
     StakeholderAssignment,
 )
+from workflow.models.catalog import CatalogMeasure, CatalogSource
+from workflow.models.measurements import Measurement, MeasurementBatch
 from workflow.models.parties import ApiToken, Delegation, Organization, User
 from workflow.models.records import (
     AuditChainHead,
@@ -23,9 +25,13 @@ __all__ = [
     "ApiToken",
     "AuditChainHead",
     "AuditEvent",
+    "CatalogMeasure",
+    "CatalogSource",
     "Delegation",
     "Gap",
     "IdempotencyRecord",
+    "Measurement",
+    "MeasurementBatch",
     "NotificationDelivery",
     "Organization",
     "OutboxMessage",

@@ -1,0 +1,160 @@
+"""Measurements: a JSON batch, or a CSV file streamed from the request body.
+
+Neither endpoint takes an Idempotency-Key: the data is idempotent by itself (the same
+(metric, observed_at) is stored once), and a CSV body is never held whole, so it cannot be
+hashed up front. Sending the same upload again answers with its rows counted as duplicates.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio.from_thread
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from pydantic import BaseModel, Field
+
+from api.deps import ActorDep, NowDep, SessionDep
+from workflow import commands
+from workflow.commands.measurements import IngestReport
+from workflow.measurements import csv_rows, json_rows
+
+router = APIRouter(tags=["measurements"])
+
+# At most this many rejected rows are listed in an answer; `more_errors` counts the rest.
+ERRORS_SHOWN = 1000
+_CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain", "application/octet-stream"})
+_CSV_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "CSV, UTF-8, header `metric,observed_at,value[,weight]`; streamed.",
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+    }
+}
+
+
+class MeasurementBatchIn(BaseModel):
+    observations: Annotated[list[Any], Field(max_length=100_000)]
+
+
+class RowError(BaseModel):
+    line: int = Field(description="CSV line (the header is line 1) or JSON array index")
+    metric: str | None = None
+    reason: str
+
+
+class IngestResult(BaseModel):
+    batch_id: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    errors: list[RowError]
+    more_errors: int = Field(description="rejected rows not listed in `errors`")
+    complete: bool
+
+
+def _result(report: IngestReport) -> IngestResult:
+    shown = report.errors[:ERRORS_SHOWN]
+    return IngestResult(
+        batch_id=report.batch_id,
+        accepted=report.accepted,
+        duplicates=report.duplicates,
+        rejected=report.rejected,
+        errors=[RowError(line=e.line, metric=e.metric, reason=e.reason) for e in shown],
+        more_errors=report.rejected - len(shown),
+        complete=report.complete,
+    )
+
+
+@router.post(
+    "/slas/{sla_id}/measurements",
+    status_code=status.HTTP_202_ACCEPTED,
+)
+def post_measurements(
+    sla_id: int,
+    body: MeasurementBatchIn,
+    session: SessionDep,
+    actor: ActorDep,
+    now: NowDep,
+) -> IngestResult:
+    """Record a batch of observations; each rejected one comes back with its index and
+    reason, and the others are stored all the same."""
+    report = commands.import_measurements(
+        session,
+        actor=actor,
+        agreement_id=sla_id,
+        rows=json_rows(body.observations),
+        source="json",
+        now=now,
+        error_limit=ERRORS_SHOWN,
+    )
+    return _result(report)
+
+
+class _BodyStream(io.RawIOBase):
+    """The request body as a blocking byte stream, for code running in a worker thread.
+
+    Each read pulls the next chunk from Starlette's `request.stream()` on the event loop,
+    so at most one network chunk is held here at a time.
+    """
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+        self._done = False
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    async def _next_chunk(self) -> bytes:
+        return await self._chunks.__anext__()
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending and not self._done:
+            try:
+                self._pending = anyio.from_thread.run(self._next_chunk)
+            except StopAsyncIteration:
+                self._done = True
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        self.bytes_read += size
+        return size
+
+
+@router.post(
+    "/slas/{sla_id}/measurements:csv",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=_CSV_BODY,
+    response_model=IngestResult,
+)
+def post_measurements_csv(
+    sla_id: int,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    now: NowDep,
+) -> Response | IngestResult:
+    """Record the rows of a CSV file, read from the body as it arrives (a file of any size
+    up to ACCORD_MAX_UPLOAD_BYTES). Written in chunks that each commit: a failure midway
+    keeps the chunks before it (the answer of a complete import says `complete: true`)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type and content_type not in _CSV_TYPES:
+        raise HTTPException(415, f"send the file as text/csv, not {content_type}")
+    # Refuse a non-party (404) or a role that may not upload (403) before reading the body.
+    commands.check_upload(session, actor=actor, agreement_id=sla_id, now=now)
+    stream = io.BufferedReader(_BodyStream(request.stream()), buffer_size=64 * 1024)
+    rows = csv_rows(stream)
+    report = commands.import_measurements(
+        session,
+        actor=actor,
+        agreement_id=sla_id,
+        rows=rows,
+        source="csv",
+        now=now,
+        filename=request.headers.get("x-filename"),
+        error_limit=ERRORS_SHOWN,
+    )
+    return _result(report)

@@ -1,0 +1,221 @@
+"""Importing FIBF workbooks into the metric catalogue, and adding its measures to drafts."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any
+
+from sqlmodel import Session, select
+
+from workflow import audit
+from workflow.access import Actor
+from workflow.catalog.keys import assign_keys
+from workflow.catalog.measures import measure_values
+from workflow.catalog.metric import metric_from_measure
+from workflow.catalog.report import (
+    DuplicateIdReport,
+    ImportReport,
+    SkippedRowReport,
+    SkippedSheet,
+    Uninterpretable,
+)
+from workflow.catalog.workbook import SheetRead, read_workbook
+from workflow.commands.agreements import check_draft_edit, replace_draft_content
+from workflow.db import begin_write
+from workflow.errors import Forbidden, InvalidInput, NotFound
+from workflow.models import AgreementVersion, CatalogMeasure, CatalogSource
+from workflow.permissions import lock_agreement, version_by_number
+from workflow.transaction import commit
+
+
+def import_catalog(
+    session: Session, *, actor: Actor | None, filename: str, content: bytes, now: datetime
+) -> ImportReport:
+    """Read a workbook into the catalogue: new measures added, known ones updated in place.
+
+    The workbook is known by its content (the same bytes under another name are the same
+    workbook) or else by its file name (a corrected release replaces the earlier one).
+    `actor` None is the operator at the server's console.
+    """
+    begin_write(session)
+    if actor is not None and not actor.is_admin:
+        raise Forbidden("only an administrator may import a catalogue")
+    filename = PurePath(filename.replace("\\", "/")).name.strip()[:255]
+    if not filename:
+        raise InvalidInput("a file name is required", [{"field": "file", "message": "no name"}])
+    sheets = read_workbook(content)
+    used = [s for s in sheets if s.header_row is not None]
+    if not used:
+        raise InvalidInput(
+            "no sheet of this workbook has a recognisable header of service measures",
+            [{"field": f"sheet {s.name}", "message": s.reason or ""} for s in sheets],
+        )
+    rows = [m for s in used for m in s.measures]
+    keyed, duplicates = assign_keys(rows)
+    duplicated_ids = {d.measure_id for d in duplicates}
+
+    digest = hashlib.sha256(content).hexdigest()
+    source = _source_for(session, filename, digest)
+    source.content_sha256 = digest
+    source.sheets = [_sheet_summary(s) for s in sheets]
+    source.imported_by_id = actor.user_id if actor else None
+    source.imported_at = now
+    session.add(source)
+    session.flush()
+    assert source.id is not None
+
+    existing = {
+        m.key: m
+        for m in session.exec(select(CatalogMeasure).where(CatalogMeasure.source_id == source.id))
+    }
+    imported = updated = unchanged = 0
+    uninterpretable: list[Uninterpretable] = []
+    for key, row in keyed:
+        values = measure_values(key, row, duplicate_id=row.measure_id in duplicated_ids)
+        if values["target_problem"] is not None:
+            uninterpretable.append(
+                Uninterpretable(
+                    sheet=row.sheet,
+                    row=row.row,
+                    id=row.measure_id,
+                    target=values["target_text"],
+                    reason=values["target_problem"],
+                )
+            )
+        measure = existing.get(key)
+        if measure is None:
+            session.add(
+                CatalogMeasure(source_id=source.id, created_at=now, updated_at=now, **values)
+            )
+            imported += 1
+        elif measure.fingerprint == values["fingerprint"]:
+            unchanged += 1
+        else:
+            for name, value in values.items():
+                setattr(measure, name, value)
+            measure.updated_at = now
+            session.add(measure)
+            updated += 1
+    seen = {key for key, _ in keyed}
+    report = ImportReport(
+        source_id=source.id,
+        filename=source.filename,
+        sheets=[s.name for s in used],
+        rows=len(rows),
+        distinct_ids=len({r.measure_id for r in rows}),
+        imported=imported,
+        updated=updated,
+        unchanged=unchanged,
+        interpretable=len(rows) - len(uninterpretable),
+        uninterpretable=uninterpretable,
+        duplicate_ids=[
+            DuplicateIdReport(
+                id=d.measure_id, sheet_rows=[f"{s}!{r}" for s, r in d.rows], keys=d.keys
+            )
+            for d in duplicates
+        ],
+        skipped_sheets=[
+            SkippedSheet(sheet=s.name, reason=s.reason or "") for s in sheets if s.reason
+        ],
+        skipped_rows=[
+            SkippedRowReport(sheet=r.sheet, row=r.row, reason=r.reason)
+            for s in used
+            for r in s.skipped_rows
+        ],
+        not_in_workbook=sorted(set(existing) - seen),
+    )
+    audit.append(
+        session,
+        action="catalog.imported",
+        now=now,
+        actor_id=actor.user_id if actor else None,
+        data={
+            **report.model_dump(
+                mode="json",
+                include={
+                    "source_id",
+                    "filename",
+                    "sheets",
+                    "rows",
+                    "distinct_ids",
+                    "imported",
+                    "updated",
+                    "unchanged",
+                    "interpretable",
+                    "not_in_workbook",
+                },
+            ),
+            "content_sha256": digest,
+            "uninterpretable": len(uninterpretable),
+            "duplicate_ids": [d.measure_id for d in duplicates],
+        },
+    )
+    commit(session)
+    return report
+
+
+def _source_for(session: Session, filename: str, digest: str) -> CatalogSource:
+    same_bytes = session.exec(
+        select(CatalogSource).where(CatalogSource.content_sha256 == digest)
+    ).first()
+    if same_bytes is not None:
+        return same_bytes
+    same_name = session.exec(
+        select(CatalogSource).where(CatalogSource.filename == filename)
+    ).first()
+    return same_name or CatalogSource(filename=filename, content_sha256=digest)
+
+
+def _sheet_summary(sheet: SheetRead) -> dict[str, Any]:
+    if sheet.header_row is None:
+        return {"name": sheet.name, "skipped": sheet.reason}
+    return {"name": sheet.name, "header_row": sheet.header_row, "measures": len(sheet.measures)}
+
+
+def add_catalog_measure(
+    session: Session,
+    *,
+    actor: Actor,
+    agreement_id: int,
+    number: int,
+    measure_id: int,
+    expected_lock_version: int,
+    now: datetime,
+    key: str | None = None,
+    target: float | None = None,
+) -> AgreementVersion:
+    """Append a catalogue measure to a draft as a metric (defaults: `catalog.metric`).
+
+    `target` is required when the catalogue's target could not be interpreted, and
+    overrides it otherwise.
+    """
+    begin_write(session)
+    agreement = lock_agreement(session, agreement_id, actor)
+    version = version_by_number(session, agreement, number)
+    # Refuse a non-draft or a stale read before looking at the measure, as edit_draft would.
+    check_draft_edit(session, agreement, version, actor, expected_lock_version, now)
+    measure = session.get(CatalogMeasure, measure_id)
+    if measure is None:
+        raise NotFound("no such catalogue measure")
+    metric = metric_from_measure(measure, key=key, target=target)
+    if any(m["key"] == metric["key"] for m in version.metrics):
+        raise InvalidInput(
+            f"version {version.number} already has a metric {metric['key']!r}; choose another key",
+            [{"field": "key", "message": "already used in this version"}],
+        )
+    replace_draft_content(
+        session,
+        agreement,
+        version,
+        actor,
+        expected_lock_version,
+        version.terms,
+        [*version.metrics, metric],
+        now,
+        action="version.metric_added_from_catalog",
+        extra={"catalog_measure_id": measure.id, "catalog_key": measure.key},
+    )
+    commit(session)
+    return version
