@@ -7,9 +7,10 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+# A copy of shared/data/fibf's workbook, so the tests need nothing outside the repository.
 FMCF9 = (
-    Path(__file__).resolve().parents[2]
-    / "shared/data/fibf/FMCF-9_ FM Provider Service Measures_FY 2024 Release.xlsx"
+    Path(__file__).resolve().parent
+    / "data/fibf/FMCF-9_ FM Provider Service Measures_FY 2024 Release.xlsx"
 )
 FMCF9_NAME = FMCF9.name
 
