@@ -307,6 +307,11 @@ LIFECYCLE = MachineSpec(
             (Role.PMO_TEAM, Role.PMO_LEAD, PM, Role.TECHNICAL_LEAD),
             description="record measured values of the agreement's metrics (JSON or CSV)",
         ),
+        Action(
+            "excuse_miss",
+            (PM, BO),
+            description="excuse a missed metric-window, attributing it to a party with a reason",
+        ),
     ),
     reminders=ReminderPolicy(),
     governance=GovernanceCalendar(

@@ -6,6 +6,7 @@ from api.routers import (
     admin,
     audit,
     catalog,
+    compliance,
     export,
     gaps,
     measurements,
@@ -26,4 +27,5 @@ ROUTERS: list[APIRouter] = [
     notifications.router,
     catalog.router,
     measurements.router,
+    compliance.router,
 ]

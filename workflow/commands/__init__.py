@@ -17,6 +17,7 @@ from workflow.commands.agreements import (
 )
 from workflow.commands.calendar_jobs import CalendarReport, run_calendar
 from workflow.commands.catalog import add_catalog_measure, import_catalog
+from workflow.commands.excusals import excuse_miss
 from workflow.commands.gaps import add_gap, resolve_gap
 from workflow.commands.lifecycle import fire_event
 from workflow.commands.maintenance import checkpoint_audit
@@ -40,6 +41,7 @@ __all__ = [
     "create_token",
     "create_user",
     "edit_draft",
+    "excuse_miss",
     "fire_event",
     "import_catalog",
     "import_measurements",

@@ -9,7 +9,7 @@ the window (`versions.version_for_window`); a metric that version lacks shows `n
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -131,6 +131,87 @@ def _newest_definitions(governing: Iterable[VersionRecord | None]) -> dict[str, 
     return definitions
 
 
+@dataclass(frozen=True, slots=True)
+class WindowAggregate:
+    """Every aggregation of one metric's observations in one window, each rounded (6 dp).
+
+    Built from observations here (`of`) or from the database's aggregates
+    (`workflow.queries.compliance`); `count` counts every observation, weightless or not.
+    A field is None when there is nothing to aggregate (or it was not asked for).
+    """
+
+    count: int
+    mean: float | None = None
+    p95: float | None = None
+    min: float | None = None
+    max: float | None = None
+    sum: float | None = None
+    last: float | None = None
+
+    @classmethod
+    def of(cls, observations: Sequence[Observation]) -> WindowAggregate:
+        return cls(
+            count=len(observations),
+            mean=aggregate(Aggregation.MEAN, observations),
+            p95=aggregate(Aggregation.P95, observations),
+            min=aggregate(Aggregation.MIN, observations),
+            max=aggregate(Aggregation.MAX, observations),
+            sum=aggregate(Aggregation.SUM, observations),
+            last=aggregate(Aggregation.LAST, observations),
+        )
+
+    def value(self, aggregation: Aggregation) -> float | None:
+        if self.count == 0:
+            return None
+        return {
+            Aggregation.MEAN: self.mean,
+            Aggregation.P95: self.p95,
+            Aggregation.MIN: self.min,
+            Aggregation.MAX: self.max,
+            Aggregation.SUM: self.sum,
+            Aggregation.LAST: self.last,
+        }[aggregation]
+
+
+NO_OBSERVATIONS = WindowAggregate(count=0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPlan:
+    """What a report needs aggregated: each metric's windows and the versions judging them."""
+
+    zone: str
+    windows: dict[Window, list[TimeWindow]]
+    governing: dict[str, VersionRecord | None]  # by window label
+    definitions: dict[str, Metric]  # each metric's newest definition, in report order
+
+    def metric_windows(self, key: str) -> list[TimeWindow]:
+        return self.windows[self.definitions[key].window]
+
+    def aggregation(self, key: str, window: TimeWindow) -> Aggregation:
+        """How `key` is aggregated in `window`: the judging version's way, else the newest."""
+        version = self.governing[window.label]
+        metric = version.metric(key) if version is not None else None
+        return (metric or self.definitions[key]).aggregation
+
+    def cells(self) -> list[tuple[str, TimeWindow]]:
+        """Every (metric key, window) pair the report evaluates."""
+        return [(key, w) for key in self.definitions for w in self.metric_windows(key)]
+
+
+def plan_report(
+    versions: Sequence[VersionRecord], period: ReportPeriod, *, zone: str | None = None
+) -> ReportPlan:
+    """The zone, windows, judging versions and metric definitions of a report on `period`."""
+    zone = zone or agreement_time_zone(versions)
+    time_zone(zone)  # refuse an unknown zone before anything else
+    windows = {
+        kind: windows_between(period.first_day, period.last_day, kind, zone) for kind in Window
+    }
+    governing = {w.label: version_for_window(versions, w) for kind in Window for w in windows[kind]}
+    return ReportPlan(zone, windows, governing, _newest_definitions(governing.values()))
+
+
 def compliance_report(
     versions: Sequence[VersionRecord],
     observations: Iterable[Observation],
@@ -143,22 +224,41 @@ def compliance_report(
     zone: str | None = None,
 ) -> ComplianceReport:
     """Compliance per metric and window of `period`, with remedies, totals and responsiveness."""
-    zone = zone or agreement_time_zone(versions)
-    time_zone(zone)  # refuse an unknown zone before anything else
-    windows = {
-        kind: windows_between(period.first_day, period.last_day, kind, zone) for kind in Window
-    }
-    governing = {w.label: version_for_window(versions, w) for kind in Window for w in windows[kind]}
-    definitions = _newest_definitions(governing.values())
-
+    plan = plan_report(versions, period, zone=zone)
     buckets: dict[tuple[str, str], list[Observation]] = defaultdict(list)
     for observation in observations:
-        definition = definitions.get(observation.metric_key)
+        definition = plan.definitions.get(observation.metric_key)
         if definition is not None:
-            label = window_of(observation.observed_at, definition.window, zone).label
-            if label in governing:
+            label = window_of(observation.observed_at, definition.window, plan.zone).label
+            if label in plan.governing:
                 buckets[observation.metric_key, label].append(observation)
+    aggregates = {cell: WindowAggregate.of(found) for cell, found in buckets.items()}
+    return judge_report(
+        plan, aggregates, excusals, period, remedy_policy=remedy_policy, now=now, tasks=tasks
+    )
 
+
+def judge_report(
+    plan: ReportPlan,
+    aggregates: Mapping[tuple[str, str], WindowAggregate],
+    excusals: Iterable[Excusal],
+    period: ReportPeriod,
+    *,
+    remedy_policy: RemedyPolicy,
+    now: datetime,
+    tasks: Sequence[TaskRecord] = (),
+) -> ComplianceReport:
+    """The report from pre-aggregated windows, keyed by (metric key, window label).
+
+    The one implementation of the rules: `compliance_report` aggregates observations in
+    Python and comes here; the database path aggregates in SQL and comes here too.
+    """
+    zone, windows, governing, definitions = (
+        plan.zone,
+        plan.windows,
+        plan.governing,
+        plan.definitions,
+    )
     excusal_index = index_excusals(excusals)
     used: list[Excusal] = []
     unused: list[Excusal] = []
@@ -173,7 +273,7 @@ def compliance_report(
                 definition,
                 window,
                 version,
-                buckets.get((key, window.label), []),
+                aggregates.get((key, window.label), NO_OBSERVATIONS),
                 excusal_index.get((key, window.label)),
                 remedy_policy,
             )
@@ -228,13 +328,13 @@ def _evaluate(
     definition: Metric,
     window: TimeWindow,
     version: VersionRecord | None,
-    observations: Sequence[Observation],
+    found: WindowAggregate,
     excusal: Excusal | None,
     policy: RemedyPolicy,
 ) -> WindowResult:
     metric = version.metric(key) if version is not None else None
     aggregation = (metric or definition).aggregation
-    actual = aggregate(aggregation, observations)
+    actual = found.value(aggregation)
     status = judge(metric, actual)
     if status is Status.MISSED and excusal is not None:
         status = Status.EXCUSED
@@ -255,7 +355,7 @@ def _evaluate(
         target=metric.target if metric is not None else None,
         warning=metric.warning if metric is not None else None,
         actual=actual,
-        observations=len(observations),
+        observations=found.count,
         status=status,
         excusal=excusal,
         credit=credit,

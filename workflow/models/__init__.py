@@ -7,6 +7,7 @@ from workflow.models.agreements import (
     StakeholderAssignment,
 )
 from workflow.models.catalog import CatalogMeasure, CatalogSource
+from workflow.models.excusals import Excusal
 from workflow.models.measurements import Measurement, MeasurementBatch
 from workflow.models.parties import ApiToken, Delegation, Organization, User
 from workflow.models.records import (
@@ -28,6 +29,7 @@ __all__ = [
     "CatalogMeasure",
     "CatalogSource",
     "Delegation",
+    "Excusal",
     "Gap",
     "IdempotencyRecord",
     "Measurement",

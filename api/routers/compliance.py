@@ -1,0 +1,131 @@
+"""Compliance: excusing a miss, and the compliance report as JSON, CSV or HTML."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import Field, TypeAdapter
+
+from api.deps import ActorDep, NowDep, SessionDep
+from api.schemas import Strict
+from workflow import commands
+from workflow.compliance import ComplianceReport
+from workflow.errors import InvalidInput
+from workflow.queries.compliance import agreement_compliance_report
+from workflow.reports import to_csv, to_html
+
+router = APIRouter(prefix="/slas/{sla_id}", tags=["compliance"])
+
+MAX_REPORT_DAYS = 366 * 10
+_REPORT = TypeAdapter(ComplianceReport)
+Format = Literal["json", "csv", "html"]
+_MEDIA: dict[str, Format] = {
+    "application/json": "json",
+    "text/csv": "csv",
+    "text/html": "html",
+}
+
+
+class ExcusalIn(Strict):
+    metric: Annotated[str, Field(min_length=1, max_length=80)]
+    window: Annotated[str, Field(description="2027-01 or 2027-Q1", max_length=10)]
+    party: Literal["customer", "provider", "third_party"]
+    reason: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class ExcusalOut(Strict):
+    id: int
+    agreement_id: int
+    metric: str
+    window: str
+    party: str
+    reason: str
+    created_at: datetime
+
+
+@router.post("/excusals", status_code=status.HTTP_201_CREATED)
+def post_excusal(
+    sla_id: int, body: ExcusalIn, session: SessionDep, actor: ActorDep, now: NowDep
+) -> ExcusalOut:
+    """Excuse a miss: the metric-window's miss is attributed to a party, with a reason.
+    Program Manager or Business Owner of either side; one excusal per metric and window."""
+    excusal = commands.excuse_miss(
+        session,
+        actor=actor,
+        agreement_id=sla_id,
+        metric=body.metric,
+        window=body.window,
+        party=body.party,
+        reason=body.reason,
+        now=now,
+    )
+    assert excusal.id is not None
+    return ExcusalOut(
+        id=excusal.id,
+        agreement_id=excusal.agreement_id,
+        metric=excusal.metric_key,
+        window=excusal.window,
+        party=excusal.party,
+        reason=excusal.reason,
+        created_at=excusal.created_at,
+    )
+
+
+def _wanted(format_: Format | None, accept: str) -> Format:
+    if format_ is not None:
+        return format_
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in _MEDIA:
+            return _MEDIA[media]
+    return "json"
+
+
+@router.get(
+    "/reports/compliance",
+    responses={
+        200: {
+            "description": "the report; JSON by default",
+            "content": {
+                "application/json": {},
+                "text/csv": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+def get_compliance_report(
+    sla_id: int,
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    now: NowDep,
+    from_: Annotated[date, Query(alias="from", description="first local day")],
+    to: Annotated[date, Query(description="last local day, included")],
+    format_: Annotated[Format | None, Query(alias="format")] = None,
+) -> Response:
+    """Per metric and window: target, actual, status, credit; responsiveness by side.
+    `?format=` or `Accept` chooses JSON, CSV (formula cells neutralised) or HTML."""
+    if to < from_:
+        raise InvalidInput(
+            "the range ends before it starts", [{"field": "to", "message": "before from"}]
+        )
+    if (to - from_).days > MAX_REPORT_DAYS:
+        raise InvalidInput(
+            "the range is too long", [{"field": "to", "message": "at most ten years"}]
+        )
+    report = agreement_compliance_report(session, actor, sla_id, from_, to, now=now)
+    wanted = _wanted(format_, request.headers.get("accept", ""))
+    if wanted == "csv":
+        name = f"compliance-{sla_id}-{from_.isoformat()}-{to.isoformat()}.csv"
+        return Response(
+            to_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    if wanted == "html":
+        return HTMLResponse(to_html(report, title=f"Compliance of agreement {sla_id}"))
+    return JSONResponse(_REPORT.dump_python(report, mode="json"))
