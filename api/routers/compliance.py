@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import Field, TypeAdapter
 
-from api.deps import ActorDep, NowDep, SessionDep
+from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
 from api.schemas import Strict
 from workflow import commands
 from workflow.compliance import ComplianceReport
@@ -46,7 +46,7 @@ class ExcusalOut(Strict):
     created_at: datetime
 
 
-@router.post("/excusals", status_code=status.HTTP_201_CREATED)
+@router.post("/excusals", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep])
 def post_excusal(
     sla_id: int, body: ExcusalIn, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> ExcusalOut:
