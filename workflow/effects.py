@@ -11,11 +11,12 @@ from states import FOLLOW_UP, LIFECYCLE, Role, Side, SideRef, TaskTemplate, Tran
 from workflow import audit, outbox
 from workflow.access import Actor, Grant
 from workflow.calendar import add_business_days, local_date
-from workflow.content import is_stricter
+from workflow.content import Metric, Terms, is_stricter
 from workflow.errors import NotAllowedNow
 from workflow.guards import VersionContext
 from workflow.machine import trigger
 from workflow.models import Gap, Task, User
+from workflow.queries.what_if import measured_shortfalls, study_zone
 from workflow.snapshots import version_summary
 from workflow.transaction import flush
 
@@ -187,10 +188,52 @@ def compute_gaps(ctx: VersionContext, now: datetime) -> list[dict[str, Any]]:
                 created_at=now,
             )
         )
+    found.extend(_measured_gaps(ctx, found, now))
     ctx.session.add_all(found)
     flush(ctx.session)
     ctx.__dict__.pop("gaps", None)
-    return [{"metric": g.metric_key, "severity": g.severity} for g in found]
+    return [{"metric": g.metric_key, "severity": g.severity, "source": g.source} for g in found]
+
+
+SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
+
+
+def _measured_gaps(ctx: VersionContext, computed: list[Gap], now: datetime) -> list[Gap]:
+    """Gaps from measured performance over the last 6 windows before `now` (see
+    `workflow.compliance.what_if`). A metric that already has a requirement-vs-capability gap
+    gets the evidence appended to that gap's description (and the higher severity) instead."""
+    metrics = [Metric.model_validate(m) for m in ctx.version.metrics]
+    if not metrics or ctx.agreement.id is None:
+        return []
+    zone = study_zone(ctx.session, ctx.agreement.id, Terms.model_validate(ctx.version.terms))
+    shortfalls = measured_shortfalls(ctx.session, ctx.agreement.id, metrics, now, zone)
+    by_key = {g.metric_key: g for g in computed}
+    added: list[Gap] = []
+    for metric in metrics:
+        shortfall = shortfalls.get(metric.key)
+        if shortfall is None:
+            continue
+        evidence = shortfall.describe(metric)
+        existing = by_key.get(metric.key)
+        if existing is not None:
+            existing.description = f"{existing.description} {evidence}"[:2000]
+            if SEVERITY_RANK[shortfall.severity] > SEVERITY_RANK[existing.severity]:
+                existing.severity = shortfall.severity
+            continue
+        added.append(
+            Gap(
+                agreement_id=ctx.agreement.id,
+                version_id=ctx.version.id,  # type: ignore[arg-type]
+                metric_key=metric.key,
+                source="measured",
+                requirement=metric.requirement,
+                capability=metric.capability,
+                severity=shortfall.severity,
+                description=evidence[:2000],
+                created_at=now,
+            )
+        )
+    return added
 
 
 def gap_severity(metric: dict[str, Any], req: float, cap: float) -> tuple[str, str]:

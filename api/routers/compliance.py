@@ -13,14 +13,17 @@ from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
 from api.schemas import Strict
 from workflow import commands
 from workflow.compliance import ComplianceReport
+from workflow.compliance.what_if import WhatIf
 from workflow.errors import InvalidInput
 from workflow.queries.compliance import agreement_compliance_report
+from workflow.queries.what_if import version_what_if
 from workflow.reports import to_csv, to_html
 
 router = APIRouter(prefix="/slas/{sla_id}", tags=["compliance"])
 
 MAX_REPORT_DAYS = 366 * 10
 _REPORT = TypeAdapter(ComplianceReport)
+_WHAT_IF = TypeAdapter(WhatIf)
 Format = Literal["json", "csv", "html"]
 _MEDIA: dict[str, Format] = {
     "application/json": "json",
@@ -129,3 +132,23 @@ def get_compliance_report(
     if wanted == "html":
         return HTMLResponse(to_html(report, title=f"Compliance of agreement {sla_id}"))
     return JSONResponse(_REPORT.dump_python(report, mode="json"))
+
+
+@router.get(
+    "/versions/{number}/what-if",
+    responses={200: {"description": "per window: actual, status and credit under both targets"}},
+)
+def get_what_if(
+    sla_id: int,
+    number: int,
+    session: SessionDep,
+    actor: ActorDep,
+    metric: Annotated[str, Query(min_length=1, max_length=80, description="the metric's key")],
+    target: Annotated[float, Query(description="the proposed target")],
+) -> JSONResponse:
+    """Replay the recorded history of one metric of version `number` under a proposed target:
+    per window (every window from the first to the last observation) the actual, the status
+    and credit under the current target and under the proposed one, and the totals of both.
+    The warning band keeps its width; no data gives no windows and a note."""
+    result = version_what_if(session, actor, sla_id, number, metric, target)
+    return JSONResponse(_WHAT_IF.dump_python(result, mode="json"))

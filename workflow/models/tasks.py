@@ -70,7 +70,7 @@ class Gap(SQLModel, table=True):
     agreement_id: int = Field(foreign_key="agreement.id", index=True)
     version_id: int = Field(foreign_key="agreement_version.id", index=True)
     metric_key: str = Field(max_length=80)
-    source: str = Field(max_length=20)  # computed | manual
+    source: str = Field(max_length=20)  # computed | measured | manual
     requirement: float | None = None
     capability: float | None = None
     severity: str = Field(max_length=10)
