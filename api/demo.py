@@ -1,7 +1,7 @@
 """`accord demo`: the example SLA's people and agreements in several states, made by commands.
 
-Every row comes from a `workflow.commands` call, exactly as the lifecycle tests drive versions
-(tests/helpers.py `World`), so the demo's audit trail verifies and its tasks, gaps and outbox
+Every row comes from a `workflow.commands` call, through the same `LifecycleDriver` the tests use,
+so the demo's audit trail verifies and its tasks, gaps and outbox
 messages are the ones real use would produce.
 """
 
@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 from states import Role, Side
 from workflow import commands
 from workflow.access import Actor
-from workflow.example import Parties, example_content, load_example, seed_parties
-from workflow.models import Agreement, AgreementVersion, Gap, Organization, Task
+from workflow.example import LifecycleDriver, example_content, load_example, seed_parties
+from workflow.models import Agreement, AgreementVersion, Organization
 
 C, P = Side.CUSTOMER, Side.PROVIDER
 ADMIN_ORG = "Accord Administration"
@@ -62,24 +62,8 @@ def has_organisations(session: Session) -> bool:
     return found
 
 
-class _Driver:
-    """Drives versions through the lifecycle with commands, one clock step per command."""
-
-    def __init__(self, session: Session, document: dict[str, Any], now: datetime) -> None:
-        self.session = session
-        self.document = document
-        self.now = now - _LEAD_TIME
-        self.parties: Parties = seed_parties(session, document, now=self.tick())
-
-    def tick(self) -> datetime:
-        self.now += _STEP
-        return self.now
-
-    def who(self, side: Side, role: Role) -> Actor:
-        return self.parties.actor(side, role)
-
-    def actor_by_id(self, user_id: int | None) -> Actor:
-        return next(a for a in self.parties.actors.values() if a.user_id == user_id)
+class _Driver(LifecycleDriver):
+    """The shared lifecycle driver, plus the demo's own agreements and revision."""
 
     def create(self, title: str, by: Actor) -> Agreement:
         return commands.create_agreement(
@@ -93,71 +77,6 @@ class _Driver:
             remedy_policy=self.document.get("remedy_policy", "corrective_action"),
             now=self.tick(),
         )
-
-    def version(self, agreement: Agreement, number: int) -> AgreementVersion:
-        self.session.expire_all()
-        return self.session.exec(
-            select(AgreementVersion).where(
-                AgreementVersion.agreement_id == agreement.id, AgreementVersion.number == number
-            )
-        ).one()
-
-    def fire(self, agreement: Agreement, event: str, by: Actor, number: int) -> None:
-        commands.fire_event(
-            self.session,
-            actor=by,
-            agreement_id=_id(agreement),
-            number=number,
-            event=event,
-            now=self.tick(),
-        )
-
-    def complete_all(self, agreement: Agreement, kind: str, outcome: str) -> None:
-        self.session.expire_all()
-        tasks = self.session.exec(
-            select(Task)
-            .where(Task.agreement_id == agreement.id, Task.state == "open", Task.kind == kind)
-            .order_by(col(Task.id))
-        ).all()
-        for task in tasks:
-            commands.complete_task(
-                self.session,
-                actor=self.actor_by_id(task.assignee_id),
-                task_id=task.id,  # type: ignore[arg-type]
-                outcome=outcome,
-                now=self.tick(),
-            )
-
-    def resolve_all_gaps(self, agreement: Agreement, number: int) -> None:
-        version = self.version(agreement, number)
-        gaps = self.session.exec(select(Gap).where(Gap.version_id == version.id)).all()
-        for gap in gaps:
-            commands.resolve_gap(
-                self.session,
-                actor=self.who(C, Role.PROGRAM_MANAGER),
-                gap_id=gap.id,  # type: ignore[arg-type]
-                resolution="provider_commits",
-                note="provider will add capacity",
-                now=self.tick(),
-            )
-
-    def to_joint_review(self, agreement: Agreement, number: int = 1) -> None:
-        self.fire(agreement, "submit_for_review", self.who(C, Role.PROGRAM_MANAGER), number)
-
-    def to_gap_analysis(self, agreement: Agreement, number: int = 1) -> None:
-        self.to_joint_review(agreement, number)
-        self.complete_all(agreement, "review", "accepted")
-
-    def to_approval(self, agreement: Agreement, number: int = 1) -> None:
-        self.to_gap_analysis(agreement, number)
-        self.resolve_all_gaps(agreement, number)
-        for kind in ("confirm_requirements", "confirm_capabilities", "lcce_review"):
-            self.complete_all(agreement, kind, "done")
-        self.fire(agreement, "submit_for_approval", self.who(P, Role.PROGRAM_MANAGER), number)
-
-    def to_active(self, agreement: Agreement, number: int = 1) -> None:
-        self.to_approval(agreement, number)
-        self.complete_all(agreement, "approval", "approved")
 
     def start_revision(self, agreement: Agreement) -> None:
         """Version 2 in draft: a provider-driven target change and a higher annual cost."""
@@ -207,7 +126,9 @@ def load_demo(
 ) -> DemoResult:
     """Create the example's parties, an administrator, tokens and five agreements."""
     document = document if document is not None else load_example()
-    driver = _Driver(session, document, now)
+    start = now - _LEAD_TIME
+    parties = seed_parties(session, document, now=start)
+    driver = _Driver(session, parties, document, start, step=_STEP)
     result = DemoResult()
     for (side, role), actor in driver.parties.actors.items():
         role_name = f"{side.value} {role.value}"
