@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(default=3600.0, gt=0)
     retry_horizon_hours: float = Field(default=48.0, gt=0)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    # Signs the pages' session and CSRF cookies. Unset, each process draws its own at start,
+    # so sessions end at a restart and do not cross replicas: set it for any real deployment.
+    secret_key: SecretStr | None = Field(default=None, min_length=32)
     metrics_enabled: bool = True
 
     @model_validator(mode="after")

@@ -35,7 +35,42 @@ class User(SQLModel, table=True):
     notification_mode: str = Field(
         default="immediate", max_length=10, sa_column_kwargs={"server_default": "immediate"}
     )
+    # argon2id; None means the person signs in only with API tokens.
+    password_hash: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """One sign-in try; recent failures per email and per address throttle guessing."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        sa.Index("ix_login_attempt_email_at", "email", "attempted_at"),
+        sa.Index("ix_login_attempt_address_at", "address", "attempted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320)
+    address: str = Field(max_length=64)
+    succeeded: bool
+    attempted_at: datetime = Field(default_factory=utcnow)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser; the cookie carries the token, only its hash is kept here.
+
+    Kept server-side so that signing out (or a password change) really ends the session,
+    which a self-contained signed cookie cannot do before it expires.
+    """
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
 
 
 class ApiToken(SQLModel, table=True):
