@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from api import metrics, problems
+from api import metrics, pages, problems
 from api.deps import IdempotentReplay
 from api.idempotency import IdempotencyRecorder
 from api.limits import BodySizeLimit
@@ -85,6 +85,7 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router, prefix=metrics.API_PREFIX)
+    pages.install(app)
     if settings.metrics_enabled:
         metrics.install(app)
     app.add_middleware(IdempotencyRecorder)

@@ -1,0 +1,92 @@
+"""Sign-in and sign-out pages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from api.deps import NowDep, SessionDep
+from api.pages.render import Flash, redirect, render
+from api.pages.session import clear_session_cookie, session_token, set_session_cookie
+from workflow.calendar import BUSINESS_TIME_ZONE, time_zone
+from workflow.commands.sign_in import sign_in, sign_out
+from workflow.queries.sign_in import signed_in
+
+router = APIRouter()
+
+EmailField = Annotated[str, Form(max_length=320)]
+PasswordField = Annotated[str, Form(max_length=1000)]
+NextField = Annotated[str, Form(max_length=2000)]
+
+
+def safe_next(url: str | None) -> str:
+    """Only a path on this site: an open redirect would make our sign-in a phishing tool."""
+    if url and url.startswith("/") and not url.startswith(("//", "/\\")):
+        return url
+    return "/"
+
+
+def _address(request: Request) -> str:
+    # The peer address; behind a proxy, run uvicorn with --proxy-headers so this is the client.
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/signin")
+def signin_form(
+    request: Request, session: SessionDep, now: NowDep, next: str | None = None
+) -> Response:
+    token = session_token(request)
+    if token is not None and signed_in(session, token, now) is not None:
+        session.rollback()
+        return redirect(safe_next(next))
+    session.rollback()
+    return render(request, "signin.html", {"next": safe_next(next), "email": "", "error": None})
+
+
+@router.post("/signin")
+def signin_submit(
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    email: EmailField = "",
+    password: PasswordField = "",
+    next: NextField = "/",
+) -> Response:
+    result = sign_in(session, email=email, password=password, address=_address(request), now=now)
+    context = {"next": safe_next(next), "email": email}
+    if result.retry_at is not None:
+        local = result.retry_at.astimezone(time_zone(BUSINESS_TIME_ZONE))
+        wait = max(1, int((result.retry_at - now).total_seconds()))
+        return render(
+            request,
+            "signin.html",
+            {
+                **context,
+                "error": f"Too many failed sign-ins. Try again after {local:%H:%M} "
+                f"({BUSINESS_TIME_ZONE} time), in about {max(1, round(wait / 60))} minutes.",
+            },
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    if result.token is None:
+        return render(
+            request,
+            "signin.html",
+            {**context, "error": "That email and password do not match an account."},
+            status_code=401,
+        )
+    response = redirect(safe_next(next))
+    set_session_cookie(response, result.token)
+    return response
+
+
+@router.post("/signout")
+def signout(request: Request, session: SessionDep, now: NowDep) -> Response:
+    token = session_token(request)
+    if token is not None:
+        sign_out(session, token=token, now=now)
+    response = redirect("/signin", flash=Flash("info", "You are signed out."))
+    clear_session_cookie(response)
+    return response
