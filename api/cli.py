@@ -38,6 +38,7 @@ from states import LIFECYCLE
 from states.diagram import mermaid
 from workflow import audit, commands
 from workflow.access import Actor
+from workflow.commands.sign_in import set_passwords
 from workflow.db import make_engine
 from workflow.errors import DomainError, InvalidInput
 from workflow.export import export_version, parse_document, to_yaml
@@ -298,6 +299,22 @@ def user_create(
     typer.echo(f"user {user.id}: {user.email} ({user.name}, {organization.name}{suffix})")
 
 
+@user_app.command("set-password")
+def user_set_password(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The user's email address.")],
+) -> None:
+    """Set the password a user signs in to the pages with, read as one line from standard
+    input (never an argument: those show in the process list and shell history). Ends the
+    user's open sessions."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CliError("no password on standard input: send it as one line")
+    with _session(ctx) as session:
+        (user,) = set_passwords(session, actor=None, emails=[email], password=password, now=_now())
+    typer.echo(f"password set for {user.email}; their open sessions are ended")
+
+
 @token_app.command("create")
 def token_create(
     ctx: typer.Context,
@@ -381,6 +398,12 @@ def demo(
     console.print(
         f"{len(result.users)} users; their API tokens are in {tokens_file} "
         f"(administrator: {demo_data.ADMIN_EMAIL})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(
+        f"Sign in at {get_settings().base_url.rstrip('/')}/signin as any of them "
+        f"(e.g. {result.users[1].email}) with the password: {result.password}",
         highlight=False,
         soft_wrap=True,
     )

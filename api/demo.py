@@ -7,6 +7,7 @@ messages are the ones real use would produce.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlmodel import Session, col, select
 from states import Role, Side
 from workflow import commands
 from workflow.access import Actor
+from workflow.commands.sign_in import set_passwords
 from workflow.example import LifecycleDriver, example_content, load_example, seed_parties
 from workflow.models import Agreement, AgreementVersion, Organization
 
@@ -54,6 +56,7 @@ class DemoAgreement:
 class DemoResult:
     users: list[DemoUser] = field(default_factory=list)
     agreements: list[DemoAgreement] = field(default_factory=list)
+    password: str = ""  # every demo user's, for the pages
 
 
 def has_organisations(session: Session) -> bool:
@@ -122,9 +125,14 @@ _STORIES: tuple[tuple[str | None, str], ...] = (
 
 
 def load_demo(
-    session: Session, *, now: datetime, document: dict[str, Any] | None = None
+    session: Session,
+    *,
+    now: datetime,
+    document: dict[str, Any] | None = None,
+    password: str | None = None,
 ) -> DemoResult:
-    """Create the example's parties, an administrator, tokens and five agreements."""
+    """Create the example's parties, an administrator, tokens, one password for all of them
+    (drawn at random unless given) and five agreements."""
     document = document if document is not None else load_example()
     start = now - _LEAD_TIME
     parties = seed_parties(session, document, now=start)
@@ -144,6 +152,14 @@ def load_demo(
         now=driver.tick(),
     )
     result.users.append(_with_token(session, Actor.of(admin), "administrator", driver.tick()))
+    result.password = password or secrets.token_urlsafe(12)
+    set_passwords(
+        session,
+        actor=None,
+        emails=[user.email for user in result.users],
+        password=result.password,
+        now=driver.tick(),
+    )
 
     for title, story in _STORIES:
         # The draft is the provider's, so both sides appear as drafters.

@@ -25,6 +25,7 @@ from workflow.audit import drop_append_only_guards
 from workflow.commands.admin import hash_token
 from workflow.db import make_engine
 from workflow.models import Agreement, AgreementVersion, ApiToken, Organization, User
+from workflow.passwords import verify_password
 from workflow.schema import is_current
 
 runner = CliRunner()
@@ -83,6 +84,7 @@ COMMANDS = [
     ["db", "upgrade"],
     ["org", "create"],
     ["user", "create"],
+    ["user", "set-password"],
     ["token", "create"],
     ["token", "revoke"],
     ["demo"],
@@ -211,6 +213,48 @@ def test_token_revoke(run: Cli) -> None:
     run.refused("token", "revoke", "999", says="no such token")
 
 
+# ---- passwords -----------------------------------------------------------------------------
+
+
+def test_set_password_reads_one_line_from_stdin(run: Cli, world: World) -> None:
+    email = world.who(C, Role.BUSINESS_OWNER).email
+    result = runner.invoke(
+        app,
+        ["--database-url", run.database_url, "user", "set-password", email],
+        input="a long enough secret\nsecond line ignored\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert f"password set for {email}" in result.stdout
+    (stored,) = _rows(run.database_url, select(User.password_hash).where(User.email == email))
+    assert verify_password(stored, "a long enough secret")
+    assert "long enough secret" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("stdin", "says"),
+    [("", "no password on standard input"), ("short\n", "at least 10 characters")],
+)
+def test_set_password_refuses_empty_or_short(run: Cli, world: World, stdin: str, says: str) -> None:
+    email = world.who(C, Role.BUSINESS_OWNER).email
+    result = runner.invoke(
+        app, ["--database-url", run.database_url, "user", "set-password", email], input=stdin
+    )
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert says in result.stderr
+    assert _rows(run.database_url, select(User.password_hash).where(User.email == email)) == [None]
+
+
+def test_set_password_for_an_unknown_email_is_refused(run: Cli) -> None:
+    result = runner.invoke(
+        app,
+        ["--database-url", run.database_url, "user", "set-password", "nobody@example.org"],
+        input="a long enough secret\n",
+    )
+    assert result.exit_code == 1
+    assert "error: no user with email nobody@example.org" in result.stderr
+
+
 # ---- demo ----------------------------------------------------------------------------------
 
 
@@ -248,6 +292,12 @@ def test_demo_loads_agreements_in_every_working_state(
     assert {hash_token(line.split(" ")[1]) for line in lines} <= hashes
     assert (tmp_path / "var" / "demo-tokens.txt").stat().st_mode & 0o077 == 0
     assert "audit trail intact" in run.ok("audit", "verify").stdout
+    signin = re.search(r"Sign in at (\S+) as any of them .* with the password: (\S+)", out)
+    assert signin is not None, out
+    assert signin[1] == "http://127.0.0.1:8000/signin"
+    stored = _rows(run.database_url, select(User.email, User.password_hash))
+    assert len(stored) == 19
+    assert all(verify_password(h, signin[2]) for _, h in stored)
 
 
 def test_demo_if_empty_does_nothing_on_a_loaded_database(run: Cli, tmp_path: Path) -> None:
