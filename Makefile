@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean vendor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	$(BIN)/python -m bench lifecycle
+
+# Re-fetch htmx and Pico from the npm registry into api/static/vendor (no build step).
+vendor:
+	api/static/vendor/fetch.sh
 
 clean:
 	rm -rf $(VENV) accord.db accord.db-wal accord.db-shm var
