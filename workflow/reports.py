@@ -1,4 +1,4 @@
-"""The compliance report rendered for people: CSV (spreadsheet-safe) and an HTML status grid.
+"""The compliance report rendered for people: CSV (spreadsheet-safe) and an HTML page.
 
 Both are plain functions of a `ComplianceReport`, so the API and an email can share them.
 
@@ -7,6 +7,9 @@ CSV: one row per metric and window. A text cell that a spreadsheet would read as
 name or an excusal reason typed by someone cannot run in the reader's spreadsheet. Numbers the
 report computed are written as numbers (a negative actual stays `-1.5`): they are not text and
 cannot hold a formula.
+
+HTML: the metric-by-window status grid, then a trend chart per metric (`workflow.report_charts`),
+built to survive email clients.
 """
 
 from __future__ import annotations
@@ -18,6 +21,16 @@ from decimal import Decimal
 from html import escape
 
 from workflow.compliance import ComplianceReport, Status
+from workflow.report_charts import (
+    FONT,
+    INK,
+    LOOKS,
+    MUTED,
+    bar_title,
+    legend_html,
+    number,
+    trend_chart_html,
+)
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -92,26 +105,20 @@ def to_csv(report: ComplianceReport) -> str:
     return out.getvalue()
 
 
-_COLOURS = {
-    Status.MET: "#c8e6c9",
-    Status.WARNING: "#fff3c4",
-    Status.MISSED: "#ffcdd2",
-    Status.EXCUSED: "#d1c4e9",
-    Status.NO_DATA: "#eeeeee",
-    Status.NO_TARGET: "#ffffff",
-}
+_CELL = "padding:6px 8px;border:1px solid #DFE1E6"
 
 
-def to_html(report: ComplianceReport, *, title: str) -> str:
-    """A self-contained page: the metric-by-window status grid and the totals (inline styles,
-    no scripts, so that it renders inside an email too)."""
+def _grid(report: ComplianceReport) -> str:
     labels: list[str] = []
     for metric in report.metrics:
         for row in metric.windows:
             if row.window not in labels:
                 labels.append(row.window)
     labels.sort(key=lambda label: (len(label), label))  # months first, then quarters
-    head = "".join(f'<th style="padding:4px">{escape(label)}</th>' for label in labels)
+    head = "".join(
+        f'<th scope="col" style="{_CELL};background:#F4F5F7;font-size:12px">{escape(label)}</th>'
+        for label in labels
+    )
     body: list[str] = []
     for metric in report.metrics:
         cells = {w.window: w for w in metric.windows}
@@ -119,21 +126,39 @@ def to_html(report: ComplianceReport, *, title: str) -> str:
         for label in labels:
             w = cells.get(label)
             if w is None:
-                tds.append("<td></td>")
+                tds.append(f'<td style="{_CELL}"></td>')
                 continue
-            actual = "" if w.actual is None else f"{w.actual:g}"
-            target = "" if w.target is None else f" / {w.target:g}"
+            look = LOOKS[w.status]
+            actual = "" if w.actual is None else number(w.actual)
+            target = "" if w.target is None else f" / {number(w.target)}"
             tds.append(
-                f'<td style="padding:4px;background:{_COLOURS[w.status]}" '
-                f'title="{escape(w.status.value)}">{escape(w.status.value.replace("_", " "))}'
-                f"<br><small>{escape(actual + target)}</small></td>"
+                f'<td style="{_CELL};background:{look.tint};white-space:nowrap" '
+                f'title="{escape(bar_title(w, metric.unit))}">'
+                f'<span style="color:{look.ink};font-weight:bold">{escape(look.symbol)} '
+                f"{escape(look.label)}</span>"
+                f'<br><span style="font-size:11px;color:{MUTED}">{escape(actual + target)}'
+                "</span></td>"
             )
         body.append(
-            f'<tr><th style="text-align:left;padding:4px">{escape(metric.name)}'
-            f"<br><small>{escape(metric.key)} ({escape(metric.unit)})</small></th>"
-            + "".join(tds)
-            + "</tr>"
+            f'<tr><th scope="row" style="{_CELL};text-align:left;font-size:13px">'
+            f"{escape(metric.name)}<br>"
+            f'<span style="font-size:11px;font-weight:normal;color:{MUTED}">'
+            f"{escape(metric.key)} ({escape(metric.unit)})</span></th>" + "".join(tds) + "</tr>"
         )
+    return (
+        '<table cellpadding="0" cellspacing="0" style="border-collapse:collapse;font-size:13px;'
+        f'font-family:{FONT};margin:0 0 28px 0">'
+        '<caption style="caption-side:top;text-align:left;font-size:12px;'
+        f'color:{MUTED};padding:0 0 8px 0">Status of each metric in each window: actual / '
+        "target.</caption>"
+        f'<thead><tr><th scope="col" style="{_CELL};background:#F4F5F7;text-align:left;'
+        f'font-size:12px">Metric</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    )
+
+
+def to_html(report: ComplianceReport, *, title: str) -> str:
+    """A self-contained page: the metric-by-window status grid, a trend chart per metric and the
+    totals (inline styles, tables only, no scripts or images, so it renders inside an email)."""
     t = report.totals
     totals = (
         f"met {t.met} · warning {t.warning} · missed {t.missed} · excused {t.excused} · "
@@ -142,14 +167,27 @@ def to_html(report: ComplianceReport, *, title: str) -> str:
         + (f" · corrective actions {t.corrective_actions}" if t.corrective_actions else "")
     )
     period = f"{report.period.first_day.isoformat()} to {report.period.last_day.isoformat()}"
+    policy = report.remedy_policy.value.replace("_", " ")
+    h2 = f'style="font-size:16px;margin:0 0 10px 0;color:{INK}"'
+    charts = ""
+    if report.metrics:
+        charts = f"<h2 {h2}>Trends</h2>{legend_html()}" + "".join(
+            trend_chart_html(m) for m in report.metrics if m.windows
+        )
+    heading = (
+        f'<h1 style="font-size:22px;margin:0 0 4px 0;color:{INK}">{escape(title)}</h1>'
+        if title
+        else ""
+    )
+    # The page's look sits on a div, not on <body>: an email that embeds only the body's
+    # content (workflow.report_mail) keeps it.
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title></head>"
-        '<body style="font-family:sans-serif">'
-        f"<h1>{escape(title)}</h1>"
-        f"<p>{escape(period)} ({escape(report.time_zone)}) · {escape(report.remedy_policy.value)}"
-        "</p>"
-        f'<table style="border-collapse:collapse" border="1"><thead><tr><th>metric</th>{head}'
-        f"</tr></thead><tbody>{''.join(body)}</tbody></table>"
-        f"<p>{escape(totals)}</p></body></html>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{escape(title)}</title></head><body style="margin:0;padding:24px">'
+        f'<div style="color:{INK};font-family:{FONT}">{heading}'
+        f'<p style="margin:0 0 6px 0;font-size:13px;color:{MUTED}">'
+        f"{escape(period)} ({escape(report.time_zone)}) · {escape(policy)}</p>"
+        f'<p style="margin:0 0 22px 0;font-size:13px">{escape(totals)}</p>'
+        f"<h2 {h2}>Status by window</h2>{_grid(report)}{charts}</div></body></html>"
     )
