@@ -1,0 +1,135 @@
+"""The real app served by uvicorn on loopback, a world with passwords, and one Chromium.
+
+Chromium is the system's (/usr/bin/chromium): Playwright never downloads a browser here.
+Screenshots go to $ACCORD_SCREENSHOTS (default ./var/screenshots); the run prints the folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from api.app import create_app
+from states import Role, Side
+from tests.helpers import World, make_world
+from workflow.commands.sign_in import set_passwords
+
+PASSWORD = "correct horse battery"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage"]
+LAPTOP: ViewportSize = {"width": 1280, "height": 900}
+TABLET: ViewportSize = {"width": 820, "height": 1180}
+SCREENSHOTS = Path(os.environ.get("ACCORD_SCREENSHOTS", "var/screenshots")).resolve()
+_taken: list[Path] = []
+
+
+@dataclass
+class Site:
+    """The served app: its address, the world behind it, and everyone's email."""
+
+    base: str
+    world: World
+
+    def email(self, side: Side, role: Role) -> str:
+        return self.world.who(side, role).email
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """`app` served by uvicorn in a thread on a free loopback port; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    with httpx2.Client(base_url=base, timeout=5) as probe:
+        for _ in range(250):  # at most about 5 s
+            try:
+                if probe.get("/healthz").status_code == 200:
+                    break
+            except httpx2.TransportError:
+                threading.Event().wait(0.02)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def world(session: Session) -> World:
+    """The example's parties, every one of them with the password PASSWORD."""
+    world = make_world(session)
+    emails = [a.email for a in world.parties.actors.values()]
+    set_passwords(session, actor=None, emails=emails, password=PASSWORD, now=world.now)
+    return world
+
+
+@pytest.fixture
+def site(world: World, engine: Engine) -> Iterator[Site]:
+    # The world's clock, not the wall's: due dates and throttling follow the story.
+    with serve(create_app(engine, clock=lambda: world.now)) as base:
+        yield Site(base, world)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    context = browser.new_context(base_url=site.base, viewport=LAPTOP)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def screenshot(page: Page, name: str, request: pytest.FixtureRequest) -> Path:
+    """Save the page at laptop and tablet widths; names carry the database."""
+    database = re.sub(r"\W+", "-", request.node.callspec.params.get("database_url", "db"))
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    first = SCREENSHOTS / f"{name}-{database}-laptop.png"
+    page.set_viewport_size(LAPTOP)
+    page.screenshot(path=first, full_page=True)
+    page.set_viewport_size(TABLET)
+    page.screenshot(path=SCREENSHOTS / f"{name}-{database}-tablet.png", full_page=True)
+    page.set_viewport_size(LAPTOP)
+    _taken.append(first)
+    return first
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _taken:
+        terminalreporter.write_line(f"page screenshots ({2 * len(_taken)}) in {SCREENSHOTS}")
