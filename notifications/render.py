@@ -145,8 +145,13 @@ def seat(side: str, role: str, *, capital: bool = False) -> str:
 
 
 def version_no(version: Mapping[str, Any]) -> str:
-    """'2 (modification 1)'; the original (modification 0) is just its number."""
-    number, modification = int(version["number"]), int(version["modification_number"])
+    """'2 (modification 1)'; the original (modification 0) is just its number.
+
+    Empty for a task of no version (a reporting period's), which the layouts then leave out.
+    """
+    if version.get("number") is None:
+        return ""
+    number, modification = int(version["number"]), int(version["modification_number"] or 0)
     return f"{number}" + (f" (modification {modification})" if modification else "")
 
 

@@ -88,6 +88,17 @@ def calendar_job(
     return JobResult(summary, details)
 
 
+def periods_job(engine: Engine, now: datetime) -> JobResult:
+    """Open the reporting periods that ended, each with its submit task."""
+    with Session(engine, expire_on_commit=False) as session:
+        report = commands.open_due_periods(session, now=now)
+    return JobResult(
+        f"{report.agreements_checked} reporting agreements checked on {report.today}: "
+        f"{len(report.opened)} periods opened",
+        [f"opened {key} {period}" for key, period in report.opened],
+    )
+
+
 def sweep_job(engine: Engine, now: datetime, *, time_zone: str = BUSINESS_TIME_ZONE) -> JobResult:
     """Reminders and escalations of open tasks."""
     with Session(engine, expire_on_commit=False) as session:
@@ -157,8 +168,9 @@ def digest_job(engine: Engine, now: datetime) -> JobResult:
 
 def jobs(*, dispatch: DispatchHook | None = None, time_zone: str = BUSINESS_TIME_ZONE) -> list[Job]:
     """Every job, in the order `run_once` runs them: the calendar first (expiry cancels tasks
-    that then need no reminders), the sweep, then dispatch (which sends what both queued),
-    and the checkpoint last (it records the heads the others moved)."""
+    that then need no reminders), the reporting periods that ended, the sweep, then dispatch
+    (which sends what they queued), and the checkpoint last (it records the heads the others
+    moved)."""
 
     def calendar(engine: Engine, now: datetime) -> JobResult:
         return calendar_job(engine, now, time_zone=time_zone)
@@ -168,6 +180,7 @@ def jobs(*, dispatch: DispatchHook | None = None, time_zone: str = BUSINESS_TIME
 
     found = [
         Job("calendar", CALENDAR_EVERY, calendar, "expiry, renewals, governance tasks"),
+        Job("periods", CALENDAR_EVERY, periods_job, "open ended reporting periods"),
         Job("sweep", SWEEP_EVERY, sweep, "reminders and escalations"),
     ]
     found.append(Job("digest", DIGEST_EVERY, digest_job, "daily digests"))

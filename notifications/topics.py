@@ -47,6 +47,13 @@ TOPICS: dict[str, str] = {
     ),
     "annual_review.due": f"the customer's annual review is due: {_AGREEMENT}, {_TASK}",
     "service_review.due": f"a quarterly service review is due: {_AGREEMENT}, {_TASK}",
+    "period.final": (
+        "a period's report was accepted and frozen: agreement {id, key, title}, period {label, "
+        "first_day, last_day, round}, content_hash, totals, lines (text), report_html (escaped)"
+    ),
+    "period.amended": (
+        "a final report was corrected: as period.final, plus amendment (its number)"
+    ),
     "digest.daily": "the day's messages in one: items [{topic, subject, summary, link}]",
 }
 
@@ -97,6 +104,26 @@ TASK_ASKS: dict[str, TaskAsk] = {
         "Annual review due",
         "Review the Provider Agreement and the SLA, as M3 requires at least once a year: "
         "performance against the targets, open gaps, and whether the terms still fit.",
+    ),
+    "submit_results": TaskAsk(
+        "Submit the period's results",
+        "The reporting period has ended. Check that its measurements are uploaded and that "
+        "misses caused by others are excused, then submit the results to the customer.",
+    ),
+    "review_results": TaskAsk(
+        "Review the period's results",
+        "The provider submitted the period's results. Accept them, or dispute the metrics you "
+        "disagree with, each with a reason.",
+    ),
+    "address_dispute": TaskAsk(
+        "Answer a dispute of your results",
+        "The customer disputed some of the period's results. Correct the data or excuse the "
+        "misses as agreed, then resubmit with a comment that answers each point.",
+    ),
+    "corrective_action": TaskAsk(
+        "Corrective action needed",
+        "A service level was missed in a final report. Find the cause, plan the correction "
+        "with the customer, and mark the task done when it is in place.",
     ),
     "service_review": TaskAsk(
         "Quarterly service review due",

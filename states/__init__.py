@@ -1,4 +1,4 @@
-"""The lifecycle as data: states, events, guards, task templates and reminder policy."""
+"""The machines as data: states, events, guards, task templates and reminder policy."""
 
 from states.lifecycle import FOLLOW_UP, LIFECYCLE
 from states.model import (
@@ -16,13 +16,19 @@ from states.model import (
     TaskTemplate,
     Transition,
 )
+from states.reporting import CORRECTIVE_ACTION, DEFAULT_REPORTING_DAY, REPORTING, SUBMIT_RESULTS
 from states.validate import SpecError, validate
 
 validate(LIFECYCLE)
+validate(REPORTING)
 
 __all__ = [
+    "CORRECTIVE_ACTION",
+    "DEFAULT_REPORTING_DAY",
     "FOLLOW_UP",
     "LIFECYCLE",
+    "REPORTING",
+    "SUBMIT_RESULTS",
     "Action",
     "FiredBy",
     "GovernanceCalendar",

@@ -11,6 +11,7 @@ from api.routers import (
     gaps,
     measurements,
     notifications,
+    periods,
     slas,
     tasks,
     versions,
@@ -28,4 +29,5 @@ ROUTERS: list[APIRouter] = [
     catalog.router,
     measurements.router,
     compliance.router,
+    periods.router,
 ]

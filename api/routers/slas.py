@@ -40,6 +40,12 @@ class SlaCreate(Content):
     executive_approval_threshold_pct: Annotated[
         Decimal, Field(ge=0, le=1000, max_digits=6, decimal_places=2)
     ] = Decimal("10")
+    reporting_period: Literal["month", "quarter"] = Field(
+        "month", description="the reporting cycle's periods"
+    )
+    reporting_day: Annotated[
+        int, Field(ge=1, le=60, description="results due this many days after a period ends")
+    ] = 10
 
 
 class StakeholdersPut(Strict):
@@ -66,6 +72,8 @@ def create_sla(
         remedy_policy=body.remedy_policy,
         allow_editor_approval=body.allow_editor_approval,
         executive_approval_threshold_pct=body.executive_approval_threshold_pct,
+        reporting_period=body.reporting_period,
+        reporting_day=body.reporting_day,
         now=now,
     )
     assert agreement.id is not None

@@ -68,22 +68,23 @@ def test_run_once_prints_what_each_job_did(world: World, database_url: str, mail
         "calendar: 0 active versions checked on 2026-11-13: 0 expired, 0 renewal reminders, "
         "0 annual reviews, 0 service reviews opened"
     )
-    assert lines[2] == (
+    assert lines[2] == "periods: 0 reporting agreements checked on 2026-11-13: 0 periods opened"
+    assert lines[3] == (
         "sweep: 2 open tasks swept on 2026-11-13: 2 reminders, 2 escalations sent (0 already sent)"
     )
     # Friday 13: the Program Managers hear of it (3 business days overdue, Veterans Day skipped),
     # and the newest reminder is overdue:2 of Thursday 12.
-    assert sorted(lines[3:7]) == sorted(
+    assert sorted(lines[4:8]) == sorted(
         f"  {what} for task {task} (SLA-2026-0001), due 2026-11-09"
         for task in (1, 2)
         for what in ("reminder overdue:2", "escalation to program_manager")
     )
-    assert lines[7] == "digest: 0 digests queued with 0 items"
+    assert lines[8] == "digest: 0 digests queued with 0 items"
     # 2 task.assigned and review.requested rows from the fixture, then the 4 sweep rows.
-    assert lines[8].startswith("dispatch: 7 messages claimed: 7 sent as ")
-    assert lines[9].startswith("audit-checkpoint: checkpoint ")
-    assert len(lines) == 10
-    assert len(list(mailbox.glob("*.eml"))) == int(lines[8].split(" sent as ")[1].split()[0])
+    assert lines[9].startswith("dispatch: 7 messages claimed: 7 sent as ")
+    assert lines[10].startswith("audit-checkpoint: checkpoint ")
+    assert len(lines) == 11
+    assert len(list(mailbox.glob("*.eml"))) == int(lines[9].split(" sent as ")[1].split()[0])
 
 
 def test_run_once_twice_sends_nothing_new(world: World, database_url: str) -> None:

@@ -71,6 +71,26 @@ def _approval(outcome: str, comment: str | None) -> dict[str, Any]:
     }
 
 
+def _period_report() -> dict[str, Any]:
+    """The payload `workflow.commands.periods` writes when a report becomes final."""
+    return {
+        "agreement": AGREEMENT,
+        "version": {"id": None, "number": None, "modification_number": None, "state": None},
+        "period": {
+            "label": "2026-11",
+            "first_day": "2026-11-01",
+            "last_day": "2026-11-30",
+            "state": "final",
+            "round": 1,
+        },
+        "content_hash": "c0ffee" * 10 + "abcd",
+        "amendment": None,
+        "totals": {"met": 3, "warning": 0, "missed": 1, "excused": 0, "no_data": 2},
+        "lines": ["proper-payments 2026-11: missed (actual 99, target 99.5)"],
+        "report_html": "<table><tr><td>proper-payments</td></tr></table>",
+    }
+
+
 # topic -> (payload, the link the email points to, facts both parts must state)
 EXAMPLES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
     "task.assigned": (
@@ -225,6 +245,22 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
         TASK_LINK,
         ["quarterly service review", "Friday 13 March 2026", "Provider Program Manager (you)"],
     ),
+    "period.final": (
+        _period_report(),
+        f"{SLA_LINK}/periods/2026-11",
+        [
+            "results of 2026-11",
+            "the report is now final",
+            "30 November 2026",
+            "c0ffee",
+            "amendments",
+        ],
+    ),
+    "period.amended": (
+        {**_period_report(), "amendment": 2},
+        f"{SLA_LINK}/periods/2026-11",
+        ["2026-11", "corrected by amendment 2", "stays on record"],
+    ),
     "digest.daily": (
         {
             "items": [
@@ -325,10 +361,10 @@ def test_the_task_assigned_subject_says_what_the_kind_asks() -> None:
         )
         assert ask.request in rendered.text
         subjects.add(rendered.subject)
-    assert len(subjects) == len(TASK_ASKS) == 9
+    assert len(subjects) == len(TASK_ASKS) == 13
     unknown = _render(
         "task.assigned",
-        {**EXAMPLES["task.assigned"][0], "task": {**TASK, "kind": "corrective_action"}},
+        {**EXAMPLES["task.assigned"][0], "task": {**TASK, "kind": "a_kind_added_later"}},
     )
     assert unknown.subject.startswith("[SLA-2026-0001] New task:")
 

@@ -54,13 +54,26 @@ def test_every_job_ticks_with_coalescing_and_one_instance(engine: Engine) -> Non
     scheduler.start(paused=True)
     try:
         found = {job.id: job for job in scheduler.get_jobs()}
-        assert set(found) == {"calendar", "sweep", "digest", "dispatch", "audit-checkpoint"}
+        assert set(found) == {
+            "calendar",
+            "periods",
+            "sweep",
+            "digest",
+            "dispatch",
+            "audit-checkpoint",
+        }
         for job in found.values():
             assert (job.coalesce, job.max_instances) == (True, 1)
     finally:
         scheduler.shutdown(wait=False)
     # Without a dispatcher wired, there is no dispatch job.
-    assert [j.id for j in jobs()] == ["calendar", "sweep", "digest", "audit-checkpoint"]
+    assert [j.id for j in jobs()] == [
+        "calendar",
+        "periods",
+        "sweep",
+        "digest",
+        "audit-checkpoint",
+    ]
 
 
 def test_run_once_runs_every_job_in_order(session: Session, engine: Engine) -> None:
@@ -75,6 +88,7 @@ def test_run_once_runs_every_job_in_order(session: Session, engine: Engine) -> N
     results = run_once(engine, at, jobs(dispatch=dispatch))
     assert [job.id for job, _ in results] == [
         "calendar",
+        "periods",
         "sweep",
         "digest",
         "dispatch",
@@ -85,6 +99,7 @@ def test_run_once_runs_every_job_in_order(session: Session, engine: Engine) -> N
         "2 open tasks swept on 2026-11-09: 2 reminders, 0 escalations sent (0 already sent)"
     )
     assert summaries["dispatch"] == "dispatched at 14:00"
+    assert summaries["periods"] == "0 reporting agreements checked on 2026-11-09: 0 periods opened"
     again = {job.id: result.summary for job, result in run_once(engine, at, jobs())}
     assert again["sweep"].endswith("0 reminders, 0 escalations sent (2 already sent)")
 

@@ -22,16 +22,24 @@ from workflow.commands.gaps import add_gap, resolve_gap
 from workflow.commands.lifecycle import fire_event
 from workflow.commands.maintenance import checkpoint_audit
 from workflow.commands.measurements import IngestReport, check_upload, import_measurements
+from workflow.commands.periods import (
+    PeriodsOpened,
+    amend_period,
+    fire_period_event,
+    open_due_periods,
+)
 from workflow.commands.sweeps import SweepReport, sweep_reminders
 from workflow.commands.tasks import complete_task
 
 __all__ = [
     "CalendarReport",
     "IngestReport",
+    "PeriodsOpened",
     "StakeholderInput",
     "SweepReport",
     "add_catalog_measure",
     "add_gap",
+    "amend_period",
     "check_upload",
     "checkpoint_audit",
     "complete_task",
@@ -43,9 +51,11 @@ __all__ = [
     "edit_draft",
     "excuse_miss",
     "fire_event",
+    "fire_period_event",
     "import_catalog",
     "import_measurements",
     "import_version",
+    "open_due_periods",
     "resolve_gap",
     "revoke_token",
     "run_calendar",

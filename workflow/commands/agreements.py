@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
-from states import LIFECYCLE, Role, Side
+from states import DEFAULT_REPORTING_DAY, LIFECYCLE, Role, Side
 from workflow import audit
 from workflow.access import Actor, Grant, require_role
 from workflow.calendar import local_date
@@ -67,6 +67,8 @@ def create_agreement(
     remedy_policy: str = "corrective_action",
     allow_editor_approval: bool = False,
     executive_approval_threshold_pct: Decimal = Decimal("10"),
+    reporting_period: str = "month",
+    reporting_day: int = DEFAULT_REPORTING_DAY,
 ) -> Agreement:
     """A new agreement with version 1 in draft; the actor's organisation must be a party."""
     begin_write(session)
@@ -93,6 +95,8 @@ def create_agreement(
         remedy_policy=remedy_policy,
         allow_editor_approval=allow_editor_approval,
         executive_approval_threshold_pct=executive_approval_threshold_pct,
+        reporting_period=reporting_period,
+        reporting_day=reporting_day,
         created_by_id=actor.user_id,
         created_at=now,
     )
@@ -132,6 +136,8 @@ def create_agreement(
             "customer_org_id": customer_org_id,
             "provider_org_id": provider_org_id,
             "remedy_policy": remedy_policy,
+            "reporting_period": reporting_period,
+            "reporting_day": reporting_day,
             "stakeholders": [
                 {"side": s.side.value, "role": s.role.value, "user_id": s.user_id}
                 for s in stakeholders

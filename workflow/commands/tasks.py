@@ -11,6 +11,7 @@ from states import LIFECYCLE, FiredBy, Role, Side
 from workflow import audit
 from workflow.access import Actor, Grant
 from workflow.calendar import local_date
+from workflow.commands.periods import complete_period_task
 from workflow.db import begin_write
 from workflow.effects import announce_approval, apply_transition
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
@@ -20,7 +21,9 @@ from workflow.permissions import lock_version
 from workflow.snapshots import task_summary
 from workflow.transaction import command_body, commit
 
-_TASK_OWNER = select(Task.agreement_id, Task.version_id).where(Task.id == sa.bindparam("task_id"))
+_TASK_OWNER = select(Task.agreement_id, Task.version_id, Task.period_id).where(
+    Task.id == sa.bindparam("task_id")
+)
 
 
 def complete_task(
@@ -52,7 +55,19 @@ def _complete(
     owner = session.exec(_TASK_OWNER, params={"task_id": task_id}).first()
     if owner is None:
         raise NotFound("no such task")
-    agreement_id, version_id = owner
+    agreement_id, version_id, period_id = owner
+    if period_id is not None:
+        task = session.get_one(Task, task_id)
+        complete_period_task(
+            session,
+            actor=actor,
+            task=task,
+            agreement_id=agreement_id,
+            outcome=outcome,
+            comment=comment,
+            now=now,
+        )
+        return task
     if version_id is None:
         raise NotFound("the task's version no longer exists")
     agreement, version, calendars = lock_version(

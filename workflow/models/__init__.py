@@ -9,7 +9,8 @@ from workflow.models.agreements import (
 from workflow.models.catalog import CatalogMeasure, CatalogSource
 from workflow.models.excusals import Excusal
 from workflow.models.measurements import Measurement, MeasurementBatch
-from workflow.models.parties import ApiToken, Delegation, Organization, User
+from workflow.models.parties import ApiToken, Delegation, LoginAttempt, Organization, User
+from workflow.models.periods import PeriodAmendment, PeriodDispute, ReportingPeriod
 from workflow.models.records import (
     AuditChainHead,
     AuditEvent,
@@ -32,11 +33,15 @@ __all__ = [
     "Excusal",
     "Gap",
     "IdempotencyRecord",
+    "LoginAttempt",
     "Measurement",
     "MeasurementBatch",
     "NotificationDelivery",
     "Organization",
     "OutboxMessage",
+    "PeriodAmendment",
+    "PeriodDispute",
+    "ReportingPeriod",
     "StakeholderAssignment",
     "Task",
     "User",

@@ -19,6 +19,8 @@ class Agreement(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint("customer_org_id <> provider_org_id", name="ck_agreement_two_parties"),
         one_of("remedy_policy", ("service_credits", "corrective_action")),
+        one_of("reporting_period", ("month", "quarter")),
+        sa.CheckConstraint("reporting_day BETWEEN 1 AND 60", name="ck_reporting_day_range"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -28,6 +30,12 @@ class Agreement(SQLModel, table=True):
     provider_org_id: int = Field(foreign_key="organization.id", index=True)
     remedy_policy: str = Field(default="corrective_action", max_length=20)
     allow_editor_approval: bool = False
+    # The reporting cycle: monthly or quarterly periods, results due on this calendar day
+    # after the period ends.
+    reporting_period: str = Field(
+        default="month", max_length=10, sa_column_kwargs={"server_default": "month"}
+    )
+    reporting_day: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
     executive_approval_threshold_pct: Decimal = Field(
         default=Decimal("10"), max_digits=6, decimal_places=2
     )

@@ -29,6 +29,8 @@ class Task(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     agreement_id: int = Field(foreign_key="agreement.id", index=True)
     version_id: int | None = Field(default=None, foreign_key="agreement_version.id", index=True)
+    # Set for the tasks of a reporting cycle, which belong to no version.
+    period_id: int | None = Field(default=None, foreign_key="reporting_period.id", index=True)
     cycle: int = Field(default=1)
     kind: str = Field(max_length=40)
     side: str = Field(max_length=10)

@@ -61,6 +61,8 @@ class AgreementDetail(AgreementItem):
     remedy_policy: str
     allow_editor_approval: bool
     executive_approval_threshold_pct: Decimal
+    reporting_period: str
+    reporting_day: int
     created_at: datetime
     created_by: Person | None
     stakeholders: list[StakeholderView]
@@ -160,6 +162,8 @@ def agreement_detail(session: Session, actor: Actor, agreement_id: int) -> Agree
         executive_approval_threshold_pct=Decimal(
             agreement.executive_approval_threshold_pct
         ).quantize(Decimal("0.01")),
+        reporting_period=agreement.reporting_period,
+        reporting_day=agreement.reporting_day,
         created_at=agreement.created_at,
         created_by=users.get(agreement.created_by_id),
         stakeholders=stakeholders,

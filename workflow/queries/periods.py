@@ -1,0 +1,245 @@
+"""Reporting periods as people see them: state, results, disputes, amendments and tasks."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlmodel import Session, col, select
+
+from states import REPORTING
+from workflow.access import Actor
+from workflow.canonical import canonical_json, sha256_hex
+from workflow.compliance import ComplianceReport
+from workflow.compliance.closing import closing_in, report_start
+from workflow.errors import NotFound
+from workflow.models import PeriodAmendment, PeriodDispute, ReportingPeriod, Task
+from workflow.queries.agreements import visible_agreement
+from workflow.queries.common import Person, View, people
+from workflow.queries.compliance import agreement_compliance_report
+
+_REPORT = TypeAdapter(ComplianceReport)
+
+
+def period_report(
+    session: Session, agreement_id: int, first_day: date, last_day: date, *, now: datetime
+) -> ComplianceReport:
+    """The report of the windows closing in the period (the whole quarter seen, if one does)."""
+    report = agreement_compliance_report(
+        session, None, agreement_id, report_start(first_day), last_day, now=now
+    )
+    closing = closing_in(report, first_day, last_day)
+    if report_start(first_day) == first_day:
+        return closing
+    # Responsiveness is about the period itself, not the quarter read for its windows.
+    own = agreement_compliance_report(session, None, agreement_id, first_day, last_day, now=now)
+    return replace(closing, responsiveness=own.responsiveness)
+
+
+def results_of(report: ComplianceReport) -> dict[str, Any]:
+    """The report as stored with a submission: plain JSON, the form its hash is taken of."""
+    results: dict[str, Any] = _REPORT.dump_python(report, mode="json")
+    return results
+
+
+def stored_report(results: dict[str, Any]) -> ComplianceReport:
+    """A stored submission read back as the report it was made from."""
+    return _REPORT.validate_python(results)
+
+
+def results_hash(results: dict[str, Any]) -> str:
+    return sha256_hex("accord.period.v1", canonical_json(results))
+
+
+class DisputeView(View):
+    round: int
+    metric: str
+    reason: str
+    raised_by: Person | None
+    raised_at: datetime
+    answer: str | None
+    answered_at: datetime | None
+
+
+class AmendmentView(View):
+    number: int
+    reason: str
+    content_hash: str
+    created_by: Person | None
+    created_at: datetime
+    results: dict[str, Any] | None = None
+
+
+class PeriodTaskView(View):
+    id: int
+    kind: str
+    title: str
+    side: str
+    role: str
+    state: str
+    due_on: date
+    assignee: Person | None
+    outcome: str | None
+
+
+class PeriodView(View):
+    agreement_id: int
+    period: str
+    kind: str
+    first_day: date
+    last_day: date
+    state: str
+    due_on: date
+    round: int
+    submitted_at: datetime | None
+    submitted_by: Person | None
+    results_hash: str | None
+    final_hash: str | None
+    finalized_at: datetime | None
+    amendments: int
+    next_events: list[str]
+    open_disputes: int
+
+
+class PeriodDetail(PeriodView):
+    results: dict[str, Any] | None
+    disputes: list[DisputeView]
+    amendment_history: list[AmendmentView]
+    tasks: list[PeriodTaskView]
+
+
+def list_periods(session: Session, actor: Actor, agreement_id: int) -> list[PeriodView]:
+    """Every period of the agreement, newest first."""
+    visible_agreement(session, actor, agreement_id)
+    rows = list(
+        session.exec(
+            select(ReportingPeriod)
+            .where(ReportingPeriod.agreement_id == agreement_id)
+            .order_by(col(ReportingPeriod.first_day).desc())
+        ).all()
+    )
+    open_disputes = _open_dispute_counts(session, rows)
+    who = people(session, (r.submitted_by_id for r in rows))
+    return [_view(r, who, open_disputes.get(r.id or 0, 0)) for r in rows]
+
+
+def period_detail(session: Session, actor: Actor, agreement_id: int, label: str) -> PeriodDetail:
+    visible_agreement(session, actor, agreement_id)
+    row = period_row(session, agreement_id, label)
+    disputes = list(
+        session.exec(
+            select(PeriodDispute)
+            .where(PeriodDispute.period_id == row.id)
+            .order_by(col(PeriodDispute.id))
+        ).all()
+    )
+    amendments = list(
+        session.exec(
+            select(PeriodAmendment)
+            .where(PeriodAmendment.period_id == row.id)
+            .order_by(col(PeriodAmendment.number))
+        ).all()
+    )
+    tasks = list(
+        session.exec(select(Task).where(Task.period_id == row.id).order_by(col(Task.id))).all()
+    )
+    who = people(
+        session,
+        [
+            row.submitted_by_id,
+            *(d.raised_by_id for d in disputes),
+            *(a.created_by_id for a in amendments),
+            *(t.assignee_id for t in tasks),
+        ],
+    )
+    base = _view(row, who, sum(1 for d in disputes if d.round == row.round and d.answer is None))
+    return PeriodDetail(
+        **base.model_dump(),
+        results=row.results,
+        disputes=[
+            DisputeView(
+                round=d.round,
+                metric=d.metric_key,
+                reason=d.reason,
+                raised_by=who.get(d.raised_by_id or 0),
+                raised_at=d.raised_at,
+                answer=d.answer,
+                answered_at=d.answered_at,
+            )
+            for d in disputes
+        ],
+        amendment_history=[
+            AmendmentView(
+                number=a.number,
+                reason=a.reason,
+                content_hash=a.content_hash,
+                created_by=who.get(a.created_by_id or 0),
+                created_at=a.created_at,
+                results=a.results,
+            )
+            for a in amendments
+        ],
+        tasks=[
+            PeriodTaskView(
+                id=t.id or 0,
+                kind=t.kind,
+                title=t.title,
+                side=t.side,
+                role=t.role,
+                state=t.state,
+                due_on=t.due_on,
+                assignee=who.get(t.assignee_id or 0),
+                outcome=t.outcome,
+            )
+            for t in tasks
+        ],
+    )
+
+
+def period_row(session: Session, agreement_id: int, label: str) -> ReportingPeriod:
+    row = session.exec(
+        select(ReportingPeriod).where(
+            ReportingPeriod.agreement_id == agreement_id, ReportingPeriod.period == label
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no reporting period {label!r} (periods open when they end)")
+    return row
+
+
+def _open_dispute_counts(session: Session, rows: list[ReportingPeriod]) -> dict[int, int]:
+    disputed = {r.id: r.round for r in rows if r.state == "disputed" and r.id is not None}
+    if not disputed:
+        return {}
+    counts: dict[int, int] = {}
+    for period_id, round_ in session.exec(
+        select(PeriodDispute.period_id, PeriodDispute.round).where(
+            col(PeriodDispute.period_id).in_(disputed), col(PeriodDispute.answer).is_(None)
+        )
+    ).all():
+        if disputed.get(period_id) == round_:
+            counts[period_id] = counts.get(period_id, 0) + 1
+    return counts
+
+
+def _view(row: ReportingPeriod, who: dict[int, Person], open_disputes: int) -> PeriodView:
+    return PeriodView(
+        agreement_id=row.agreement_id,
+        period=row.period,
+        kind=row.kind,
+        first_day=row.first_day,
+        last_day=row.last_day,
+        state=row.state,
+        due_on=row.due_on,
+        round=row.round,
+        submitted_at=row.submitted_at,
+        submitted_by=who.get(row.submitted_by_id or 0),
+        results_hash=row.results_hash,
+        final_hash=row.final_hash,
+        finalized_at=row.finalized_at,
+        amendments=row.amendments,
+        next_events=[t.event for t in REPORTING.events_from(row.state)],
+        open_disputes=open_disputes,
+    )

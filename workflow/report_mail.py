@@ -1,0 +1,31 @@
+"""A final period report as an email carries it: the HTML report's body, and text lines."""
+
+from __future__ import annotations
+
+import re
+
+from workflow.compliance import ComplianceReport
+from workflow.reports import to_html
+
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
+
+
+def report_fragment(report: ComplianceReport, *, title: str = "") -> str:
+    """The report page's body, to sit inside an email's own layout (already escaped HTML)."""
+    page = to_html(report, title=title)
+    found = _BODY.search(page)
+    return found.group(1).strip() if found else page
+
+
+def status_lines(report: ComplianceReport) -> list[str]:
+    """One plain-text line per metric and window: what the text part of the email lists."""
+    lines = []
+    for metric in report.metrics:
+        for w in metric.windows:
+            actual = "no data" if w.actual is None else f"{w.actual:g}"
+            target = "no target" if w.target is None else f"{w.target:g}"
+            lines.append(
+                f"{metric.key} {w.window}: {w.status.value.replace('_', ' ')} "
+                f"(actual {actual}, target {target})"
+            )
+    return lines
