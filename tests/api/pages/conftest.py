@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -99,12 +100,17 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+def open_context(browser: Browser, site: Site, **options: Any) -> BrowserContext:
+    """A fresh browser profile (its own cookies) on the site, at laptop width."""
+    context = browser.new_context(base_url=site.base, viewport=LAPTOP, **options)
+    context.set_default_timeout(15_000)
+    return context
+
+
 @pytest.fixture
 def page(browser: Browser, site: Site) -> Iterator[Page]:
-    context = browser.new_context(base_url=site.base, viewport=LAPTOP)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
+    context = open_context(browser, site)
+    yield context.new_page()
     context.close()
 
 
