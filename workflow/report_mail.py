@@ -22,10 +22,10 @@ def status_lines(report: ComplianceReport) -> list[str]:
     lines = []
     for metric in report.metrics:
         for w in metric.windows:
-            actual = "no data" if w.actual is None else f"{w.actual:g}"
-            target = "no target" if w.target is None else f"{w.target:g}"
+            figures = [] if w.actual is None else [f"actual {w.actual:g}"]
+            figures += [] if w.target is None else [f"target {w.target:g}"]
             lines.append(
-                f"{metric.key} {w.window}: {w.status.value.replace('_', ' ')} "
-                f"(actual {actual}, target {target})"
+                f"{metric.key} {w.window}: {w.status.value.replace('_', ' ')}"
+                + (f" ({', '.join(figures)})" if figures else "")
             )
     return lines
