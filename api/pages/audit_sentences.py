@@ -1,0 +1,116 @@
+"""Audit events as sentences people read: "Aisha Bello approved version 3 on behalf of Bo Chen".
+
+Pure: the sentence follows from the action, its data and the names given, nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+SYSTEM = "Accord"
+
+# version.<event> of the lifecycle: what the subject did to the version.
+_VERSION_VERBS = {
+    "submit_for_review": "submitted version {n} for joint review",
+    "request_changes": "requested changes to version {n}",
+    "complete_review": "completed the joint review of version {n}",
+    "request_rework": "sent version {n} back for rework",
+    "submit_for_approval": "submitted version {n} for approval",
+    "reject": "returned version {n} to draft after a rejection",
+    "activate": "activated version {n}",
+    "supersede": "superseded version {n}",
+    "withdraw": "withdrew version {n}",
+    "expire": "expired version {n}",
+    "terminate": "terminated version {n}",
+    "edited": "edited version {n}",
+    "imported": "imported version {n}",
+    "revision_started": "started version {n} as a revision",
+}
+
+# period.<event> of the reporting cycle.
+_PERIOD_VERBS = {
+    "opened": "opened period {p}",
+    "submit": "submitted the results of period {p}",
+    "dispute": "disputed the results of period {p}",
+    "resubmit": "resubmitted the results of period {p}",
+    "accept": "accepted the results of period {p}",
+    "finalize": "finalised period {p}",
+    "amended": "amended period {p}",
+}
+
+_APPROVALS = {
+    "approved": "approved version {n}",
+    "approved_with_conditions": "approved version {n} with conditions",
+    "rejected": "rejected version {n}",
+}
+
+_OTHER = {
+    "agreement.created": "created the agreement",
+    "agreement.stakeholders_set": "set the agreement's stakeholders",
+    "agreement.renewal_upcoming": "announced the agreement's upcoming renewal",
+    "governance.annual_review_opened": "opened the annual review",
+    "governance.service_review_opened": "opened the service review",
+    "measurements.imported": "imported measurements",
+    "measurements.import_aborted": "aborted an import of measurements",
+    "excusal.added": "added an excusal",
+}
+
+
+def _words(name: str) -> str:
+    return name.replace(".", " ").replace("_", " ")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _phrase(action: str, data: Mapping[str, Any], version: str) -> str:
+    """What the subject did, without the subject."""
+    group, _, event = action.partition(".")
+    if action == "task.completed":
+        outcome = _text(data.get("outcome"))
+        if outcome in _APPROVALS and version != "?":
+            return _APPROVALS[outcome].format(n=version)
+        task = _text(data.get("task_id")) or "?"
+        return f"completed task {task}: {_words(outcome) or 'done'}"
+    if group == "version" and event in _VERSION_VERBS:
+        return _VERSION_VERBS[event].format(n=version)
+    if action == "version.metric_added_from_catalog":
+        metric = _text(data.get("metric") or data.get("metric_key"))
+        added = f"added metric {metric}" if metric else "added a metric"
+        return f"{added} from the catalog to version {version}"
+    if group == "period" and event in _PERIOD_VERBS:
+        return _PERIOD_VERBS[event].format(p=_text(data.get("period")) or "?")
+    if action == "gap.added":
+        severity = _text(data.get("severity"))
+        metric = _text(data.get("metric"))
+        gap = f"a {severity} gap" if severity else "a gap"
+        return f"raised {gap} on {metric}" if metric else f"raised {gap}"
+    if action == "gap.resolved":
+        gap = _text(data.get("gap_id"))
+        resolution = _text(data.get("resolution"))
+        done = f"resolved gap {gap}" if gap else "resolved a gap"
+        return f"{done}: {_words(resolution)}" if resolution else done
+    if action == "agreement.created" and data.get("key"):
+        return f"created agreement {data['key']}"
+    if action in _OTHER:
+        return _OTHER[action]
+    return f"recorded {_words(action)}"
+
+
+def sentence(
+    action: str,
+    data: Mapping[str, Any],
+    *,
+    actor: str | None,
+    on_behalf_of: str | None = None,
+    version_number: int | None = None,
+) -> str:
+    """The event as one sentence; `actor` None means Accord itself (the scheduler, rules)."""
+    version = str(version_number) if version_number is not None else "?"
+    subject = actor or SYSTEM
+    text = f"{subject} {_phrase(action, data, version)}"
+    if on_behalf_of:
+        text += f" on behalf of {on_behalf_of}"
+    return text

@@ -1,0 +1,249 @@
+"""Audit review pages over HTTP: events as sentences, filters, the evidence pack, strangers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from itertools import pairwise
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from api.app import create_app
+from api.pages.audit import CSV_COLUMNS
+from api.pages.audit_sentences import sentence
+from states import Role
+from tests.api.pages.conftest import PASSWORD
+from tests.helpers import C, P, World
+from workflow import commands
+from workflow.audit import GENESIS
+from workflow.commands.sign_in import set_passwords
+from workflow.models import Agreement, User
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+OUTSIDER = "olive.outsider@elsewhere.example"
+
+
+# The sentences, from hand-written inputs.
+
+
+def test_an_approval_on_behalf_of_someone() -> None:
+    text = sentence(
+        "task.completed",
+        {"task_id": 7, "outcome": "approved"},
+        actor="Aisha Bello",
+        on_behalf_of="Bo Chen",
+        version_number=3,
+    )
+    assert text == "Aisha Bello approved version 3 on behalf of Bo Chen"
+
+
+def test_approvals_with_conditions_and_rejections() -> None:
+    conditions = {"task_id": 7, "outcome": "approved_with_conditions"}
+    assert (
+        sentence("task.completed", conditions, actor="Bo Chen", version_number=2)
+        == "Bo Chen approved version 2 with conditions"
+    )
+    rejected = {"task_id": 7, "outcome": "rejected"}
+    assert (
+        sentence("task.completed", rejected, actor="Bo Chen", version_number=2)
+        == "Bo Chen rejected version 2"
+    )
+
+
+def test_accord_opens_a_period() -> None:
+    assert sentence("period.opened", {"period": "2026-11"}, actor=None) == (
+        "Accord opened period 2026-11"
+    )
+
+
+def test_other_tasks_name_their_outcome() -> None:
+    data = {"task_id": 12, "outcome": "accepted"}
+    assert sentence("task.completed", data, actor="Aisha Bello", version_number=1) == (
+        "Aisha Bello completed task 12: accepted"
+    )
+    assert sentence("task.completed", {"task_id": 12, "outcome": "accepted"}, actor=None) == (
+        "Accord completed task 12: accepted"
+    )
+
+
+def test_version_transitions_gaps_and_unknown_actions() -> None:
+    assert sentence("version.activate", {}, actor=None, version_number=4) == (
+        "Accord activated version 4"
+    )
+    assert sentence("version.submit_for_review", {}, actor="Cy", version_number=1) == (
+        "Cy submitted version 1 for joint review"
+    )
+    assert sentence("agreement.created", {"key": "SLA-1"}, actor="Cy", version_number=1) == (
+        "Cy created agreement SLA-1"
+    )
+    gap = {"gap_id": 5, "metric": "availability", "severity": "major"}
+    assert sentence("gap.added", gap, actor="Cy") == "Cy raised a major gap on availability"
+    resolved = {"gap_id": 5, "resolution": "target_adjusted"}
+    assert sentence("gap.resolved", resolved, actor="Cy") == "Cy resolved gap 5: target adjusted"
+    assert sentence("period.finalize", {"period": "2026-10"}, actor=None) == (
+        "Accord finalised period 2026-10"
+    )
+    assert sentence("widget.frobbed", {}, actor="Cy") == "Cy recorded widget frobbed"
+
+
+# The pages.
+
+
+@pytest.fixture
+def client(world: World, engine: Engine) -> Iterator[TestClient]:
+    app = create_app(engine, clock=lambda: world.now)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        yield client
+
+
+def _sign_in(client: TestClient, email: str) -> TestClient:
+    match = TOKEN.search(client.get("/signin").text)
+    assert match is not None
+    answer = client.post(
+        "/signin",
+        data={"email": email, "password": PASSWORD, "csrf_token": match[1]},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+@pytest.fixture
+def active(world: World) -> Agreement:
+    agreement = world.create()
+    world.to_active(agreement)
+    return agreement
+
+
+def _sentences(html: str) -> list[str]:
+    return re.findall(r'<span class="sentence">([^<]*)</span>', html)
+
+
+def test_a_party_reads_events_as_sentences_newest_first(
+    client: TestClient, world: World, active: Agreement
+) -> None:
+    owner = world.who(C, Role.BUSINESS_OWNER)
+    _sign_in(client, owner.email)
+    page = client.get("/audit")
+    assert page.status_code == 200
+    said = _sentences(page.text.replace("&#39;", "'"))
+    creator = world.who(C, Role.PROGRAM_MANAGER).name
+    assert said[-1] == f"{creator} created agreement {active.key}"
+    assert f"{owner.name} approved version 1" in said
+    assert said[0] == "Accord activated version 1"
+    assert "<details>" in page.text
+    assert '<a href="/audit" aria-current="page"' in page.text
+    assert "open to administrators" in page.text  # no chain check for non-admins
+
+
+def test_filters_by_action_and_actor_narrow_the_list(
+    client: TestClient, world: World, active: Agreement
+) -> None:
+    _sign_in(client, world.who(P, Role.BUSINESS_OWNER).email)
+    everything = _sentences(client.get("/audit").text)
+    created = _sentences(client.get("/audit", params={"action": "agreement.created"}).text)
+    assert len(created) == 1 < len(everything)
+    assert "created agreement" in created[0]
+    owner = world.who(C, Role.BUSINESS_OWNER)
+    by_owner = _sentences(client.get("/audit", params={"actor": owner.email.upper()}).text)
+    assert by_owner
+    assert len(by_owner) < len(everything)
+    assert all(s.startswith(owner.name) for s in by_owner)
+    assert (
+        _sentences(client.get("/audit", params={"agreement": str(active.id), "version": "2"}).text)
+        == []
+    )
+    assert _sentences(client.get("/audit", params={"date_to": "2020-01-01"}).text) == []
+    assert client.get("/audit", params={"version": "two"}).status_code == 422
+
+
+def _outsider(world: World) -> str:
+    elsewhere = commands.create_organization(
+        world.session, actor=None, name="Elsewhere Agency", now=world.tick()
+    )
+    assert elsewhere.id is not None
+    commands.create_user(
+        world.session,
+        actor=None,
+        email=OUTSIDER,
+        name="Olive Outsider",
+        organization_id=elsewhere.id,
+        now=world.tick(),
+    )
+    set_passwords(world.session, actor=None, emails=[OUTSIDER], password=PASSWORD, now=world.tick())
+    return OUTSIDER
+
+
+def test_a_stranger_sees_no_events_and_no_evidence(
+    client: TestClient, world: World, active: Agreement
+) -> None:
+    _sign_in(client, _outsider(world))
+    page = client.get("/audit", params={"agreement": str(active.id)})
+    assert page.status_code == 200
+    assert _sentences(page.text) == []
+    assert active.key not in page.text
+    assert _sentences(client.get("/audit").text) == []
+    for suffix in ("json", "csv"):
+        answer = client.get(f"/slas/{active.id}/versions/1/evidence.{suffix}")
+        assert answer.status_code == 404
+        assert active.key not in answer.text
+
+
+def test_the_evidence_json_chains_its_hashes(
+    client: TestClient, world: World, active: Agreement
+) -> None:
+    _sign_in(client, world.who(C, Role.BUSINESS_OWNER).email)
+    answer = client.get(f"/slas/{active.id}/versions/1/evidence.json")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/json")
+    assert "attachment" in answer.headers["content-disposition"]
+    pack = answer.json()
+    assert pack["agreement"]["key"] == active.key
+    assert pack["version"] == 1
+    events = pack["events"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[0]["prev_hash"] == GENESIS
+    for before, event in pairwise(events):
+        assert event["chain"] == before["chain"] == f"agreement:{active.id}"
+        assert event["prev_hash"] == before["hash"]
+    actions = {e["action"] for e in events}
+    assert {"agreement.created", "task.completed", "version.activate"} <= actions
+    assert all(set(e) >= {"occurred_at", "actor", "data", "hash"} for e in events)
+    assert client.get(f"/slas/{active.id}/versions/9/evidence.json").status_code == 404
+
+
+def test_the_evidence_csv_has_a_header_and_inert_cells(
+    client: TestClient, world: World, active: Agreement
+) -> None:
+    creator = world.who(C, Role.PROGRAM_MANAGER)
+    user = world.session.exec(select(User).where(User.id == creator.user_id)).one()
+    user.name = "=HYPERLINK(evil)"
+    world.session.add(user)
+    world.session.commit()
+    _sign_in(client, world.who(C, Role.BUSINESS_OWNER).email)
+    answer = client.get(f"/slas/{active.id}/versions/1/evidence.csv")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(answer.text)))
+    assert rows[0] == CSV_COLUMNS
+    by_column = [dict(zip(CSV_COLUMNS, r, strict=True)) for r in rows[1:]]
+    created = next(r for r in by_column if r["action"] == "agreement.created")
+    assert created["actor"] == "'=HYPERLINK(evil)"
+    assert all(not r["actor"].startswith(("=", "+", "-", "@")) for r in by_column)
+    assert created["seq"] == "1"
+
+
+def test_admins_see_the_chain_check(client: TestClient, world: World, active: Agreement) -> None:
+    owner = world.who(C, Role.BUSINESS_OWNER)
+    user = world.session.exec(select(User).where(User.id == owner.user_id)).one()
+    user.is_admin = True
+    world.session.add(user)
+    world.session.commit()
+    _sign_in(client, owner.email)
+    page = client.get("/audit")
+    assert re.search(r"Chain verified: \d+ events", page.text)
