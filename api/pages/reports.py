@@ -1,0 +1,300 @@
+"""The reporting cycle for people: an agreement's periods, one period's report and its actions.
+
+The actions (submit, accept, dispute, resubmit, amend) call the same commands as
+`api.routers.periods`; each POST redirects back with a flash, and a refusal is shown on the
+period's page (never an error 500).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from api.deps import NowDep, SessionDep
+from api.pages.render import Flash, redirect, render
+from api.pages.session import PageUserDep
+from states import REPORTING
+from workflow import commands
+from workflow.access import Actor
+from workflow.compliance import ComplianceReport
+from workflow.errors import Forbidden, InvalidInput, NotAllowedNow
+from workflow.queries.agreements import visible_agreement
+from workflow.queries.periods import PeriodDetail, list_periods, period_detail, stored_report
+from workflow.report_mail import report_fragment
+from workflow.reports import to_csv
+
+router = APIRouter()
+
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$"
+PeriodLabel = Annotated[str, Path(pattern=PERIOD_PATTERN)]
+CommentField = Annotated[str, Form(max_length=4000)]
+ListField = Annotated[list[str], Form()]
+
+# The report's grid and charts carry inline styles (they are made for email): this page alone
+# allows inline styles; scripts stay limited to /static.
+REPORT_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+EVENT_LABELS = {
+    "submit": "Submit results",
+    "accept": "Accept",
+    "dispute": "Dispute",
+    "resubmit": "Resubmit",
+}
+DONE_WORDS = {
+    "submit": "submitted the results of",
+    "accept": "accepted the results of",
+    "dispute": "disputed the results of",
+    "resubmit": "resubmitted the results of",
+}
+
+
+def _path(agreement_id: int, period: str) -> str:
+    return f"/slas/{agreement_id}/periods/{period}"
+
+
+@router.get("/slas/{agreement_id}/periods")
+def periods(
+    request: Request, agreement_id: int, user: PageUserDep, session: SessionDep
+) -> Response:
+    agreement = visible_agreement(session, user.actor, agreement_id)  # NotFound unless a party
+    rows = list_periods(session, user.actor, agreement_id)
+    context = {"section": "agreements", "agreement": _ref(agreement), "periods": rows}
+    session.rollback()
+    return render(request, "reports/list.html", context)
+
+
+def _ref(agreement: Any) -> dict[str, Any]:
+    return {"id": agreement.id, "key": agreement.key, "title": agreement.title}
+
+
+def _report(detail: PeriodDetail) -> ComplianceReport | None:
+    return None if detail.results is None else stored_report(detail.results)
+
+
+def _my_events(detail: PeriodDetail, actor: Actor) -> list[str]:
+    """The period's next events whose task the signed-in person holds."""
+    held = {
+        t.kind
+        for t in detail.tasks
+        if t.state == "open" and t.assignee is not None and t.assignee.id == actor.user_id
+    }
+    events = []
+    for event in detail.next_events:
+        transition = REPORTING.transition(event)
+        if transition.task_kind is not None and transition.task_kind in held:
+            events.append(event)
+    return events
+
+
+def _period_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    agreement_id: int,
+    period: str,
+    *,
+    error: str | None = None,
+    reasons: list[str] | None = None,
+    form: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    agreement = visible_agreement(session, actor, agreement_id)
+    detail = period_detail(session, actor, agreement_id, period)
+    ref = _ref(agreement)
+    session.rollback()
+    report = _report(detail)
+    return render(
+        request,
+        "reports/detail.html",
+        {
+            "section": "agreements",
+            "agreement": ref,
+            "period": detail,
+            "report": report,
+            "report_html": "" if report is None else report_fragment(report),
+            "events": _my_events(detail, actor),
+            "labels": EVENT_LABELS,
+            "may_amend": detail.state == "final",
+            "error": error,
+            "reasons": reasons or [],
+            "form": form or {},
+        },
+        status_code=status_code,
+        headers={"Content-Security-Policy": REPORT_CSP},
+    )
+
+
+@router.get("/slas/{agreement_id}/periods/{period}.csv")
+def period_csv(
+    agreement_id: int, period: PeriodLabel, user: PageUserDep, session: SessionDep
+) -> Response:
+    agreement = visible_agreement(session, user.actor, agreement_id)
+    detail = period_detail(session, user.actor, agreement_id, period)
+    key = agreement.key
+    session.rollback()
+    report = _report(detail)
+    if report is None:
+        return redirect(
+            _path(agreement_id, period),
+            flash=Flash("info", f"{period} has no results yet: they are submitted first."),
+        )
+    return Response(
+        to_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{key}-{period}.csv"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/slas/{agreement_id}/periods/{period}")
+def period_page(
+    request: Request, agreement_id: int, period: PeriodLabel, user: PageUserDep, session: SessionDep
+) -> Response:
+    return _period_page(request, session, user.actor, agreement_id, period)
+
+
+def _disputes(metrics: list[str], reasons: list[str], chosen: list[str]) -> list[dict[str, str]]:
+    by_metric = dict(zip(metrics, reasons, strict=False))
+    return [{"metric": m, "reason": by_metric.get(m, "").strip()} for m in chosen]
+
+
+def _dispute_problem(disputes: list[dict[str, str]]) -> str | None:
+    if not disputes:
+        return "Choose at least one metric to dispute, and say why."
+    missing = [d["metric"] for d in disputes if not d["reason"]]
+    if missing:
+        return "Say why you dispute " + ", ".join(missing) + "."
+    return None
+
+
+@router.post("/slas/{agreement_id}/periods/{period}/events/{event}")
+def fire(
+    request: Request,
+    agreement_id: int,
+    period: PeriodLabel,
+    event: str,
+    user: PageUserDep,
+    session: SessionDep,
+    now: NowDep,
+    comment: CommentField = "",
+    metric: ListField = [],  # noqa: B006 - FastAPI copies defaults
+    metric_key: ListField = [],  # noqa: B006
+    reason: ListField = [],  # noqa: B006
+) -> Response:
+    """Submit, accept, dispute or resubmit with the command behind the periods API."""
+    disputes = _disputes(metric_key, reason, metric) if event == "dispute" else []
+    form = {
+        "event": event,
+        "comment": comment,
+        "chosen": metric,
+        "reasons": dict(zip(metric_key, reason, strict=False)),
+    }
+
+    def refused(message: str, status_code: int, reasons: list[str] | None = None) -> Response:
+        return _period_page(
+            request,
+            session,
+            user.actor,
+            agreement_id,
+            period,
+            error=message,
+            reasons=reasons,
+            form=form,
+            status_code=status_code,
+        )
+
+    if event not in EVENT_LABELS:
+        return refused(f"There is no action named {event!r} on a period.", 404)
+    if event == "dispute":
+        problem = _dispute_problem(disputes)
+        if problem:
+            session.rollback()
+            return refused(problem, 422)
+    if event == "resubmit" and not comment.strip():
+        session.rollback()
+        return refused("Say what you changed before resubmitting.", 422)
+    session.rollback()
+    try:
+        commands.fire_period_event(
+            session,
+            actor=user.actor,
+            agreement_id=agreement_id,
+            period=period,
+            event=event,
+            now=now,
+            comment=comment.strip() or None,
+            disputes=disputes,
+        )
+    except NotAllowedNow as exc:
+        session.rollback()
+        return refused(exc.message, 409, exc.reasons)
+    except Forbidden as exc:
+        session.rollback()
+        return refused(exc.message, 403)
+    except InvalidInput as exc:
+        session.rollback()
+        return refused(exc.message, 422)
+    return redirect(
+        _path(agreement_id, period),
+        flash=Flash("success", f"You {DONE_WORDS[event]} {period}."),
+    )
+
+
+@router.post("/slas/{agreement_id}/periods/{period}/amendments")
+def amend(
+    request: Request,
+    agreement_id: int,
+    period: PeriodLabel,
+    user: PageUserDep,
+    session: SessionDep,
+    now: NowDep,
+    reason: CommentField = "",
+) -> Response:
+    """Correct a final report with a numbered amendment (Program Manager or Functional Lead)."""
+    form = {"event": "amend", "amend_reason": reason}
+    error: tuple[str, int, list[str]] | None = None
+    if not reason.strip():
+        error = ("Say why the final report is amended.", 422, [])
+    else:
+        session.rollback()
+        try:
+            amendment = commands.amend_period(
+                session,
+                actor=user.actor,
+                agreement_id=agreement_id,
+                period=period,
+                reason=reason,
+                now=now,
+            )
+        except NotAllowedNow as exc:
+            error = (exc.message, 409, exc.reasons)
+        except Forbidden as exc:
+            error = (exc.message, 403, [])
+        except InvalidInput as exc:
+            error = (exc.message, 422, [])
+    if error is not None:
+        session.rollback()
+        message, status_code, reasons = error
+        return _period_page(
+            request,
+            session,
+            user.actor,
+            agreement_id,
+            period,
+            error=message,
+            reasons=reasons,
+            form=form,
+            status_code=status_code,
+        )
+    return redirect(
+        _path(agreement_id, period),
+        flash=Flash("success", f"You amended {period}: amendment {amendment.number}."),
+    )
