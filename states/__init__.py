@@ -22,6 +22,19 @@ from states.validate import SpecError, validate
 validate(LIFECYCLE)
 validate(REPORTING)
 
+# Every task kind of every machine, by name: a task row names only its kind.
+TASK_KINDS: dict[str, TaskKind] = {k.name: k for k in LIFECYCLE.task_kinds}
+for _kind in REPORTING.task_kinds:
+    if _kind.name in TASK_KINDS:
+        raise SpecError(f"task kind {_kind.name!r} is declared by two machines")
+    TASK_KINDS[_kind.name] = _kind
+
+
+def task_kind(name: str) -> TaskKind:
+    """The kind of a task of any machine; KeyError for a name no machine declares."""
+    return TASK_KINDS[name]
+
+
 __all__ = [
     "CORRECTIVE_ACTION",
     "DEFAULT_REPORTING_DAY",
@@ -29,6 +42,7 @@ __all__ = [
     "LIFECYCLE",
     "REPORTING",
     "SUBMIT_RESULTS",
+    "TASK_KINDS",
     "Action",
     "FiredBy",
     "GovernanceCalendar",
@@ -43,5 +57,6 @@ __all__ = [
     "TaskKind",
     "TaskTemplate",
     "Transition",
+    "task_kind",
     "validate",
 ]

@@ -13,7 +13,7 @@ from api.pages.due import due_status
 from api.pages.errors import PageError
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUserDep
-from states import LIFECYCLE
+from states import task_kind
 from workflow import commands
 from workflow.access import Actor
 from workflow.calendar import local_date
@@ -134,7 +134,7 @@ def approval(
 
 def _form_errors(task: TaskView, outcome: str, comment: str) -> dict[str, str]:
     """What the form lacks, read from the lifecycle spec (the command checks it again)."""
-    chosen = LIFECYCLE.task_kind(task.kind).outcome(outcome)
+    chosen = task_kind(task.kind).outcome(outcome)
     if chosen is None or outcome not in task.outcomes:
         return {"outcome": "Choose approve, approve with conditions or reject."}
     if chosen.comment_required and not comment.strip():

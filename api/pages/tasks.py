@@ -13,7 +13,7 @@ from api.deps import NowDep, SessionDep
 from api.pages.due import due_status
 from api.pages.render import Flash, is_htmx, redirect, render
 from api.pages.session import PageUserDep
-from states import LIFECYCLE
+from states import task_kind
 from workflow import commands
 from workflow.calendar import local_date
 from workflow.errors import DomainError, NotAllowedNow
@@ -132,7 +132,7 @@ def complete(
 
 def _missing(task: TaskView, outcome: str, comment: str) -> str | None:
     """What the form lacks, read from the lifecycle spec (the command checks it again)."""
-    chosen = LIFECYCLE.task_kind(task.kind).outcome(outcome)
+    chosen = task_kind(task.kind).outcome(outcome)
     if chosen is None or outcome not in task.outcomes:
         return "Choose one of the buttons of this task."
     if chosen.comment_required and not comment.strip():

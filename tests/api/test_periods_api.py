@@ -153,3 +153,29 @@ def test_the_final_report_email_renders_with_its_grid(api: Api) -> None:
     assert "invoice-payment-timeliness 2026-11: missed (actual 97, target 98)" in rendered.text
     assert "Commercial invoices paid within 30 calendar days" in rendered.html
     assert rendered.link == f"http://127.0.0.1:8000/slas/{agreement.id}/periods/2026-11"
+
+
+def test_period_tasks_are_listed_and_completed_like_any_task(api: Api) -> None:
+    agreement = _reporting(api)
+    mine = api.client.get(
+        "/api/v1/tasks?assignee=me&state=open", headers=api.auth(P, Role.PROGRAM_MANAGER)
+    )
+    assert mine.status_code == 200
+    [task] = [t for t in mine.json()["items"] if t["kind"] == "submit_results"]
+    assert task["outcomes"] == ["done"]
+    assert task["due_on"] == "2026-12-10"
+    done = api.client.post(
+        f"/api/v1/tasks/{task['id']}/complete",
+        json={"outcome": "done"},
+        headers=api.auth(P, Role.PROGRAM_MANAGER),
+    )
+    assert done.status_code == 200
+    period = api.client.get(
+        f"{PERIODS.format(agreement.id)}/2026-11", headers=api.auth(C, Role.FUNCTIONAL_LEAD)
+    ).json()
+    assert period["state"] == "submitted"
+    reviews = api.client.get(
+        "/api/v1/tasks?assignee=me&kind=review_results", headers=api.auth(C, Role.FUNCTIONAL_LEAD)
+    )
+    assert reviews.status_code == 200
+    assert [t["outcomes"] for t in reviews.json()["items"]] == [["accepted", "disputed"]]

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, and_, not_, or_
 from sqlmodel import Session, col, select
 
-from states import LIFECYCLE, Role, Side
+from states import TASK_KINDS, Role, Side, task_kind
 from workflow.access import Actor, delegators_of
 from workflow.calendar import local_date
 from workflow.errors import NotFound
@@ -83,7 +83,7 @@ def list_tasks(
     """Tasks of agreements the actor's organisation is party to, by due date then id."""
     today = local_date(now)
     one_of("state", filters.state, TASK_STATES)
-    one_of("kind", filters.kind, (k.name for k in LIFECYCLE.task_kinds))
+    one_of("kind", filters.kind, TASK_KINDS)
     org = actor.organization_id
     delegators = delegators_of(session, actor.user_id, today)
     stmt = (
@@ -164,9 +164,7 @@ def views(
             required=t.required,
             due_on=t.due_on,
             overdue=is_overdue(t, today),
-            outcomes=[o.name for o in LIFECYCLE.task_kind(t.kind).outcomes]
-            if t.state == "open"
-            else [],
+            outcomes=[o.name for o in task_kind(t.kind).outcomes] if t.state == "open" else [],
             outcome=t.outcome,
             comment=t.comment,
             completed_by=users.get(t.completed_by_id or 0),
