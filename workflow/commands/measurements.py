@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,7 +47,17 @@ _KEY = ["agreement_id", "metric_key", "observed_at"]
 # rowcount is the number inserted). PostgreSQL: the chunk as four arrays in ONE statement;
 # SQLAlchemy's executemany there is its "insertmanyvalues" batching, which reports no
 # rowcount and ran at a seventh of this speed.
-_INSERT_SQLITE = sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=_KEY)
+# SQLite: the driver's own executemany with plain tuples. SQLAlchemy's per-row parameter
+# processing cost a third of the import; times are formatted by the dialect's own DateTime
+# processor, so stored text is byte-identical to rows written through the ORM.
+_INSERT_SQLITE = (
+    "INSERT INTO measurement"
+    " (agreement_id, metric_key, observed_at, value, weight, batch_id, ingested_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (agreement_id, metric_key, observed_at) DO NOTHING"
+)
+_SQLITE_DIALECT = sqlite.dialect()
+_SQLITE_MOMENT = sa.DateTime().dialect_impl(_SQLITE_DIALECT).bind_processor(_SQLITE_DIALECT)
 _INSERT_POSTGRES = sa.text(
     "INSERT INTO measurement"
     " (agreement_id, metric_key, observed_at, value, weight, batch_id, ingested_at)"
@@ -249,19 +259,22 @@ def _write_chunk(
             },
         ).rowcount
     else:
+        assert _SQLITE_MOMENT is not None
+        moment = _SQLITE_MOMENT
+        ingested_at = moment(now.astimezone(UTC))
         params = [
-            {
-                "agreement_id": agreement_id,
-                "metric_key": metric,
-                "observed_at": observed_at,
-                "value": value,
-                "weight": weight,
-                "batch_id": batch_id,
-                "ingested_at": now,
-            }
+            (
+                agreement_id,
+                metric,
+                moment(observed_at.astimezone(UTC)),
+                value,
+                weight,
+                batch_id,
+                ingested_at,
+            )
             for (metric, observed_at), (_line, value, weight) in chunk.items()
         ]
-        inserted = connection.execute(_INSERT_SQLITE, params).rowcount
+        inserted = connection.exec_driver_sql(_INSERT_SQLITE, params).rowcount
     if inserted < len(chunk):
         _classify_skipped(connection, chunk, report, agreement_id, error_limit, inserted)
     else:
