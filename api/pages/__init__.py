@@ -12,13 +12,24 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.pages import admin, agreements, approvals, audit, auth, handlers, home, reports, tasks
+from api.pages import (
+    admin,
+    agreements,
+    approvals,
+    audit,
+    auth,
+    drafts,
+    handlers,
+    home,
+    reports,
+    tasks,
+)
 from api.pages.csrf import verify_csrf
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
-for _module in (audit, auth, home, approvals, tasks, agreements, reports, admin):
+for _module in (audit, auth, home, approvals, tasks, agreements, reports, admin, drafts):
     router.include_router(_module.router)
 
 
