@@ -21,6 +21,7 @@ from html import escape
 from itertools import groupby
 
 from workflow.compliance import MetricReport, Status, WindowResult
+from workflow.compliance.what_if import WhatIf, WhatIfWindow
 from workflow.content import Direction, Window
 
 PLOT_HEIGHT = 160  # px
@@ -39,6 +40,7 @@ RULE = "#DFE1E6"
 AXIS = "#A5ADBA"
 TARGET = "#172B4D"
 WARNING_LINE = "#B35900"
+PROPOSED_LINE = "#0052CC"  # a what-if's proposed target, beside the current one (TARGET)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,10 +331,13 @@ def bar_width(column_width: int) -> int:
 
 
 def _column_html(chart: TrendChart, column: Column) -> str:
-    width = chart.column_width
+    return _painted_column(column_paint(chart, column), chart.column_width, column.title)
+
+
+def _painted_column(runs: list[tuple[int, Paint]], width: int, title: str) -> str:
     bar = bar_width(width)
     rows: list[str] = []
-    for i, (height, (gap, fill)) in enumerate(column_paint(chart, column)):
+    for i, (height, (gap, fill)) in enumerate(runs):
         if i == 0:  # the first row fixes both cells' widths for the rows below
             rows.append(
                 _cell(height, gap, f' width="{width - bar}"')
@@ -343,7 +348,7 @@ def _column_html(chart: TrendChart, column: Column) -> str:
         else:
             rows.append(_cell(height, gap) + _cell(height, fill))
     return (
-        f'<td title="{escape(column.title)}" valign="top" style="padding:{PAD}px 0">'
+        f'<td title="{escape(title)}" valign="top" style="padding:{PAD}px 0">'
         f'<table role="presentation" cellpadding="0" cellspacing="0" width="{width}" '
         'style="font-size:0;line-height:0;mso-line-height-rule:exactly">'
         f"<tr>{'</tr><tr>'.join(rows)}</tr></table></td>"
@@ -351,8 +356,11 @@ def _column_html(chart: TrendChart, column: Column) -> str:
 
 
 def _axis_html(chart: TrendChart, label_width: int) -> str:
+    return _scale_html(chart.scale, chart.metric.unit, label_width)
+
+
+def _scale_html(scale: Scale, unit: str, label_width: int) -> str:
     """Tick labels, each on a line centred on its tick's row."""
-    scale, unit = chart.scale, chart.metric.unit
     suffix = "%" if is_percent(unit) else ""
     rows: list[str] = []
     at = 0  # px from the top of the top pad
@@ -461,4 +469,86 @@ def legend_html() -> str:
         f'style="border-collapse:collapse;font-family:{FONT};margin:0 0 18px 0"><tr>'
         f'{swatches}{target}<td style="{text}">target</td>'
         f'{warning}<td style="{text}">warning threshold</td></tr></table>'
+    )
+
+
+def _what_if_title(w: WhatIfWindow, unit: str) -> str:
+    actual = "no data" if w.actual is None else quantity(w.actual, unit)
+    now, then = LOOKS[w.status_now].label, LOOKS[w.status_proposed].label
+    return f"{w.window}: actual {actual}; current target: {now}; proposed target: {then}"
+
+
+def _what_if_paint(scale: Scale, w: WhatIfWindow, lines: list[tuple[int, str]]) -> list[Paint]:
+    """Like `column_paint`, the bar coloured by its status under the proposed target."""
+    rows: list[Paint] = [(None, None)] * scale.height
+    if w.actual is not None:
+        for row in range(*_bar(scale, w.actual)):
+            rows[row] = (None, LOOKS[w.status_proposed].bar)
+    rows[_line(scale.row(scale.baseline), 1, scale.height)[0]] = (AXIS, AXIS)
+    for value_row, colour in lines:
+        for row in range(*_line(value_row, 2, scale.height)):
+            rows[row] = (colour, colour)
+    return rows
+
+
+def what_if_chart_html(result: WhatIf, name: str, unit: str, *, height: int = PLOT_HEIGHT) -> str:
+    """A what-if as an email-safe chart: the actuals as bars (coloured by their status under
+    the proposed target, each window's two statuses as symbols under it) with the current
+    target as a dark line and the proposed one as a blue line (drawn on top where they meet)."""
+    windows = result.windows
+    if not windows:
+        raise ValueError(f"{result.metric} has no windows to chart")
+    values = [w.actual for w in windows if w.actual is not None]
+    scale = chart_scale([*values, result.target_now, result.target_proposed], height=height)
+    width = min(COLUMN_MAX, max(COLUMN_MIN, PLOT_WIDTH // len(windows)))
+    lines = [
+        (scale.row(result.target_now), TARGET),
+        (scale.row(result.target_proposed), PROPOSED_LINE),
+    ]
+    plot, under = [], []
+    gap = width - bar_width(width)
+    for w in windows:
+        runs = [(len(list(run)), paint) for paint, run in groupby(_what_if_paint(scale, w, lines))]
+        plot.append(_painted_column(runs, width, _what_if_title(w, unit)))
+        now, then = LOOKS[w.status_now], LOOKS[w.status_proposed]
+        symbols = (
+            f'<b style="color:{now.ink}">{escape(now.symbol)}</b>'
+            f'<b style="color:{then.ink}">{escape(then.symbol)}</b>'
+        )
+        short = w.window[5:] if result.window_kind is Window.QUARTER else w.window[2:]
+        value = "" if w.actual is None or width < VALUES_FROM else escape(_compact(w.actual))
+        under.append(
+            f'<td style="padding:3px 0 0 {gap}px;white-space:nowrap">'
+            f'<span style="color:{INK}">{value}</span><br>{symbols}<br>{escape(short)}</td>'
+        )
+    widest = max(len(f"{t:,.{scale.decimals}f}%") for t in scale.ticks)
+    label_width = max(44, 6 * widest + 12)
+    axis = f"Axis {number(scale.low)} to {number(scale.high)}"
+    higher = result.direction is not Direction.LOWER_IS_BETTER
+    sign = "≥" if higher else "≤"
+    t = result.totals
+    summary = (
+        f"Per {'quarter' if result.window_kind is Window.QUARTER else 'month'}, "
+        f"{windows[0].window} to {windows[-1].window}. Current target {sign} "
+        f"{quantity(result.target_now, unit)} (dark line): {t.missed_now} missed; proposed "
+        f"{sign} {quantity(result.target_proposed, unit)} (blue line): {t.missed_proposed} "
+        f"missed. Under each bar: its status now, then under the proposed target. "
+        + (axis if scale.from_zero else axis + ", not starting at zero")
+        + "."
+    )
+    chart_table = (
+        '<table role="presentation" cellpadding="0" cellspacing="0" style="border-collapse:'
+        f'collapse;font-size:10px;line-height:14px;color:{MUTED};text-align:center">'
+        f"<tr>{_scale_html(scale, unit, label_width)}{''.join(plot)}</tr>"
+        f"<tr><td></td>{''.join(under)}</tr></table>"
+    )
+    total = label_width + max(PLOT_WIDTH, len(windows) * width)
+    return (
+        f'<table cellpadding="0" cellspacing="0" width="{total}" '
+        f'style="border-collapse:collapse;font-family:{FONT};margin:0 0 30px 0">'
+        '<caption style="caption-side:top;text-align:left;font-size:12px;line-height:18px;'
+        f'color:{MUTED};padding:0 0 10px 0">'
+        f'<strong style="font-size:14px;color:{INK}">{escape(name)}</strong> '
+        f"{escape(result.metric)} · {escape(unit)}<br>{_unbroken_labels(escape(summary))}"
+        f"</caption><tr><td>{chart_table}</td></tr></table>"
     )
