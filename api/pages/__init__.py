@@ -19,6 +19,7 @@ from api.pages import (
     audit,
     auth,
     drafts,
+    gaps,
     handlers,
     home,
     reports,
@@ -29,7 +30,7 @@ from api.pages.csrf import verify_csrf
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
-for _module in (audit, auth, home, approvals, tasks, agreements, reports, admin, drafts):
+for _module in (audit, auth, home, approvals, tasks, agreements, reports, admin, drafts, gaps):
     router.include_router(_module.router)
 
 
