@@ -24,13 +24,26 @@ from api.pages import (
     home,
     reports,
     tasks,
+    versions,
 )
 from api.pages.csrf import verify_csrf
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
 router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
-for _module in (audit, auth, home, approvals, tasks, agreements, reports, admin, drafts, gaps):
+for _module in (
+    audit,
+    auth,
+    home,
+    approvals,
+    tasks,
+    agreements,
+    reports,
+    admin,
+    drafts,
+    gaps,
+    versions,
+):
     router.include_router(_module.router)
 
 
