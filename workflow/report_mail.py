@@ -10,9 +10,11 @@ from workflow.reports import to_html
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
 
 
-def report_fragment(report: ComplianceReport, *, title: str = "") -> str:
+def report_fragment(
+    report: ComplianceReport, *, title: str = "", trend: ComplianceReport | None = None
+) -> str:
     """The report page's body, to sit inside an email's own layout (already escaped HTML)."""
-    page = to_html(report, title=title)
+    page = to_html(report, title=title, trend=trend)
     found = _BODY.search(page)
     return found.group(1).strip() if found else page
 

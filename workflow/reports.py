@@ -156,9 +156,12 @@ def _grid(report: ComplianceReport) -> str:
     )
 
 
-def to_html(report: ComplianceReport, *, title: str) -> str:
+def to_html(report: ComplianceReport, *, title: str, trend: ComplianceReport | None = None) -> str:
     """A self-contained page: the metric-by-window status grid, a trend chart per metric and the
-    totals (inline styles, tables only, no scripts or images, so it renders inside an email)."""
+    totals (inline styles, tables only, no scripts or images, so it renders inside an email).
+
+    `trend`, when given, is a longer report whose windows the charts show instead (a period's
+    report has one window per metric, too few for a trend)."""
     t = report.totals
     totals = (
         f"met {t.met} · warning {t.warning} · missed {t.missed} · excused {t.excused} · "
@@ -170,9 +173,17 @@ def to_html(report: ComplianceReport, *, title: str) -> str:
     policy = report.remedy_policy.value.replace("_", " ")
     h2 = f'style="font-size:16px;margin:0 0 10px 0;color:{INK}"'
     charts = ""
-    if report.metrics:
-        charts = f"<h2 {h2}>Trends</h2>{legend_html()}" + "".join(
-            trend_chart_html(m) for m in report.metrics if m.windows
+    charted = trend or report
+    if charted.metrics:
+        span = (
+            ""
+            if trend is None
+            else f'<p style="margin:0 0 10px 0;font-size:13px;color:{MUTED}">'
+            f"{escape(trend.period.first_day.isoformat())} to "
+            f"{escape(trend.period.last_day.isoformat())}, as recorded when this was sent.</p>"
+        )
+        charts = f"<h2 {h2}>Trends</h2>{span}{legend_html()}" + "".join(
+            trend_chart_html(m) for m in charted.metrics if m.windows
         )
     heading = (
         f'<h1 style="font-size:22px;margin:0 0 4px 0;color:{INK}">{escape(title)}</h1>'

@@ -233,9 +233,14 @@ def test_the_full_cycle_with_a_dispute_round(world: World, active: Agreement) ->
     assert (
         "invoice-payment-timeliness 2026-11: missed (actual 97, target 98)" in mail.payload["lines"]
     )
-    assert "Pay and leave" not in mail.payload["report_html"]  # quarterly: not this period
+    grid = mail.payload["report_html"].split(">Trends<")[0]
+    assert "Pay and leave" not in grid  # quarterly: not reported in this period
     assert "Commercial invoices paid within 30 calendar days" in mail.payload["report_html"]
     assert "<body" not in mail.payload["report_html"]  # a fragment, inside the email's layout
+    # The charts show the six months up to the period, the grid only the period.
+    assert (
+        "2026-06-01 to 2026-11-30, as recorded when this was sent." in mail.payload["report_html"]
+    )
     assert audit.verify(world.session).ok
 
     # Nothing moves a final report; corrections are amendments.
