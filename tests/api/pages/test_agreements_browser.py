@@ -47,3 +47,10 @@ def test_the_customer_pm_submits_the_draft_from_the_agreement_page(
     expect(waiting).to_contain_text("Review the draft (customer)")
     screenshot(page, "agreement-after-submit", request)
     assert site.world.version(agreement).state == "joint_review"
+
+    page.get_by_role("link", name="Version 1", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("version 1")
+    expect(page.get_by_text(site.world.version(agreement).content_hash)).to_be_visible()
+    screenshot(page, "agreement-version", request)
+    page.get_by_role("link", name="What changed in version 1").click()
+    expect(page.get_by_text("Version 1 is the first")).to_be_visible()
