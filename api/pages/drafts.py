@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -551,7 +552,9 @@ def add_from_catalog(
         return _refused(request, session, user.actor, ids, now, refusal, 422, q)
     added = version.metrics[-1]["key"]
     session.rollback()
+    # Back to the same search: measures are often added a few at a time.
+    search = f"?{urlencode({'q': q})}" if q else ""
     return redirect(
-        _url(*ids) + "#metrics",
+        _url(*ids) + search + "#metrics",
         flash=Flash("success", f"Added {added} from the catalogue."),
     )

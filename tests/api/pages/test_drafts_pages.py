@@ -409,6 +409,7 @@ def test_a_catalogue_measure_is_found_and_added(world: World, signed_in: Client)
     )
 
     assert added.status_code == 303, added.text
+    assert added.headers["location"] == f"{path}?q=FFM.100.030.0011#metrics"
     version = _version(world, agreement)
     assert len(version.metrics) == count + 1
     metric = version.metrics[-1]
@@ -484,3 +485,44 @@ def test_only_a_draft_is_editable_and_a_stranger_gets_not_found(
         data={"csrf_token": token[1], "lock_version": "1", "currency": "EUR"},
     )
     assert posted.status_code == 404
+
+
+def test_a_metric_saved_meanwhile_shows_what_is_stored_beside_the_typed_values(
+    world: World, signed_in: Client
+) -> None:
+    agreement = world.create()
+    key = "prompt-payment"
+    page = f"{_edit(agreement)}?metric={key}"
+    first = signed_in(_email(world, C, Role.PROGRAM_MANAGER))
+    second = signed_in(_email(world, P, Role.FUNCTIONAL_LEAD))
+    token_1, lock = _form(first, page)
+    token_2, _ = _form(second, page)
+    metric = _metric(_version(world, agreement), key)
+    action = f"{_edit(agreement)}/metrics/{key}"
+
+    saved = first.post(
+        action,
+        data={**_metric_form(metric, target="99.8"), "lock_version": lock, "csrf_token": token_1},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    late = second.post(
+        action,
+        data={
+            **_metric_form(metric, name="Prompt payments", capability="99"),
+            "lock_version": lock,
+            "csrf_token": token_2,
+        },
+        follow_redirects=False,
+    )
+
+    assert late.status_code == 409
+    assert f'id="metric-{key}-form"' in late.text  # the row stays open with their values
+    assert 'value="Prompt payments"' in late.text
+    assert "Now stored: <strong>99.8</strong>" in late.text
+    stored = _metric(_version(world, agreement), key)
+    assert (stored["target"], stored["name"], stored["capability"]) == (
+        99.8,
+        metric["name"],
+        99.5,
+    )
