@@ -29,7 +29,7 @@ from workflow.compliance.what_if import MeasuredShortfall, WhatIf, WhatIfWindow
 from workflow.content import Metric, Terms
 from workflow.errors import Conflict, DomainError, Forbidden, InvalidInput, NotAllowedNow
 from workflow.models.tasks import GAP_RESOLUTIONS, GAP_SEVERITIES
-from workflow.queries.gaps import GapView, gaps_of_version
+from workflow.queries.gaps import gap_detail, gaps_of_version
 from workflow.queries.tasks import TaskFilter, TaskView, list_tasks
 from workflow.queries.versions import VersionDetail, version_detail
 from workflow.queries.what_if import (
@@ -69,6 +69,18 @@ def _path(agreement_id: int, number: int) -> str:
     return f"/slas/{agreement_id}/versions/{number}/gaps"
 
 
+@dataclass(frozen=True)
+class Here:
+    """The request a page answers, to show the page again with a refusal."""
+
+    request: Request
+    session: Session
+    actor: Actor
+    agreement_id: int
+    number: int
+    now: datetime
+
+
 def _metric_rows(
     session: Session, actor: Actor, version: VersionDetail, now: datetime
 ) -> list[MetricRow]:
@@ -90,7 +102,9 @@ def _metric_rows(
     return rows
 
 
-def _gap_tasks(session: Session, actor: Actor, version: VersionDetail, now: datetime) -> list[Any]:
+def _gap_tasks(
+    session: Session, actor: Actor, version: VersionDetail, now: datetime
+) -> list[TaskView]:
     tasks = list_tasks(
         session,
         actor,
@@ -138,12 +152,7 @@ def _what_if(
 
 
 def _gaps_page(
-    request: Request,
-    session: Session,
-    actor: Actor,
-    agreement_id: int,
-    number: int,
-    now: datetime,
+    here: Here,
     *,
     metric: str | None = None,
     target: str | None = None,
@@ -153,10 +162,10 @@ def _gaps_page(
     form: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    version = version_detail(session, actor, agreement_id, number, now=now)  # 404 to non-parties
-    gaps: list[GapView] = gaps_of_version(
-        session, actor, agreement_id, number, limit=LIST_LIMIT
-    ).items
+    session, actor, now = here.session, here.actor, here.now
+    # NotFound (a 404 page) for anyone whose organisation is not party to the agreement.
+    version = version_detail(session, actor, here.agreement_id, here.number, now=now)
+    gaps = gaps_of_version(session, actor, here.agreement_id, here.number, limit=LIST_LIMIT).items
     rows = _metric_rows(session, actor, version, now)
     tasks = _gap_tasks(session, actor, version, now)
     what_if, what_if_error = _what_if(session, actor, version, metric, target)
@@ -167,7 +176,7 @@ def _gaps_page(
         studied = names[what_if.metric]
         chart = what_if_chart_html(what_if, studied.name, studied.unit)
     return render(
-        request,
+        here.request,
         "gaps/page.html",
         {
             "section": "agreements",
@@ -208,9 +217,8 @@ def gaps_page(
     metric: Annotated[str | None, Query(max_length=80)] = None,
     target: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    return _gaps_page(
-        request, session, user.actor, agreement_id, number, now, metric=metric, target=target
-    )
+    here = Here(request, session, user.actor, agreement_id, number, now)
+    return _gaps_page(here, metric=metric, target=target)
 
 
 def _refusal(exc: DomainError) -> tuple[int, dict[str, str]]:
@@ -251,12 +259,7 @@ def add_gap(
     except (Forbidden, InvalidInput, Conflict) as exc:
         status, fields = _refusal(exc)
         return _gaps_page(
-            request,
-            session,
-            user.actor,
-            agreement_id,
-            number,
-            now,
+            Here(request, session, user.actor, agreement_id, number, now),
             error=f"The gap was not added: {exc.message}.",
             errors={f"add-{k}": v for k, v in fields.items()},
             form={"add": {"metric_key": metric_key, "severity": severity, "text": description}},
@@ -282,18 +285,9 @@ def resolve_gap(
     agreed_target: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Resolve a gap, with the command of `POST /api/v1/gaps/{id}/resolve`."""
-    gap = next(
-        (
-            g
-            for g in gaps_of_version(
-                session, user.actor, agreement_id, number, limit=LIST_LIMIT
-            ).items
-            if g.id == gap_id
-        ),
-        None,
-    )
+    gap = gap_detail(session, user.actor, gap_id)  # NotFound unless a party
     session.rollback()
-    if gap is None:
+    if (gap.agreement_id, gap.version_number) != (agreement_id, number):
         raise PageError(404, "No such gap", "This version has no such gap; reload its page.")
     form = {"gap": gap_id, "resolution": resolution, "note": note, "agreed_target": agreed_target}
     target: float | None = None
@@ -304,12 +298,7 @@ def resolve_gap(
             target = math.nan
         if not math.isfinite(target):
             return _gaps_page(
-                request,
-                session,
-                user.actor,
-                agreement_id,
-                number,
-                now,
+                Here(request, session, user.actor, agreement_id, number, now),
                 error="The gap was not resolved: the agreed target must be a number.",
                 errors={"agreed_target": "Enter a number, such as 99.5."},
                 form=form,
@@ -326,14 +315,9 @@ def resolve_gap(
             now=now,
         )
     except NotAllowedNow as exc:
-        if gap.resolution is None and "already resolved" not in exc.message:
+        if exc.current_state != "resolved":  # not a second submit: the version moved on
             return _gaps_page(
-                request,
-                session,
-                user.actor,
-                agreement_id,
-                number,
-                now,
+                Here(request, session, user.actor, agreement_id, number, now),
                 error=f"The gap was not resolved: {exc.message}.",
                 form=form,
                 status_code=409,
@@ -346,12 +330,7 @@ def resolve_gap(
     except (Forbidden, InvalidInput) as exc:
         status, fields = _refusal(exc)
         return _gaps_page(
-            request,
-            session,
-            user.actor,
-            agreement_id,
-            number,
-            now,
+            Here(request, session, user.actor, agreement_id, number, now),
             error=f"The gap was not resolved: {exc.message}.",
             errors=fields,
             form=form,
@@ -394,12 +373,7 @@ def task_done(
     except (Forbidden, InvalidInput) as exc:
         status, _ = _refusal(exc)
         return _gaps_page(
-            request,
-            session,
-            user.actor,
-            agreement_id,
-            number,
-            now,
+            Here(request, session, user.actor, agreement_id, number, now),
             error=f"{task.title}: not done: {exc.message}.",
             status_code=status,
         )
@@ -431,12 +405,7 @@ def submit_for_approval(
     except (Forbidden, InvalidInput, Conflict) as exc:
         status, _ = _refusal(exc)
         return _gaps_page(
-            request,
-            session,
-            user.actor,
-            agreement_id,
-            number,
-            now,
+            Here(request, session, user.actor, agreement_id, number, now),
             error=f"Not submitted for approval: {exc.message}.",
             reasons=exc.reasons if isinstance(exc, NotAllowedNow) else [],
             status_code=status,

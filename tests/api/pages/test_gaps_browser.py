@@ -52,8 +52,9 @@ def test_resolve_a_gap_and_replay_a_proposed_target(
         "agreed target 98.5"
     )
 
-    replay = page.get_by_role("form", name=re.compile("What-if for Core financial"))
-    replay.get_by_label(re.compile("Proposed target")).fill("99.9")
+    replay = page.get_by_role("form", name="What-if")
+    replay.get_by_label("Metric").select_option(CORE)
+    replay.get_by_label("Proposed target").fill("99.9")
     replay.get_by_role("button", name="Replay").click()
     expect(page).to_have_url(re.compile(rf"metric={CORE}&target=99.9#what-if$"))
     table = page.locator("#what-if-table")

@@ -154,6 +154,10 @@ def test_target_adjusted_needs_an_agreed_target_then_is_stored(
     )
     assert bad.status_code == 422
     assert "must be a number" in bad.text
+    unjustified = _post(client, agreement, f"/{gap.id}/resolve", {"resolution": "waived"})
+    assert unjustified.status_code == 422
+    assert f'id="note-{gap.id}-error"' in unjustified.text
+    assert "a waiver needs its justification" in unjustified.text
 
     done = _post(
         client,
@@ -279,7 +283,7 @@ def test_what_if_shows_both_targets_with_hand_computed_statuses(
     assert plain.status_code == 200
     assert f'action="{_path(agreement)}#what-if"' in plain.text
     assert "No gaps" in plain.text
-    assert 'id="what-if"' not in plain.text
+    assert 'id="what-if-table"' not in plain.text
 
     page = client.get(_path(agreement), params={"metric": "availability", "target": "99.7"})
     assert page.status_code == 200, page.text
