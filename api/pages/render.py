@@ -32,7 +32,7 @@ _ENV = Environment(
 
 def show(value: Any) -> str:
     """A term or metric value as text: nested mappings and lists flattened, missing as a dash."""
-    if value is None or value == "":
+    if value is None or value == "" or value == {} or value == []:
         return "—"
     if isinstance(value, dict):
         return "; ".join(f"{str(k).replace('_', ' ')}: {show(v)}" for k, v in value.items())

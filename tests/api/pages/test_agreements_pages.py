@@ -355,6 +355,11 @@ def test_the_version_page_shows_state_hash_and_approvals(world: World, signed_in
     assert "waiting" in approvals
     assert f'href="/slas/{agreement.id}/versions/1/export.yaml"' in page.text
     assert "payroll-accuracy" in page.text
+    # Each metric names the party responsible for it; a term with no entries is a dash.
+    row = re.search(r"payroll-accuracy · quality</small></th>(.*?)</tr>", page.text, re.S)
+    assert row is not None
+    assert row[1].strip().endswith("<td>provider</td>")
+    assert '<th scope="row">unit prices</th><td>—</td>' in page.text
     assert client.get(f"/slas/{agreement.id}/versions/7").status_code == 404
 
 
