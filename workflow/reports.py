@@ -180,7 +180,8 @@ def to_html(report: ComplianceReport, *, title: str, trend: ComplianceReport | N
             if trend is None
             else f'<p style="margin:0 0 10px 0;font-size:13px;color:{MUTED}">'
             f"{escape(trend.period.first_day.isoformat())} to "
-            f"{escape(trend.period.last_day.isoformat())}, as recorded when this was sent.</p>"
+            f"{escape(trend.period.last_day.isoformat())}, "
+            "as recorded when this report was made.</p>"
         )
         charts = f"<h2 {h2}>Trends</h2>{span}{legend_html()}" + "".join(
             trend_chart_html(m) for m in charted.metrics if m.windows

@@ -7,6 +7,7 @@ period's page (never an error 500).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
@@ -22,7 +23,13 @@ from workflow.access import Actor
 from workflow.compliance import ComplianceReport
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow
 from workflow.queries.agreements import visible_agreement
-from workflow.queries.periods import PeriodDetail, list_periods, period_detail, stored_report
+from workflow.queries.periods import (
+    PeriodDetail,
+    list_periods,
+    period_detail,
+    stored_report,
+    trend_report,
+)
 from workflow.report_mail import report_fragment
 from workflow.reports import to_csv
 
@@ -98,6 +105,7 @@ def _period_page(
     agreement_id: int,
     period: str,
     *,
+    now: datetime,
     error: str | None = None,
     reasons: list[str] | None = None,
     form: dict[str, Any] | None = None,
@@ -106,8 +114,11 @@ def _period_page(
     agreement = visible_agreement(session, actor, agreement_id)
     detail = period_detail(session, actor, agreement_id, period)
     ref = _ref(agreement)
-    session.rollback()
     report = _report(detail)
+    trend = (
+        None if report is None else trend_report(session, agreement_id, detail.last_day, now=now)
+    )
+    session.rollback()
     return render(
         request,
         "reports/detail.html",
@@ -116,7 +127,7 @@ def _period_page(
             "agreement": ref,
             "period": detail,
             "report": report,
-            "report_html": "" if report is None else report_fragment(report),
+            "report_html": "" if report is None else report_fragment(report, trend=trend),
             "events": _my_events(detail, actor),
             "labels": EVENT_LABELS,
             "may_amend": detail.state == "final",
@@ -156,9 +167,14 @@ def period_csv(
 
 @router.get("/slas/{agreement_id}/periods/{period}")
 def period_page(
-    request: Request, agreement_id: int, period: PeriodLabel, user: PageUserDep, session: SessionDep
+    request: Request,
+    agreement_id: int,
+    period: PeriodLabel,
+    user: PageUserDep,
+    session: SessionDep,
+    now: NowDep,
 ) -> Response:
-    return _period_page(request, session, user.actor, agreement_id, period)
+    return _period_page(request, session, user.actor, agreement_id, period, now=now)
 
 
 def _disputes(metrics: list[str], reasons: list[str], chosen: list[str]) -> list[dict[str, str]]:
@@ -205,6 +221,7 @@ def fire(
             user.actor,
             agreement_id,
             period,
+            now=now,
             error=message,
             reasons=reasons,
             form=form,
@@ -289,6 +306,7 @@ def amend(
             user.actor,
             agreement_id,
             period,
+            now=now,
             error=message,
             reasons=reasons,
             form=form,

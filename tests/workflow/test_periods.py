@@ -239,7 +239,8 @@ def test_the_full_cycle_with_a_dispute_round(world: World, active: Agreement) ->
     assert "<body" not in mail.payload["report_html"]  # a fragment, inside the email's layout
     # The charts show the six months up to the period, the grid only the period.
     assert (
-        "2026-06-01 to 2026-11-30, as recorded when this was sent." in mail.payload["report_html"]
+        "2026-06-01 to 2026-11-30, as recorded when this report was made."
+        in mail.payload["report_html"]
     )
     assert audit.verify(world.session).ok
 

@@ -28,7 +28,6 @@ from states import (
 from workflow import audit, outbox
 from workflow.access import Actor, require_role
 from workflow.calendar import BUSINESS_TIME_ZONE, add_business_days, local_date
-from workflow.compliance import ComplianceReport
 from workflow.compliance.windows import TimeWindow, window_for_day
 from workflow.content import Window
 from workflow.db import begin_write
@@ -43,8 +42,13 @@ from workflow.models import (
 )
 from workflow.period_context import PeriodContext, trigger
 from workflow.permissions import actor_grants, lock_agreement
-from workflow.queries.compliance import agreement_compliance_report
-from workflow.queries.periods import period_report, results_hash, results_of, stored_report
+from workflow.queries.periods import (
+    period_report,
+    results_hash,
+    results_of,
+    stored_report,
+    trend_report,
+)
 from workflow.report_mail import report_fragment, status_lines
 from workflow.transaction import commit, flush
 
@@ -54,7 +58,6 @@ AMENDED_TOPIC = "period.amended"
 REASON_MAX = 4000
 # A scheduler that was off for years must not open hundreds of periods in one run.
 MAX_PERIODS_PER_RUN = 36
-TREND_MONTHS = 6
 
 
 def period_label_kind(label: str) -> Window:
@@ -636,20 +639,9 @@ def _announce_final(ctx: PeriodContext, now: datetime, *, amendment: int | None 
             "report_html": report_fragment(
                 report,
                 title=f"{ctx.agreement.key}: results of {period.period}",
-                trend=_trend(ctx, now),
+                trend=trend_report(ctx.session, ctx.agreement.id or 0, period.last_day, now=now),
             ),
         },
-    )
-
-
-def _trend(ctx: PeriodContext, now: datetime) -> ComplianceReport:
-    """The months up to the period's end (TREND_MONTHS of them), for the email's charts."""
-    last = ctx.period.last_day
-    first = last.replace(day=1)
-    for _ in range(TREND_MONTHS - 1):
-        first = (first - timedelta(days=1)).replace(day=1)
-    return agreement_compliance_report(
-        ctx.session, None, ctx.agreement.id or 0, first, last, now=now
     )
 
 

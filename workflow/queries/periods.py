@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -36,6 +36,20 @@ def period_report(
     # Responsiveness is about the period itself, not the quarter read for its windows.
     own = agreement_compliance_report(session, None, agreement_id, first_day, last_day, now=now)
     return replace(closing, responsiveness=own.responsiveness)
+
+
+TREND_MONTHS = 6
+
+
+def trend_report(
+    session: Session, agreement_id: int, last_day: date, *, now: datetime
+) -> ComplianceReport:
+    """The TREND_MONTHS months up to `last_day`, as recorded now: a period's report holds one
+    window per metric, too few for a trend chart."""
+    first = last_day.replace(day=1)
+    for _ in range(TREND_MONTHS - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    return agreement_compliance_report(session, None, agreement_id, first, last_day, now=now)
 
 
 def results_of(report: ComplianceReport) -> dict[str, Any]:

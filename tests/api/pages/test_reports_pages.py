@@ -125,6 +125,7 @@ def test_the_whole_cycle_through_the_pages(world: World, signed_in: Client) -> N
     shown = provider.get(path)
     assert f"You submitted the results of {PERIOD}." in shown.text
     assert "Status by window" in shown.text  # the report's grid
+    assert "2026-06-01 to 2026-11-30, as recorded when this report was made." in shown.text  # trend
     assert "Proper Payments" in shown.text or "proper-payments" in shown.text
     assert _state(world, agreement).state == "submitted"
 
