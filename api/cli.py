@@ -407,6 +407,15 @@ def demo(
         highlight=False,
         soft_wrap=True,
     )
+    if result.period is not None and result.agreements:
+        first = result.agreements[0]
+        console.print(
+            f"{first.key} has eight weeks of measurements; its reporting period {result.period} "
+            "was submitted and waits for the customer Functional Lead's review: "
+            f"{get_settings().base_url.rstrip('/')}/slas/{first.id}/periods/{result.period}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 # ---- audit ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from api.demo_history import HISTORY, add_history
 from states import Role, Side
 from workflow import commands
 from workflow.access import Actor
@@ -57,6 +58,7 @@ class DemoResult:
     users: list[DemoUser] = field(default_factory=list)
     agreements: list[DemoAgreement] = field(default_factory=list)
     password: str = ""  # every demo user's, for the pages
+    period: str | None = None  # the reporting period waiting for the customer's review
 
 
 def has_organisations(session: Session) -> bool:
@@ -134,7 +136,9 @@ def load_demo(
     """Create the example's parties, an administrator, tokens, one password for all of them
     (drawn at random unless given) and five agreements."""
     document = document if document is not None else load_example()
-    start = now - _LEAD_TIME
+    # The active agreement's story starts eight weeks back, so it has measurements and a
+    # reporting period; the others are made in the last hour.
+    start = now - HISTORY
     parties = seed_parties(session, document, now=start)
     driver = _Driver(session, parties, document, start, step=_STEP)
     result = DemoResult()
@@ -167,6 +171,7 @@ def load_demo(
         agreement = driver.create(title or document["title"], drafter)
         if story == "active_with_revision":
             driver.to_active(agreement)
+            result.period = add_history(driver, agreement, until=now - _LEAD_TIME)
             driver.start_revision(agreement)
         elif story == "approval":
             driver.to_approval(agreement)

@@ -24,7 +24,15 @@ from tests.helpers import C, World, make_world
 from workflow.audit import drop_append_only_guards
 from workflow.commands.admin import hash_token
 from workflow.db import make_engine
-from workflow.models import Agreement, AgreementVersion, ApiToken, Organization, User
+from workflow.models import (
+    Agreement,
+    AgreementVersion,
+    ApiToken,
+    Measurement,
+    Organization,
+    ReportingPeriod,
+    User,
+)
 from workflow.passwords import verify_password
 from workflow.schema import is_current
 
@@ -298,6 +306,15 @@ def test_demo_loads_agreements_in_every_working_state(
     stored = _rows(run.database_url, select(User.email, User.password_hash))
     assert len(stored) == 19
     assert all(verify_password(h, signin[2]) for _, h in stored)
+    # The active agreement has a past: measurements and a submitted reporting period.
+    period = re.search(r"its reporting period (\d{4}-\d{2}) was submitted", out)
+    assert period is not None, out
+    periods = _rows(run.database_url, select(ReportingPeriod.period, ReportingPeriod.state))
+    assert (period[1], "submitted") in periods
+    readings = _rows(run.database_url, select(Measurement.metric_key, Measurement.observed_at))
+    days = {observed_at.date() for _, observed_at in readings}
+    assert len(days) >= 50  # about eight weeks, daily (the first day may be cut at 1 October)
+    assert len(readings) == 15 * len(days)  # every metric, every day
 
 
 def test_demo_if_empty_does_nothing_on_a_loaded_database(run: Cli, tmp_path: Path) -> None:
