@@ -50,7 +50,7 @@ from workflow.queries.periods import (
     trend_report,
 )
 from workflow.report_mail import report_fragment, status_lines
-from workflow.transaction import commit, flush
+from workflow.transaction import command_body, commit, flush
 
 ALL_STAKEHOLDERS: dict[str, Any] = {"stakeholders": "all"}
 FINAL_TOPIC = "period.final"
@@ -229,6 +229,22 @@ def fire_period_event(
 ) -> ReportingPeriod:
     """Fire `event` on the agreement's period as `actor`; one transaction, one commit."""
     begin_write(session)
+    with command_body(session):
+        ctx = _fire(session, actor, agreement_id, period, event, now, comment, disputes)
+    commit(session)
+    return ctx.period
+
+
+def _fire(
+    session: Session,
+    actor: Actor,
+    agreement_id: int,
+    period: str,
+    event: str,
+    now: datetime,
+    comment: str | None,
+    disputes: list[dict[str, str]] | None,
+) -> PeriodContext:
     ctx = _lock(session, agreement_id, actor, period, now, disputes)
     try:
         transition = REPORTING.transition(event)
@@ -249,8 +265,7 @@ def fire_period_event(
     task, on_behalf_of = _task_for(ctx, actor, transition.task_kind, day)
     outcome = next(o for o in REPORTING.task_kind(task.kind).outcomes if o.fires == event)
     _finish(ctx, task, outcome.name, actor, on_behalf_of, comment, now)
-    commit(session)
-    return ctx.period
+    return ctx
 
 
 def complete_period_task(
@@ -659,6 +674,15 @@ def amend_period(
 ) -> PeriodAmendment:
     """Correct a final report: recompute it as a numbered, audited amendment, and send it."""
     begin_write(session)
+    with command_body(session):
+        amendment = _amend(session, actor, agreement_id, period, reason, now)
+    commit(session)
+    return amendment
+
+
+def _amend(
+    session: Session, actor: Actor, agreement_id: int, period: str, reason: str, now: datetime
+) -> PeriodAmendment:
     ctx = _lock(session, agreement_id, actor, period, now, None)
     grant = require_role(
         actor_grants(session, ctx.agreement, actor, local_date(now)),
@@ -715,5 +739,4 @@ def amend_period(
         },
     )
     _announce_final(ctx, now, amendment=amendment.number)
-    commit(session)
     return amendment
