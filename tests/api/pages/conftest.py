@@ -10,8 +10,8 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import httpx2
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -112,6 +113,33 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
     context = open_context(browser, site)
     yield context.new_page()
     context.close()
+
+
+# ---- HTTP-level page tests: a TestClient per person, signed in through the sign-in form ----
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+Client = Callable[[str], TestClient]
+
+
+@pytest.fixture
+def signed_in(world: World, engine: Engine) -> Iterator[Client]:
+    """A new browser-like client signed in as the given email (its own cookies)."""
+    app = create_app(engine, clock=lambda: world.now)
+    with ExitStack() as stack:
+
+        def make(email: str) -> TestClient:
+            client = stack.enter_context(TestClient(app, base_url="http://127.0.0.1"))
+            token = CSRF_FIELD.search(client.get("/signin").text)
+            assert token is not None
+            answer = client.post(
+                "/signin",
+                data={"email": email, "password": PASSWORD, "csrf_token": token[1]},
+                follow_redirects=False,
+            )
+            assert answer.status_code == 303, answer.text
+            return client
+
+        yield make
 
 
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from api.app import create_app
 from states import Role
-from tests.api.pages.conftest import PASSWORD
+from tests.api.pages.conftest import CSRF_FIELD, Client
 from tests.helpers import C, P, World
 from workflow.commands.admin import hash_token
 from workflow.models import ApiToken, Delegation, Organization, OutboxMessage, User
 
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 SHOWN_TOKEN = re.compile(r'id="new-token" readonly value="(acc_[^"]+)"')
-Client = Callable[[str], TestClient]
 
 ADMIN_PAGES = [
     "/admin",
@@ -46,21 +40,6 @@ ADMIN_POSTS = [
 
 
 @pytest.fixture
-def signed_in(world: World, engine: Engine) -> Iterator[Client]:
-    """A new browser-like client signed in as the given email (its own cookies)."""
-    app = create_app(engine, clock=lambda: world.now)
-    with ExitStack() as stack:
-
-        def make(email: str) -> TestClient:
-            client = stack.enter_context(TestClient(app, base_url="http://127.0.0.1"))
-            answer = _post(client, "/signin", {"email": email, "password": PASSWORD}, via="/signin")
-            assert answer.status_code == 303, answer.text
-            return client
-
-        yield make
-
-
-@pytest.fixture
 def admin(world: World) -> str:
     """The customer's business owner, made an administrator."""
     owner = world.who(C, Role.BUSINESS_OWNER)
@@ -73,7 +52,7 @@ def admin(world: World) -> str:
 
 def _post(client: TestClient, path: str, data: dict[str, Any], *, via: str = "/settings") -> Any:
     """POST as the page at `via` would, with its CSRF token."""
-    token = TOKEN.search(client.get(via).text)
+    token = CSRF_FIELD.search(client.get(via).text)
     assert token is not None
     return client.post(path, data={**data, "csrf_token": token[1]}, follow_redirects=False)
 

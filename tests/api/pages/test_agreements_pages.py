@@ -4,50 +4,22 @@ its diff and YAML; firing events and starting a revision through the pages; stra
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from datetime import timedelta
 from typing import Any
 
-import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from api.app import create_app
 from states import Role, Side
-from tests.api.pages.conftest import PASSWORD
+from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client
 from tests.helpers import C, P, World
 from workflow import commands
 from workflow.calendar import local_date
 from workflow.commands.sign_in import set_passwords
 from workflow.models import Agreement, AgreementVersion, AuditEvent
 
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 LOCK = re.compile(r'name="lock_version" value="(\d+)"')
-Client = Callable[[str], TestClient]
-
-
-@pytest.fixture
-def signed_in(world: World, engine: Engine) -> Iterator[Client]:
-    """A new browser-like client signed in as the given email (its own cookies)."""
-    app = create_app(engine, clock=lambda: world.now)
-    with ExitStack() as stack:
-
-        def make(email: str) -> TestClient:
-            client = stack.enter_context(TestClient(app, base_url="http://127.0.0.1"))
-            token = TOKEN.search(client.get("/signin").text)
-            assert token is not None
-            answer = client.post(
-                "/signin",
-                data={"email": email, "password": PASSWORD, "csrf_token": token[1]},
-                follow_redirects=False,
-            )
-            assert answer.status_code == 303, answer.text
-            return client
-
-        yield make
 
 
 def _email(world: World, side: Side, role: Role) -> str:
@@ -55,7 +27,7 @@ def _email(world: World, side: Side, role: Role) -> str:
 
 
 def _token(client: TestClient) -> str:
-    found = TOKEN.search(client.get("/slas").text)
+    found = CSRF_FIELD.search(client.get("/slas").text)
     assert found is not None
     return found[1]
 

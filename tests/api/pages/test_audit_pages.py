@@ -17,14 +17,13 @@ from api.app import create_app
 from api.pages.audit import CSV_COLUMNS
 from api.pages.audit_sentences import sentence
 from states import Role
-from tests.api.pages.conftest import PASSWORD
+from tests.api.pages.conftest import CSRF_FIELD, PASSWORD
 from tests.helpers import C, P, World
 from workflow import commands
 from workflow.audit import GENESIS
 from workflow.commands.sign_in import set_passwords
 from workflow.models import Agreement, User
 
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 OUTSIDER = "olive.outsider@elsewhere.example"
 
 
@@ -102,7 +101,7 @@ def client(world: World, engine: Engine) -> Iterator[TestClient]:
 
 
 def _sign_in(client: TestClient, email: str) -> TestClient:
-    match = TOKEN.search(client.get("/signin").text)
+    match = CSRF_FIELD.search(client.get("/signin").text)
     assert match is not None
     answer = client.post(
         "/signin",

@@ -4,50 +4,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from html import unescape
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from api.app import create_app
 from api.pages.drafts import METRIC_FIELDS, TERM_FIELDS, text
 from states import Role
-from tests.api.pages.conftest import PASSWORD
+from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client
 from tests.catalog_workbooks import FMCF9, FMCF9_NAME
 from tests.helpers import C, P, World
 from workflow import commands
 from workflow.commands.sign_in import set_passwords
 from workflow.models import Agreement, AgreementVersion, AuditEvent, CatalogMeasure
 
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 LOCK = re.compile(r'name="lock_version" value="(\d+)"')
-Client = Callable[[str], TestClient]
-
-
-@pytest.fixture
-def signed_in(world: World, engine: Engine) -> Iterator[Client]:
-    """A new browser-like client signed in as the given email (its own cookies)."""
-    app = create_app(engine, clock=lambda: world.now)
-    with ExitStack() as stack:
-
-        def make(email: str) -> TestClient:
-            client = stack.enter_context(TestClient(app, base_url="http://127.0.0.1"))
-            token = TOKEN.search(client.get("/signin").text)
-            assert token is not None
-            answer = client.post(
-                "/signin",
-                data={"email": email, "password": PASSWORD, "csrf_token": token[1]},
-                follow_redirects=False,
-            )
-            assert answer.status_code == 303, answer.text
-            return client
-
-        yield make
 
 
 def _email(world: World, side: Any, role: Role) -> str:
@@ -62,7 +34,7 @@ def _form(client: TestClient, path: str) -> tuple[str, str]:
     """The CSRF token and lock_version of the edit page at `path`."""
     page = client.get(path)
     assert page.status_code == 200, page.text
-    token, lock = TOKEN.search(page.text), LOCK.search(page.text)
+    token, lock = CSRF_FIELD.search(page.text), LOCK.search(page.text)
     assert token is not None
     assert lock is not None
     return token[1], lock[1]
@@ -367,7 +339,7 @@ def test_a_metric_is_added_and_removed_after_a_confirmation(
     confirm = client.get(f"{path}/metrics/ticket-response/remove")
     assert confirm.status_code == 200
     assert "Remove ticket-response from" in confirm.text
-    token = TOKEN.search(confirm.text)
+    token = CSRF_FIELD.search(confirm.text)
     lock = LOCK.search(confirm.text)
     assert token is not None
     assert lock is not None
@@ -444,7 +416,7 @@ def test_only_a_draft_is_editable_and_a_stranger_gets_not_found(
     assert refused.status_code == 409
     assert "Only a draft can be edited" in refused.text
     assert "Version 1 is joint review" in refused.text
-    token = TOKEN.search(refused.text)
+    token = CSRF_FIELD.search(refused.text)
     assert token is not None
     before = _version(world, agreement)
     terms = dict(before.terms)
@@ -478,7 +450,7 @@ def test_only_a_draft_is_editable_and_a_stranger_gets_not_found(
         answer = stranger.get(url)
         assert answer.status_code == 404, url
         assert draft.key not in answer.text
-    token = TOKEN.search(stranger.get("/tasks").text)
+    token = CSRF_FIELD.search(stranger.get("/tasks").text)
     assert token is not None
     posted = stranger.post(
         f"{_edit(draft)}/terms",

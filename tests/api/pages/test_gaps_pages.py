@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from api.app import create_app
 from states import Role
-from tests.api.pages.conftest import PASSWORD
+from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client
 from tests.helpers import C, P, World
 from tests.workflow.test_compliance_report import local, o
 from tests.workflow.test_compliance_sql import as_stored, store
@@ -23,32 +19,9 @@ from workflow import commands
 from workflow.commands.sign_in import set_passwords
 from workflow.models import Agreement, Gap
 
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-Client = Callable[[str], TestClient]
 CORE = "core-app-availability"  # requires 99.9, the provider can deliver 99.5: a computed gap
 POSTING = "payroll-posting-timeliness"  # requires 99, capability 98: the other computed gap
 OUTSIDER = "oscar.outsider@elsewhere.example"
-
-
-@pytest.fixture
-def signed_in(world: World, engine: Engine) -> Iterator[Client]:
-    """A new browser-like client signed in as the given email (its own cookies)."""
-    app = create_app(engine, clock=lambda: world.now)
-    with ExitStack() as stack:
-
-        def make(email: str) -> TestClient:
-            client = stack.enter_context(TestClient(app, base_url="http://127.0.0.1"))
-            token = TOKEN.search(client.get("/signin").text)
-            assert token is not None
-            answer = client.post(
-                "/signin",
-                data={"email": email, "password": PASSWORD, "csrf_token": token[1]},
-                follow_redirects=False,
-            )
-            assert answer.status_code == 303, answer.text
-            return client
-
-        yield make
 
 
 def _path(agreement: Agreement, number: int = 1) -> str:
@@ -56,7 +29,7 @@ def _path(agreement: Agreement, number: int = 1) -> str:
 
 
 def _post(client: TestClient, agreement: Agreement, action: str, data: dict[str, Any]) -> Any:
-    token = TOKEN.search(client.get(_path(agreement)).text)
+    token = CSRF_FIELD.search(client.get(_path(agreement)).text)
     assert token is not None
     return client.post(
         _path(agreement) + action, data={**data, "csrf_token": token[1]}, follow_redirects=False
@@ -355,7 +328,7 @@ def test_strangers_get_404_and_roles_without_manage_gaps_are_refused(
     # Someone of an organisation party to nothing: 404 for the page and its forms.
     stranger = signed_in(_outsider(world))
     assert stranger.get(_path(agreement)).status_code == 404
-    token = TOKEN.search(stranger.get("/tasks").text)
+    token = CSRF_FIELD.search(stranger.get("/tasks").text)
     assert token is not None
     resolve = stranger.post(
         f"{_path(agreement)}/{gap.id}/resolve",

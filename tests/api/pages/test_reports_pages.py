@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
-from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from api.app import create_app
 from states import Role, Side
-from tests.api.pages.conftest import PASSWORD, Site, screenshot
+from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client, Site, screenshot
 from tests.helpers import C, P, World
 from tests.workflow.test_compliance_sql import store
 from tests.workflow.test_periods import DEC_1, NOVEMBER
@@ -23,9 +19,7 @@ from workflow import commands
 from workflow.commands.sign_in import set_passwords
 from workflow.models import Agreement, PeriodDispute, ReportingPeriod
 
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 PERIOD = "2026-11"
-Client = Callable[[str], TestClient]
 
 
 def _reporting(world: World) -> Agreement:
@@ -39,34 +33,13 @@ def _reporting(world: World) -> Agreement:
     return agreement
 
 
-@pytest.fixture
-def signed_in(world: World, engine: Engine) -> Iterator[Client]:
-    """A new browser-like client signed in as the given email (its own cookies)."""
-    app = create_app(engine, clock=lambda: world.now)
-    with ExitStack() as stack:
-
-        def make(email: str) -> TestClient:
-            client = stack.enter_context(TestClient(app, base_url="http://127.0.0.1"))
-            token = TOKEN.search(client.get("/signin").text)
-            assert token is not None
-            answer = client.post(
-                "/signin",
-                data={"email": email, "password": PASSWORD, "csrf_token": token[1]},
-                follow_redirects=False,
-            )
-            assert answer.status_code == 303, answer.text
-            return client
-
-        yield make
-
-
 def _path(agreement: Agreement) -> str:
     return f"/slas/{agreement.id}/periods/{PERIOD}"
 
 
 def _post(client: TestClient, path: str, data: dict[str, Any]) -> Any:
     page = client.get(path.rsplit("/events", 1)[0].rsplit("/amendments", 1)[0])
-    token = TOKEN.search(page.text)
+    token = CSRF_FIELD.search(page.text)
     assert token is not None
     return client.post(path, data={**data, "csrf_token": token[1]}, follow_redirects=False)
 
@@ -233,7 +206,7 @@ def test_a_stranger_gets_not_found(world: World, signed_in: Client) -> None:
     assert party.get(f"{base}/2030-01").status_code == 404
     refused = client.post(
         f"{base}/{PERIOD}/events/submit",
-        data={"csrf_token": TOKEN.search(client.get("/tasks").text)[1]},  # type: ignore[index]
+        data={"csrf_token": CSRF_FIELD.search(client.get("/tasks").text)[1]},  # type: ignore[index]
     )
     assert refused.status_code == 404
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -15,13 +14,11 @@ from api.app import create_app
 from api.pages import signing
 from api.pages.session import SESSION_COOKIE, set_session_cookie
 from states import Role
-from tests.api.pages.conftest import PASSWORD
+from tests.api.pages.conftest import CSRF_FIELD, PASSWORD
 from tests.helpers import C, P, World
 from workflow.commands.sign_in import MAX_FAILURES_PER_EMAIL
 from workflow.models import Task
 from workflow.settings import get_settings
-
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -32,7 +29,7 @@ def client(world: World, engine: Engine) -> Iterator[TestClient]:
 
 
 def _token(client: TestClient, path: str = "/signin") -> str:
-    match = TOKEN.search(client.get(path).text)
+    match = CSRF_FIELD.search(client.get(path).text)
     assert match is not None
     return match[1]
 
