@@ -12,7 +12,7 @@ from states import TASK_KINDS, Role, Side, task_kind
 from workflow.access import Actor, delegators_of
 from workflow.calendar import local_date
 from workflow.errors import NotFound
-from workflow.models import Agreement, AgreementVersion, Task
+from workflow.models import Agreement, AgreementVersion, ReportingPeriod, Task
 from workflow.models.tasks import TASK_STATES
 from workflow.queries.agreements import visible_agreement
 from workflow.queries.common import (
@@ -32,6 +32,7 @@ class TaskView(View):
     id: int
     agreement: AgreementRef
     version_number: int | None
+    period: str | None = None  # a reporting period's task: its period (2027-01)
     kind: str
     title: str
     detail: str
@@ -131,6 +132,18 @@ def views(
 ) -> list[TaskView]:
     agreement_ids = {t.agreement_id for t in tasks}
     version_ids = {t.version_id for t in tasks if t.version_id is not None}
+    period_ids = {t.period_id for t in tasks if t.period_id is not None}
+    periods = (
+        dict(
+            session.exec(
+                select(ReportingPeriod.id, ReportingPeriod.period).where(
+                    col(ReportingPeriod.id).in_(period_ids)
+                )
+            ).all()
+        )
+        if period_ids
+        else {}
+    )
     agreements = {
         a.id: agreement_ref(a)
         for a in session.exec(select(Agreement).where(col(Agreement.id).in_(agreement_ids)))
@@ -151,6 +164,7 @@ def views(
             id=t.id or 0,
             agreement=agreements[t.agreement_id],
             version_number=numbers.get(t.version_id),
+            period=periods.get(t.period_id),
             kind=t.kind,
             title=t.title,
             detail=t.detail,

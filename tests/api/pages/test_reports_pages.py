@@ -179,6 +179,21 @@ def test_the_csv_download_has_the_header_row(world: World, signed_in: Client) ->
     assert "proper-payments" in answer.text
 
 
+def test_my_tasks_leads_period_work_to_the_period_page(world: World, signed_in: Client) -> None:
+    agreement = _reporting(world)
+    provider = signed_in(_email(world, P, Role.PROGRAM_MANAGER))
+    period_link = f'href="{_path(agreement)}"'
+    mine = provider.get("/tasks").text
+    assert period_link in mine
+    assert f"Open period {PERIOD}" in mine
+    assert _post(provider, f"{_path(agreement)}/events/submit", {}).status_code == 303
+    review = signed_in(_email(world, C, Role.FUNCTIONAL_LEAD)).get("/tasks").text
+    # Accepting is one click; a dispute names metrics, so it goes to the period page's form.
+    assert ">Accept<" in review
+    assert f'href="{_path(agreement)}#dispute"' in review
+    assert 'value="disputed"' not in review
+
+
 def test_a_stranger_gets_not_found(world: World, signed_in: Client) -> None:
     agreement = _reporting(world)
     elsewhere = commands.create_organization(
