@@ -24,6 +24,8 @@ from tests.helpers import World, make_world
 from tests.workflow.test_compliance_report import local, o
 from tests.workflow.test_compliance_sql import store
 from workflow import audit, commands
+from workflow.commands.periods import MAX_PERIODS_PER_RUN, ended_windows
+from workflow.content import Window
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.models import (
     Agreement,
@@ -383,3 +385,19 @@ def test_strangers_and_unknown_periods_get_not_found(world: World, active: Agree
         )
     world.session.rollback()
     assert world.session.exec(select(Task).where(col(Task.period_id).is_not(None))).all()
+
+
+def test_a_long_backlog_opens_36_periods_a_run_and_then_the_next_ones() -> None:
+    first = ended_windows(date(2020, 1, 15), date(2026, 12, 1), Window.MONTH, None)
+    assert [w.label for w in (first[0], first[-1])] == ["2020-01", "2022-12"]
+    assert len(first) == MAX_PERIODS_PER_RUN == 36
+    second = ended_windows(
+        date(2020, 1, 15),
+        date(2026, 12, 1),
+        Window.MONTH,
+        None,
+        opened={w.label for w in first},
+    )
+    assert [w.label for w in (second[0], second[-1])] == ["2023-01", "2025-12"]
+    ended = ended_windows(date(2026, 2, 10), date(2026, 12, 1), Window.QUARTER, date(2026, 7, 3))
+    assert [w.label for w in ended] == ["2026-Q1", "2026-Q2", "2026-Q3"]  # Q3 holds the end

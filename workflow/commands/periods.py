@@ -58,6 +58,7 @@ AMENDED_TOPIC = "period.amended"
 REASON_MAX = 4000
 # A scheduler that was off for years must not open hundreds of periods in one run.
 MAX_PERIODS_PER_RUN = 36
+MAX_WINDOWS_SCANNED = 12 * 100  # an agreement's whole life, monthly, with room to spare
 
 
 def period_label_kind(label: str) -> Window:
@@ -112,13 +113,13 @@ def open_due_periods(session: Session, *, now: datetime) -> PeriodsOpened:
     session.rollback()
     for row in rows:
         end = None if row.active else _end_day(row.ended_at)
-        due = [
-            w
-            for w in ended_windows(
-                local_date(row.first_active), today, Window(row.reporting_period), end
-            )
-            if w.label not in existing.get(row.id, set())
-        ]
+        due = ended_windows(
+            local_date(row.first_active),
+            today,
+            Window(row.reporting_period),
+            end,
+            opened=existing.get(row.id, set()),
+        )
         if due:
             _open(session, row.id, due, now, report)
     return report
@@ -133,17 +134,26 @@ def _end_day(ended_at: datetime | str | None) -> date | None:
 
 
 def ended_windows(
-    first_active: date, today: date, kind: Window, end: date | None
+    first_active: date,
+    today: date,
+    kind: Window,
+    end: date | None,
+    *,
+    opened: set[str] | frozenset[str] = frozenset(),
 ) -> list[TimeWindow]:
-    """Periods from the one holding the first activation to the last ended before `today`."""
-    windows: list[TimeWindow] = []
+    """The periods not yet `opened`, from the one holding the first activation to the last
+    ended before `today` (and not after `end`), oldest first, at most MAX_PERIODS_PER_RUN."""
+    missing: list[TimeWindow] = []
     window = window_for_day(first_active, kind, BUSINESS_TIME_ZONE)
-    while window.last_day < today and len(windows) < MAX_PERIODS_PER_RUN:
-        if end is not None and window.first_day > end:
+    for _ in range(MAX_WINDOWS_SCANNED):
+        if window.last_day >= today or (end is not None and window.first_day > end):
             break
-        windows.append(window)
+        if window.label not in opened:
+            missing.append(window)
+            if len(missing) == MAX_PERIODS_PER_RUN:
+                break
         window = window_for_day(window.last_day + timedelta(days=1), kind, BUSINESS_TIME_ZONE)
-    return windows
+    return missing
 
 
 def _open(
