@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import delete
+from sqlmodel import Session, delete
 
 from states import FOLLOW_UP, LIFECYCLE, Role, Side, SideRef, TaskTemplate, Transition
 from workflow import audit, outbox
@@ -102,15 +102,20 @@ def _announce_tasks(ctx: VersionContext, tasks: list[Task], now: datetime) -> No
 
 
 def _announce_task(ctx: VersionContext, task: Task, now: datetime) -> None:
+    announce_task(ctx.session, task, about=agreement_payload(ctx), now=now)
+
+
+def announce_task(session: Session, task: Task, *, about: dict[str, Any], now: datetime) -> None:
+    """Tell the assignee of a new task (`about`: the agreement and version, or period)."""
     outbox.enqueue(
-        ctx.session,
+        session,
         topic="task.assigned",
         dedupe_key=f"task.assigned:{task.id}",
         now=now,
-        agreement_id=ctx.agreement.id,
+        agreement_id=task.agreement_id,
         recipients={"user_ids": [task.assignee_id] if task.assignee_id else []},
         payload={
-            **agreement_payload(ctx),
+            **about,
             "task": {
                 "id": task.id,
                 "kind": task.kind,

@@ -28,9 +28,11 @@ from states import (
 from workflow import audit, outbox
 from workflow.access import Actor, require_role
 from workflow.calendar import BUSINESS_TIME_ZONE, add_business_days, local_date
+from workflow.completion import chosen_outcome, record_completion
 from workflow.compliance.windows import TimeWindow, window_for_day
 from workflow.content import Window
 from workflow.db import begin_write
+from workflow.effects import announce_task
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.models import (
     Agreement,
@@ -366,14 +368,7 @@ def _finish(
     now: datetime,
 ) -> None:
     """Complete the task with `outcome_name`, then fire the event the outcome leads to."""
-    kind = REPORTING.task_kind(task.kind)
-    outcome = kind.outcome(outcome_name)
-    if outcome is None:
-        valid = ", ".join(o.name for o in kind.outcomes)
-        raise InvalidInput(
-            f"{outcome_name!r} is not an outcome of a {task.kind} task (use {valid})",
-            [{"field": "outcome", "message": f"must be one of: {valid}"}],
-        )
+    outcome = chosen_outcome(REPORTING.task_kind(task.kind), outcome_name)
     transition = REPORTING.transition(outcome.fires) if outcome.fires else None
     if transition is not None:
         _check(ctx, transition)  # a dispute naming nothing is refused for that, first
@@ -381,12 +376,7 @@ def _finish(
         raise InvalidInput(
             f"{outcome.name} needs a comment", [{"field": "comment", "message": "required"}]
         )
-    task.state, task.outcome, task.comment = "completed", outcome.name, comment
-    task.completed_by_id, task.on_behalf_of_id, task.completed_at = (
-        actor.user_id,
-        on_behalf_of,
-        now,
-    )
+    record_completion(task, outcome, actor, on_behalf_of, comment=comment, now=now)
     ctx.session.add(task)
     audit.append(
         ctx.session,
@@ -576,27 +566,7 @@ def _open_tasks(
     flush(ctx.session)
     ctx.tasks.extend(opened)
     for task in opened:
-        outbox.enqueue(
-            ctx.session,
-            topic="task.assigned",
-            dedupe_key=f"task.assigned:{task.id}",
-            now=now,
-            agreement_id=ctx.agreement.id,
-            recipients={"user_ids": [task.assignee_id] if task.assignee_id else []},
-            payload={
-                **_payload(ctx),
-                "task": {
-                    "id": task.id,
-                    "kind": task.kind,
-                    "title": task.title,
-                    "detail": task.detail,
-                    "side": task.side,
-                    "role": task.role,
-                    "due_on": task.due_on.isoformat(),
-                    "assignee_id": task.assignee_id,
-                },
-            },
-        )
+        announce_task(ctx.session, task, about=_payload(ctx), now=now)
     return opened
 
 

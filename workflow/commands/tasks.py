@@ -12,6 +12,7 @@ from workflow import audit
 from workflow.access import Actor, Grant
 from workflow.calendar import local_date
 from workflow.commands.periods import complete_period_task
+from workflow.completion import chosen_outcome, record_completion
 from workflow.db import begin_write
 from workflow.effects import announce_approval, apply_transition
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
@@ -100,14 +101,7 @@ def finish_task(
     now: datetime,
 ) -> None:
     """Record the outcome, then fire the event it leads to (if its guards now hold)."""
-    kind = LIFECYCLE.task_kind(task.kind)
-    outcome = kind.outcome(outcome_name)
-    if outcome is None:
-        valid = ", ".join(o.name for o in kind.outcomes)
-        raise InvalidInput(
-            f"{outcome_name!r} is not an outcome of a {task.kind} task (use {valid})",
-            [{"field": "outcome", "message": f"must be one of: {valid}"}],
-        )
+    outcome = chosen_outcome(LIFECYCLE.task_kind(task.kind), outcome_name)
     if outcome.comment_required and not (comment and comment.strip()):
         what = "conditions" if outcome.name == "approved_with_conditions" else "a comment"
         raise InvalidInput(
@@ -117,12 +111,7 @@ def finish_task(
         _check_segregation(ctx, task, actor, on_behalf_of)
         task.approved_content_hash = ctx.version.content_hash
     before = task_summary(task)
-    task.state, task.outcome, task.comment = "completed", outcome.name, comment
-    task.completed_by_id, task.on_behalf_of_id, task.completed_at = (
-        actor.user_id,
-        on_behalf_of,
-        now,
-    )
+    record_completion(task, outcome, actor, on_behalf_of, comment=comment, now=now)
     # Written by the transition's flush below, or at commit.
     ctx.session.add(task)
     audit.append(
