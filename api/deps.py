@@ -11,9 +11,10 @@ from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from api.idempotency import Claimed
 from workflow.access import Actor
 from workflow.commands.admin import hash_token
-from workflow.errors import Conflict, Forbidden, InvalidInput
+from workflow.errors import Forbidden, InvalidInput
 from workflow.models import ApiToken, IdempotencyRecord, User
 from workflow.settings import get_settings
 from workflow.transaction import IdempotencyClaim, claim_idempotency
@@ -98,7 +99,7 @@ async def idempotency(
     now: NowDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> None:
-    """Replay a stored response, or let the command's commit record the key."""
+    """Replay a stored response, or claim the key for the command (api/idempotency.py)."""
     if not idempotency_key:
         return
     request_hash = await _request_hash(request)
@@ -110,21 +111,25 @@ async def idempotency(
         )
     ).first()
     session.rollback()
-    if record is not None and record.created_at > now - ttl:
+    # A record without a response was left by an older release that stored it separately:
+    # its command may not have happened, so it is replaced like an expired one.
+    if (
+        record is not None
+        and record.created_at > now - ttl
+        and record.status_code is not None
+        and record.response_body is not None
+    ):
         if record.request_hash != request_hash:
             raise InvalidInput(
                 "this Idempotency-Key was used for a different request",
                 [{"field": "Idempotency-Key", "message": "reused with another body or path"}],
             )
-        if record.status_code is None or record.response_body is None:
-            raise Conflict("the first request with this Idempotency-Key has not finished")
         raise IdempotentReplay(record.status_code, record.response_body)
-    # An expired key may be reused; the old record makes way inside the new command.
     replaces = record.id if record is not None else None
     claim_idempotency(
         session, IdempotencyClaim(actor.user_id, idempotency_key, request_hash, replaces)
     )
-    request.state.idempotency = (actor.user_id, idempotency_key)
+    request.state.idempotency = Claimed(session, actor.user_id, idempotency_key, request_hash)
 
 
 IdempotencyDep = Depends(idempotency)

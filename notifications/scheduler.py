@@ -29,6 +29,7 @@ from workflow import commands
 from workflow.calendar import BUSINESS_TIME_ZONE
 from workflow.commands.calendar_jobs import run_calendar
 from workflow.commands.sweeps import sweep_reminders
+from workflow.db import db_now
 from workflow.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ CALENDAR_EVERY = timedelta(minutes=15)
 SWEEP_EVERY = timedelta(minutes=5)
 DISPATCH_EVERY = timedelta(seconds=10)
 DIGEST_EVERY = timedelta(minutes=30)
+HOUSEKEEPING_EVERY = timedelta(hours=1)
 DETAIL_LINES = 50  # per job in a report; the rest is counted
 
 
@@ -130,6 +132,17 @@ def checkpoint_job(engine: Engine, now: datetime) -> JobResult:
     return JobResult(f"checkpoint {event.seq} recorded")
 
 
+def housekeeping_job(engine: Engine, _now: datetime) -> JobResult:
+    """Forget Idempotency-Keys past their time-to-live, judged by the database's clock so a
+    run with a simulated `now` never drops keys that clients may still retry with."""
+    hours = get_settings().idempotency_ttl_hours
+    with Session(engine, expire_on_commit=False) as session:
+        swept = commands.expire_idempotency_keys(
+            session, now=db_now(session), ttl=timedelta(hours=hours)
+        )
+    return JobResult(f"{swept} idempotency keys older than {hours} h forgotten")
+
+
 # The dispatcher is `notifications.dispatch.dispatch_once(engine, *, sender, renderer, now,
 # limit)`; `dispatch_hook` adapts it (with its sender and renderer) into a job.
 DispatchHook = JobFunction
@@ -187,6 +200,7 @@ def jobs(*, dispatch: DispatchHook | None = None, time_zone: str = BUSINESS_TIME
     if dispatch is not None:
         found.append(Job("dispatch", DISPATCH_EVERY, dispatch, "send the outbox"))
     found.append(Job("audit-checkpoint", CHECKPOINT_EVERY, checkpoint_job, "audit chain heads"))
+    found.append(Job("housekeeping", HOUSEKEEPING_EVERY, housekeeping_job, "expired keys"))
     return found
 
 

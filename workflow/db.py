@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,6 +14,9 @@ from sqlmodel import Session
 from workflow.settings import get_settings
 
 WRITE_OPTION = "accord_write"
+# Set while a command's transaction waits for its response to be stored with it
+# (workflow.transaction); no second command may begin inside that transaction.
+PENDING_RESPONSE_KEY = "accord.idempotency.pending"
 
 
 def normalise_url(url: str) -> str:
@@ -63,8 +67,20 @@ def is_postgres(session: Session) -> bool:
     return bind.dialect.name == "postgresql"
 
 
+def db_now(session: Session) -> datetime:
+    """The database's clock, for deadlines several processes judge (leases, key expiry): a
+    process running with a simulated `now` (`accord jobs run-once --now`) must not move them."""
+    if is_postgres(session):
+        value = session.execute(sa.text("SELECT CURRENT_TIMESTAMP")).scalar_one()
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+    text = session.execute(sa.text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 def begin_write(session: Session) -> None:
     """Start the command's one write transaction on a session that holds no pending changes."""
+    if PENDING_RESPONSE_KEY in session.info:
+        raise RuntimeError("begin_write while a command's transaction awaits its response")
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("begin_write on a session with pending changes")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import httpx2
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -57,3 +61,26 @@ def api(engine: Engine, session: Session) -> Iterator[Api]:
     app = create_app(engine, clock=lambda: clock[0])
     with TestClient(app) as client:
         yield Api(client, world, clock, tokens, admin_token)
+
+
+@pytest.fixture
+def live(api: Api, engine: Engine) -> Iterator[str]:
+    """The same app and database as `api`, served by uvicorn on a free loopback port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(engine, clock=lambda: api.world.now)  # the world's clock, not the wall's
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as probe:
+        for _ in range(200):
+            try:
+                if probe.get("/healthz").status_code == 200:
+                    break
+            except httpx2.TransportError:
+                threading.Event().wait(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()

@@ -83,7 +83,8 @@ def test_run_once_prints_what_each_job_did(world: World, database_url: str, mail
     # 2 task.assigned and review.requested rows from the fixture, then the 4 sweep rows.
     assert lines[9].startswith("dispatch: 7 messages claimed: 7 sent as ")
     assert lines[10].startswith("audit-checkpoint: checkpoint ")
-    assert len(lines) == 11
+    assert lines[11] == "housekeeping: 0 idempotency keys older than 24 h forgotten"
+    assert len(lines) == 12
     assert len(list(mailbox.glob("*.eml"))) == int(lines[9].split(" sent as ")[1].split()[0])
 
 

@@ -2,45 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx2
-import pytest
-import uvicorn
-from sqlalchemy.engine import Engine
 
-from api.app import create_app
 from states import Role
 from tests.api.conftest import Api
 from tests.helpers import C, P
 from workflow import commands
 from workflow.models import Agreement
-
-
-@pytest.fixture
-def live(api: Api, engine: Engine) -> Iterator[str]:
-    """The same app and database as `api`, served by uvicorn on a free loopback port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(engine, clock=lambda: api.world.now)  # the world's clock, not the wall's
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as probe:
-        for _ in range(200):
-            try:
-                if probe.get("/healthz").status_code == 200:
-                    break
-            except httpx2.TransportError:
-                threading.Event().wait(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
 
 
 def race(base: str, *requests: tuple[str, str, dict[str, str], dict[str, Any]]) -> list[int]:

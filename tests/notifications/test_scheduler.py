@@ -61,6 +61,7 @@ def test_every_job_ticks_with_coalescing_and_one_instance(engine: Engine) -> Non
             "digest",
             "dispatch",
             "audit-checkpoint",
+            "housekeeping",
         }
         for job in found.values():
             assert (job.coalesce, job.max_instances) == (True, 1)
@@ -73,6 +74,7 @@ def test_every_job_ticks_with_coalescing_and_one_instance(engine: Engine) -> Non
         "sweep",
         "digest",
         "audit-checkpoint",
+        "housekeeping",
     ]
 
 
@@ -93,6 +95,7 @@ def test_run_once_runs_every_job_in_order(session: Session, engine: Engine) -> N
         "digest",
         "dispatch",
         "audit-checkpoint",
+        "housekeeping",
     ]
     summaries = {job.id: result.summary for job, result in results}
     assert summaries["sweep"] == (

@@ -20,7 +20,7 @@ from workflow.commands.catalog import add_catalog_measure, import_catalog
 from workflow.commands.excusals import excuse_miss
 from workflow.commands.gaps import add_gap, resolve_gap
 from workflow.commands.lifecycle import fire_event
-from workflow.commands.maintenance import checkpoint_audit
+from workflow.commands.maintenance import checkpoint_audit, expire_idempotency_keys
 from workflow.commands.measurements import IngestReport, check_upload, import_measurements
 from workflow.commands.periods import (
     PeriodsOpened,
@@ -50,6 +50,7 @@ __all__ = [
     "create_user",
     "edit_draft",
     "excuse_miss",
+    "expire_idempotency_keys",
     "fire_event",
     "fire_period_event",
     "import_catalog",

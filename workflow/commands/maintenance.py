@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from workflow import audit
 from workflow.db import begin_write
-from workflow.models import AuditChainHead, AuditEvent
+from workflow.models import AuditChainHead, AuditEvent, IdempotencyRecord
 from workflow.transaction import commit
 
 
@@ -38,3 +39,13 @@ def checkpoint_audit(session: Session, *, now: datetime, force: bool = False) ->
     event = audit.checkpoint(session, now=now)
     commit(session)
     return event
+
+
+def expire_idempotency_keys(session: Session, *, now: datetime, ttl: timedelta) -> int:
+    """Forget Idempotency-Keys older than `ttl`; a later request may use the key afresh."""
+    begin_write(session)
+    result = session.execute(
+        delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) <= now - ttl)
+    )
+    commit(session)
+    return int(result.rowcount)  # type: ignore[attr-defined]
