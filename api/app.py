@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -39,10 +40,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        ticker = build_scheduler(engine, clock) if scheduler else None
+        stopping = threading.Event()
+        ticker = build_scheduler(engine, clock, stop=stopping) if scheduler else None
         if ticker is not None:
             ticker.start()
         yield
+        stopping.set()  # a running dispatch batch releases what it has not sent yet
         if ticker is not None:
             ticker.shutdown(wait=True)
         if owned:

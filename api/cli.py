@@ -229,6 +229,9 @@ def _agreement(session: Session, key: str) -> Agreement:
 # ---- serve and schema ----------------------------------------------------------------------
 
 
+DRAIN_SECONDS = 5
+
+
 @app.command()
 def serve(
     ctx: typer.Context,
@@ -240,7 +243,14 @@ def serve(
 
     inprocess = get_settings().scheduler == "inprocess"
     with _engine(ctx, upgrade_sqlite=True) as engine:
-        uvicorn.run(create_app(engine, scheduler=inprocess), host=host, port=port)
+        uvicorn.run(
+            create_app(engine, scheduler=inprocess),
+            host=host,
+            port=port,
+            # SIGTERM: requests in flight get this long, then the scheduler stops after the
+            # email it is sending; together well inside an orchestrator's 30 s grace period.
+            timeout_graceful_shutdown=DRAIN_SECONDS,
+        )
 
 
 @db_app.command("upgrade")

@@ -5,7 +5,9 @@ the next:
 
 1. **Claim** (one write transaction: `FOR UPDATE SKIP LOCKED` on PostgreSQL, `BEGIN
    IMMEDIATE` on SQLite): the oldest due pending rows get `attempts + 1` and a lease,
-   `next_attempt_at = now + lease`, so no other dispatcher sees them until it ends. The new
+   `leased_until`, so no other dispatcher sees them until it ends. The lease is set and judged
+   by the database's clock, never by the dispatcher's `now` (which `accord jobs run-once --now`
+   may put days ahead): only the retry schedule, `next_attempt_at`, follows `now`. The new
    `attempts` is the claim's fencing token.
 2. **Plan** (one read transaction): recipients resolved from the rows (recipients.py),
    leaving out people an earlier attempt already served.
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +46,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from notifications.recipients import (
     Envelope,
@@ -54,7 +57,7 @@ from notifications.recipients import (
 )
 from notifications.senders import DeliveryError, Sender
 from workflow.calendar import local_date
-from workflow.db import begin_write
+from workflow.db import begin_write, db_now
 from workflow.models import NotificationDelivery, OutboxMessage
 from workflow.settings import Settings, get_settings
 
@@ -162,9 +165,17 @@ _FENCE = sa.and_(
 def _claim(engine: Engine, *, now: datetime, limit: int, lease: timedelta) -> list[Outgoing]:
     with Session(engine, expire_on_commit=False) as session:
         begin_write(session)
+        clock = db_now(session)
         rows = session.exec(
             select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                or_(
+                    col(OutboxMessage.leased_until).is_(None),
+                    col(OutboxMessage.leased_until) <= clock,
+                ),
+            )
             .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -187,7 +198,7 @@ def _claim(engine: Engine, *, now: datetime, limit: int, lease: timedelta) -> li
             session.connection().execute(
                 sa.update(_OUTBOX)
                 .where(_OUTBOX.c.id.in_([c.id for c in claims]))
-                .values(attempts=_OUTBOX.c.attempts + 1, next_attempt_at=now + lease)
+                .values(attempts=_OUTBOX.c.attempts + 1, leased_until=clock + lease)
             )
         session.commit()
     return claims
@@ -268,18 +279,18 @@ def _finish(
     not yet recorded. Returns the status it ended in, or "lost"."""
     status = outcome.status
     error = outcome.error[:MAX_ERROR_CHARS] if outcome.error else None
-    values: dict[str, Any]
+    values: dict[str, Any] = {"leased_until": None}
     if status == "sent":
-        values = {"status": "sent", "sent_at": now, "last_error": error}
+        values |= {"status": "sent", "sent_at": now, "last_error": error}
     elif status == "release":
-        values = {"attempts": claim.attempt - 1, "next_attempt_at": claim.due_at}
+        values |= {"attempts": claim.attempt - 1, "next_attempt_at": claim.due_at}
     elif status == "retry" and not policy.gives_up(claim.attempt):
-        values = {"next_attempt_at": now + policy.delay(claim.attempt, rng), "last_error": error}
+        values |= {"next_attempt_at": now + policy.delay(claim.attempt, rng), "last_error": error}
     else:
         if status == "retry":
             error = f"gave up after {claim.attempt} attempts: {error}"[:MAX_ERROR_CHARS]
         status = "dead"
-        values = {"status": "dead", "last_error": error}
+        values |= {"status": "dead", "last_error": error}
     with Session(engine) as session:
         begin_write(session)
         # Who received an email is a fact, recorded even when the row is no longer ours.
@@ -303,7 +314,11 @@ def _release(engine: Engine, claims: Sequence[Outgoing]) -> int:
     statement = (
         sa.update(_OUTBOX)
         .where(_FENCE)
-        .values(attempts=sa.bindparam("previous"), next_attempt_at=sa.bindparam("due"))
+        .values(
+            attempts=sa.bindparam("previous"),
+            next_attempt_at=sa.bindparam("due"),
+            leased_until=None,
+        )
     )
     with Session(engine) as session:
         begin_write(session)
@@ -329,8 +344,14 @@ class _Batch:
     policy: RetryPolicy
     rng: random.Random
     deadline: float  # time.monotonic() after which no send starts
+    stop: threading.Event | None = None  # set when the process shuts down
     counts: DispatchCounts = field(default_factory=DispatchCounts)
-    stopped: bool = False  # the server is unreachable, or the lease is half spent
+    stopped: bool = False  # the server is unreachable, the lease half spent, or shutting down
+
+    def must_stop(self) -> bool:
+        """No new send starts once the lease is half spent or the process is stopping."""
+        stopping = self.stop is not None and self.stop.is_set()
+        return stopping or time.monotonic() > self.deadline
 
     def deliver(self, claim: Outgoing, plan: Resolution | RecipientSpecError) -> None:
         if isinstance(plan, RecipientSpecError):
@@ -341,7 +362,7 @@ class _Batch:
         render_failed = False
         outcome: _Outcome | None = None
         for index, envelope in enumerate(plan.envelopes):
-            if time.monotonic() > self.deadline:
+            if self.must_stop():
                 self.stopped = True
                 outcome = _Outcome("release")
                 break
@@ -417,8 +438,13 @@ def dispatch_once(
     limit: int | None = None,
     policy: RetryPolicy | None = None,
     rng: random.Random | None = None,
+    stop: threading.Event | None = None,
 ) -> DispatchCounts:
-    """Claim and deliver at most `limit` due rows (default `ACCORD_DISPATCH_BATCH`)."""
+    """Claim and deliver at most `limit` due rows (default `ACCORD_DISPATCH_BATCH`).
+
+    Once `stop` is set no further send starts: the email being sent finishes (bounded by the
+    SMTP timeout), the row is marked, and the untried claims are released for another process.
+    """
     settings = get_settings()
     policy = policy or RetryPolicy.from_settings(settings)
     claims = _claim(engine, now=now, limit=limit or settings.dispatch_batch, lease=policy.lease)
@@ -430,6 +456,7 @@ def dispatch_once(
         policy,
         rng or random.Random(),  # noqa: S311 - jitter, not a secret
         deadline=time.monotonic() + policy.lease.total_seconds() / 2,
+        stop=stop,
     )
     batch.counts.claimed = len(claims)
     if not claims:
@@ -438,7 +465,7 @@ def dispatch_once(
     try:
         plans = _plan(engine, claims, today=local_date(now))
         for claim in claims:
-            if batch.stopped or time.monotonic() > batch.deadline:
+            if batch.stopped or batch.must_stop():
                 break
             started += 1
             batch.deliver(claim, plans[claim.id])
@@ -467,12 +494,23 @@ def dispatch_pending(
     limit: int | None = None,
     policy: RetryPolicy | None = None,
     rng: random.Random | None = None,
+    stop: threading.Event | None = None,
 ) -> DispatchCounts:
-    """Batches until nothing due is left (or the server is down): the scheduler's job."""
+    """Batches until nothing due is left, the server is down, or `stop` is set: the
+    scheduler's job."""
     total = DispatchCounts()
     for _ in range(max_batches):
+        if stop is not None and stop.is_set():
+            break
         counts = dispatch_once(
-            engine, sender=sender, renderer=renderer, now=now, limit=limit, policy=policy, rng=rng
+            engine,
+            sender=sender,
+            renderer=renderer,
+            now=now,
+            limit=limit,
+            policy=policy,
+            rng=rng,
+            stop=stop,
         )
         total.add(counts)
         if counts.claimed == 0 or counts.released:

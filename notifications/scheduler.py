@@ -149,18 +149,27 @@ DispatchHook = JobFunction
 
 
 def dispatch_hook(
-    dispatch_once: Callable[..., Any], *, sender: Any, renderer: Any, limit: int = 200
+    dispatch_once: Callable[..., Any],
+    *,
+    sender: Any,
+    renderer: Any,
+    limit: int = 200,
+    stop: threading.Event | None = None,
 ) -> DispatchHook:
-    """The dispatch job: one `dispatch_once` call per tick, its result as the summary."""
+    """The dispatch job: one `dispatch_once` call per tick, its result as the summary; with
+    `stop`, a shutdown ends the running batch after the email being sent."""
+    extra: dict[str, Any] = {} if stop is None else {"stop": stop}
 
     def dispatch_job(engine: Engine, now: datetime) -> JobResult:
-        result = dispatch_once(engine, sender=sender, renderer=renderer, now=now, limit=limit)
+        result = dispatch_once(
+            engine, sender=sender, renderer=renderer, now=now, limit=limit, **extra
+        )
         return JobResult(str(result))
 
     return dispatch_job
 
 
-def configured_dispatch() -> DispatchHook | None:
+def configured_dispatch(stop: threading.Event | None = None) -> DispatchHook | None:
     """The dispatch job `accord serve`, `accord scheduler` and `accord jobs run-once` run:
     the backend `ACCORD_MAIL_BACKEND` names and the templates."""
     settings = get_settings()
@@ -169,6 +178,7 @@ def configured_dispatch() -> DispatchHook | None:
         sender=sender_from_settings(settings),
         renderer=template_renderer(sender=settings.mail_from, base_url=settings.base_url),
         limit=settings.dispatch_batch,
+        stop=stop,
     )
 
 
@@ -227,16 +237,18 @@ def build_scheduler(
     *,
     dispatch: DispatchHook | None = None,
     job_list: Sequence[Job] | None = None,
+    stop: threading.Event | None = None,
 ) -> BackgroundScheduler:
     """A memory-store scheduler with every job (`coalesce`, one instance each); the dispatch
-    job is `dispatch`, else `configured_dispatch()`."""
+    job is `dispatch`, else `configured_dispatch(stop)`. Set `stop` before `shutdown` so a
+    running dispatch batch ends after its current email instead of finishing the batch."""
     scheduler = BackgroundScheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
         timezone="UTC",
     )
     start = datetime.now(UTC)  # APScheduler runs on the wall clock; the jobs use `clock`
     if job_list is None:
-        job_list = jobs(dispatch=dispatch if dispatch is not None else configured_dispatch())
+        job_list = jobs(dispatch=dispatch if dispatch is not None else configured_dispatch(stop))
     for job in job_list:
         scheduler.add_job(
             _tick,
@@ -259,8 +271,9 @@ def run_scheduler(
     *,
     dispatch: DispatchHook | None = None,
 ) -> None:
-    """Tick until `stop` is set (`accord scheduler`), then let running jobs finish."""
-    scheduler = build_scheduler(engine, clock, dispatch=dispatch)
+    """Tick until `stop` is set (`accord scheduler`), then let running jobs finish (a
+    dispatch batch stops after the email being sent)."""
+    scheduler = build_scheduler(engine, clock, dispatch=dispatch, stop=stop)
     scheduler.start()
     log.info("scheduler started: %s", ", ".join(j.id for j in scheduler.get_jobs()))
     try:

@@ -441,22 +441,65 @@ def test_a_dispatcher_stops_starting_sends_when_half_its_lease_is_spent(
 def test_a_dispatcher_whose_lease_ran_out_changes_nothing(world: World, engine: Engine) -> None:
     (outbox_id,) = queue(world, 1)
     now = world.tick()
+    short = RetryPolicy(lease=timedelta(seconds=1))
     late = MemorySender()
     first = MemorySender()
     taken_over: list[DispatchCounts] = []
 
     def meanwhile(_message: EmailMessage) -> None:
-        # The first dispatcher stalls past its lease: a second one takes the row over.
+        # The first dispatcher stalls past its lease (on the database's clock): a second one,
+        # started at the same `now`, takes the row over.
         if not taken_over:
-            taken_over.append(dispatch(engine, late, now + POLICY.lease + timedelta(seconds=1)))
+            time.sleep(1.2)
+            taken_over.append(dispatch(engine, late, now, policy=short))
 
     first.before_send = meanwhile
-    counts = dispatch(engine, first, now)
+    counts = dispatch(engine, first, now, policy=short)
     assert taken_over[0].sent == 1
     assert counts.lost == 1
     final = row(engine, outbox_id)
-    assert (final.status, final.attempts) == ("sent", 2)
-    assert final.sent_at == now + POLICY.lease + timedelta(seconds=1)
+    assert (final.status, final.attempts, final.leased_until) == ("sent", 2, None)
+
+
+def test_a_dispatcher_running_days_ahead_cannot_take_over_a_live_lease(
+    world: World, engine: Engine
+) -> None:
+    """`accord jobs run-once --now` weeks ahead beside live schedulers must not send again
+    what they hold: a lease ends by the database's clock, not by the dispatcher's `now`."""
+    (outbox_id,) = queue(world, 1)
+    now = world.tick()
+    first = MemorySender()
+    ahead: list[DispatchCounts] = []
+
+    def meanwhile(_message: EmailMessage) -> None:
+        if not ahead:
+            ahead.append(dispatch(engine, MemorySender(), now + timedelta(days=49)))
+
+    first.before_send = meanwhile
+    counts = dispatch(engine, first, now)
+    assert ahead[0].claimed == 0
+    assert (counts.sent, counts.lost) == (1, 0)
+    assert len(first.sent) == 1
+    assert row(engine, outbox_id).attempts == 1
+
+
+def test_a_stopping_dispatcher_finishes_its_email_and_releases_the_rest(
+    world: World, engine: Engine
+) -> None:
+    ids = queue(world, 3)
+    stop = threading.Event()
+    sender = MemorySender()
+    sender.before_send = lambda _m: stop.set()  # the shutdown arrives during the first send
+    counts = dispatch_once(
+        engine, sender=sender, renderer=multipart, now=world.tick(), policy=POLICY, stop=stop
+    )
+    assert (counts.claimed, counts.sent, counts.released) == (3, 1, 2)
+    untried = [row(engine, i) for i in ids[1:]]
+    assert [(r.status, r.attempts, r.leased_until) for r in untried] == [("pending", 0, None)] * 2
+    again = dispatch_pending(
+        engine, sender=sender, renderer=multipart, now=world.tick(), policy=POLICY, stop=stop
+    )
+    assert again.claimed == 0  # a stopped process claims nothing more
 
 
 def test_two_dispatchers_at_once_never_send_a_message_twice(

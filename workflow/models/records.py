@@ -62,6 +62,9 @@ class OutboxMessage(SQLModel, table=True):
     status: str = Field(default="pending", max_length=10)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
+    # Set by the database's clock when a dispatcher claims the row; another dispatcher may
+    # take the row over only after it, whatever `now` that one was started with.
+    leased_until: datetime | None = None
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None

@@ -1,0 +1,29 @@
+"""outbox leases judged by the database's clock, apart from the retry schedule
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-02 18:20:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "outbox_message",
+        sa.Column("leased_until", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("outbox_message") as batch:
+        batch.drop_column("leased_until")
