@@ -16,6 +16,7 @@ from api import metrics, pages, problems
 from api.deps import IdempotentReplay
 from api.idempotency import IdempotencyRecorder
 from api.limits import BodySizeLimit
+from api.ratelimit import RateLimit
 from api.routers import ROUTERS
 from notifications.scheduler import build_scheduler
 from workflow.db import make_engine
@@ -93,4 +94,9 @@ def create_app(
         metrics.install(app)
     app.add_middleware(IdempotencyRecorder)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RateLimit,
+        per_token_per_minute=settings.rate_limit_per_minute,
+        per_address_per_minute=settings.rate_limit_address_per_minute,
+    )
     return app

@@ -18,6 +18,12 @@ from workflow.schema import upgrade
 
 POSTGRES_ENV = "ACCORD_TEST_POSTGRES_URL"
 
+# Tests drive the API from loopback far faster than people do; the rate limits have their own
+# tests (tests/api/test_ratelimit.py). Set before any settings are read, so servers the tests
+# start as subprocesses inherit it.
+os.environ.setdefault("ACCORD_RATE_LIMIT_PER_MINUTE", "0")
+os.environ.setdefault("ACCORD_RATE_LIMIT_ADDRESS_PER_MINUTE", "0")
+
 
 def _postgres_admin_url() -> str | None:
     url = os.environ.get(POSTGRES_ENV)

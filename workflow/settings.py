@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # so sessions end at a restart and do not cross replicas: set it for any real deployment.
     secret_key: SecretStr | None = Field(default=None, min_length=32)
     metrics_enabled: bool = True
+    # API requests a minute per bearer token and per client address (api/ratelimit.py);
+    # 0 switches a limit off. Behind a proxy, run uvicorn with --proxy-headers.
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_address_per_minute: int = Field(default=1200, ge=0)
 
     @model_validator(mode="after")
     def _lease_outlasts_sends(self) -> Self:
