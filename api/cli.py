@@ -28,8 +28,10 @@ from sqlmodel import Session, select
 from typer._click.exceptions import NoArgsIsHelpError
 from typer.core import TyperGroup
 
+from api import cli_db
 from api import demo as demo_data
 from api.cli_catalog import catalog_app
+from api.cli_errors import CliError
 from api.cli_jobs import jobs_app
 from api.cli_jobs import scheduler as scheduler_command
 from api.cli_measurements import measurements_app
@@ -46,10 +48,6 @@ from workflow.models import Agreement, Organization, User
 from workflow.permissions import version_by_number
 from workflow.schema import head_revision, is_current, upgrade
 from workflow.settings import get_settings
-
-
-class CliError(Exception):
-    """A refusal of the CLI itself (unknown name, unreadable file, schema not current)."""
 
 
 def _one_line(text: str) -> str:
@@ -131,6 +129,9 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 version_app = typer.Typer(help="SLA versions as YAML documents.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+db_app.command("copy")(cli_db.copy)
+db_app.command("backup")(cli_db.backup)
+db_app.command("restore")(cli_db.restore)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
