@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import Engine, make_url
@@ -31,6 +32,7 @@ from typer.core import TyperGroup
 from api import cli_db
 from api import demo as demo_data
 from api.cli_catalog import catalog_app
+from api.cli_config import config_app
 from api.cli_errors import CliError
 from api.cli_jobs import jobs_app
 from api.cli_jobs import scheduler as scheduler_command
@@ -47,7 +49,7 @@ from workflow.export import export_version, parse_document, to_yaml
 from workflow.models import Agreement, Organization, User
 from workflow.permissions import version_by_number
 from workflow.schema import head_revision, is_current, upgrade
-from workflow.settings import get_settings
+from workflow.settings import configuration_error, get_settings
 
 
 def _one_line(text: str) -> str:
@@ -104,6 +106,8 @@ class OneLineErrors(TyperGroup):
             message = _database_message(exc)
         except OSError as exc:
             message = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+        except ValidationError as exc:  # a bad ACCORD_* setting, read at start
+            message = configuration_error(exc)
         else:
             # Non-standalone mode returns the code of `typer.Exit` (and of --help: 0).
             sys.exit(result if isinstance(result, int) else 0)
@@ -129,6 +133,7 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 version_app = typer.Typer(help="SLA versions as YAML documents.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
 db_app.command("copy")(cli_db.copy)
 db_app.command("backup")(cli_db.backup)
 db_app.command("restore")(cli_db.restore)

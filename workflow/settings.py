@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import os
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PREFIX = "ACCORD_"
+ENV_FILE = ".env"
+MIN_SECRET_CHARS = 32
+# ACCORD_* variables that are not settings of the service: the test suite's own knobs.
+NOT_SETTINGS = ("ACCORD_TEST_", "ACCORD_CRASH_", "ACCORD_FUZZ_", "ACCORD_STATEFUL_")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ACCORD_", extra="ignore")
+    """Every setting, read from ACCORD_* variables (and a `.env` file in the working
+    directory when there is one; real variables win), validated when first read."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, extra="ignore", env_file=ENV_FILE, env_file_encoding="utf-8"
+    )
 
     database_url: str = "sqlite:///./accord.db"
     base_url: str = "http://127.0.0.1:8000"
+    # Session and CSRF cookies carry Secure: by default when base_url is https.
+    cookie_secure: bool | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # Streamed uploads (paths ending in `measurements:csv`) are read incrementally, so they
     # may be far larger than other bodies without costing memory; 1 GiB by default.
@@ -42,12 +60,60 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     # Signs the pages' session and CSRF cookies. Unset, each process draws its own at start,
     # so sessions end at a restart and do not cross replicas: set it for any real deployment.
-    secret_key: SecretStr | None = Field(default=None, min_length=32)
+    secret_key: SecretStr | None = None
     metrics_enabled: bool = True
     # API requests a minute per bearer token and per client address (api/ratelimit.py);
     # 0 switches a limit off. Behind a proxy, run uvicorn with --proxy-headers.
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_address_per_minute: int = Field(default=1200, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {value!r}") from exc
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(f"{backend} is not supported; use sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http:// or https:// address, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters (a random string)")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _sender_address(cls, value: str) -> str:
+        if "@" not in parseaddr(value)[1]:
+            raise ValueError(f"not an email address: {value!r}")
+        return value
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.cookie_secure is None:
+            return self.base_url.startswith("https://")
+        return self.cookie_secure
+
+    @model_validator(mode="after")
+    def _https_means_secure_cookies(self) -> Self:
+        if self.base_url.startswith("https://") and self.cookie_secure is False:
+            raise ValueError(
+                "ACCORD_COOKIE_SECURE cannot be false when ACCORD_BASE_URL is https: "
+                "sign-in cookies would travel without TLS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_sends(self) -> Self:
@@ -61,3 +127,23 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def configuration_error(exc: ValidationError) -> str:
+    """One line naming each bad variable, e.g. `ACCORD_SMTP_PORT: Input should be …`."""
+    problems = []
+    for error in exc.errors():
+        where = "".join(str(part) for part in error["loc"][:1]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{PREFIX}{where}: {message}" if where else message)
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
+    """ACCORD_* variables that name no setting (a typo is ignored, so it is worth saying)."""
+    names = {f"{PREFIX}{name.upper()}" for name in Settings.model_fields}
+    return sorted(
+        key
+        for key in (os.environ if environ is None else environ)
+        if key.startswith(PREFIX) and key not in names and not key.startswith(NOT_SETTINGS)
+    )

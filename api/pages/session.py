@@ -38,7 +38,7 @@ class PageUser:
 
 
 def secure_cookies() -> bool:
-    return get_settings().base_url.startswith("https://")
+    return get_settings().cookies_secure
 
 
 def session_token(request: Request) -> str | None:
