@@ -16,6 +16,7 @@ from api import metrics, pages, problems
 from api.deps import IdempotentReplay
 from api.idempotency import IdempotencyRecorder
 from api.limits import BodySizeLimit
+from api.observability import RequestContext
 from api.ratelimit import RateLimit
 from api.routers import ROUTERS
 from notifications.scheduler import build_scheduler
@@ -91,7 +92,7 @@ def create_app(
         app.include_router(router, prefix=metrics.API_PREFIX)
     pages.install(app)
     if settings.metrics_enabled:
-        metrics.install(app)
+        metrics.install(app, engine, clock)
     app.add_middleware(IdempotencyRecorder)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -99,4 +100,5 @@ def create_app(
         per_token_per_minute=settings.rate_limit_per_minute,
         per_address_per_minute=settings.rate_limit_address_per_minute,
     )
+    app.add_middleware(RequestContext)  # outermost: every answer carries its request id
     return app

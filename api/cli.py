@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 from typer._click.exceptions import NoArgsIsHelpError
 from typer.core import TyperGroup
 
-from api import cli_db
+from api import cli_db, logs
 from api import demo as demo_data
 from api.cli_catalog import catalog_app
 from api.cli_config import config_app
@@ -247,7 +247,9 @@ def serve(
     """Run the HTTP API (on SQLite, the schema is upgraded first)."""
     from api.app import create_app  # FastAPI is only needed here
 
-    inprocess = get_settings().scheduler == "inprocess"
+    settings = get_settings()
+    inprocess = settings.scheduler == "inprocess"
+    logs.configure(settings.log_format)
     with _engine(ctx, upgrade_sqlite=True) as engine:
         uvicorn.run(
             create_app(engine, scheduler=inprocess),
@@ -256,6 +258,8 @@ def serve(
             # SIGTERM: requests in flight get this long, then the scheduler stops after the
             # email it is sending; together well inside an orchestrator's 30 s grace period.
             timeout_graceful_shutdown=DRAIN_SECONDS,
+            log_config=None,  # the handlers logs.configure set up
+            access_log=False,  # api/observability.py logs each request with its id
         )
 
 

@@ -6,7 +6,6 @@ scheduler)`); the database URL comes from its `--database-url` callback (`ctx.ob
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import Engine
 
+from api import logs
 from notifications.scheduler import (
     DETAIL_LINES,
     configured_dispatch,
@@ -26,6 +26,7 @@ from notifications.scheduler import (
     run_scheduler,
 )
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date, time_zone
+from workflow.settings import get_settings
 
 jobs_app = typer.Typer(
     help="Time-driven jobs: reminders, escalations, expiry and the governance calendar.",
@@ -100,7 +101,7 @@ def scheduler(ctx: typer.Context) -> None:
     ticker, makes every email and task happen once. Run it when `accord serve` runs with
     ACCORD_SCHEDULER=off (several API workers).
     """
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.configure(get_settings().log_format)
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:

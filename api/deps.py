@@ -43,6 +43,7 @@ NowDep = Annotated[datetime, Depends(get_now)]
 
 
 def get_actor(
+    request: Request,
     session: SessionDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Actor:
@@ -62,6 +63,7 @@ def get_actor(
         raise HTTPException(401, "the token is unknown or revoked")
     actor = Actor.of(row)
     session.rollback()  # end the read so a command can open its own write transaction
+    request.state.user_id = actor.user_id  # for the request's log line
     return actor
 
 

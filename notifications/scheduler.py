@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from notifications.senders import sender_from_settings
 from workflow import commands
 from workflow.calendar import BUSINESS_TIME_ZONE
 from workflow.commands.calendar_jobs import run_calendar
+from workflow.commands.maintenance import JobOutcome
 from workflow.commands.sweeps import sweep_reminders
 from workflow.db import db_now
 from workflow.settings import get_settings
@@ -222,13 +224,36 @@ def run_once(engine: Engine, now: datetime, job_list: Sequence[Job]) -> list[tup
 # ---- ticking --------------------------------------------------------------------------------
 
 
-def _tick(job: Job, engine: Engine, clock: Callable[[], datetime]) -> None:
-    result = job.run(engine, clock())
-    log.info("%s: %s", job.id, result.summary)
+def tick(job: Job, engine: Engine, clock: Callable[[], datetime]) -> None:
+    """One run of a job as the ticker does it: logged with its duration and recorded."""
+    started, began = time.perf_counter(), clock()
+    try:
+        result = job.run(engine, began)
+    except Exception as exc:
+        log.exception("%s failed", job.id, extra={"job": job.id, "outcome": "failed"})
+        _note_run(engine, JobOutcome(job.id, began, clock(), False, f"{type(exc).__name__}"))
+        raise
+    _note_run(engine, JobOutcome(job.id, began, clock(), True, result.summary))
+    took = round((time.perf_counter() - started) * 1000, 2)
+    log.info(
+        "%s: %s",
+        job.id,
+        result.summary,
+        extra={"job": job.id, "outcome": "ok", "duration_ms": took},
+    )
     for line in result.details[:DETAIL_LINES]:
         log.info("%s: %s", job.id, line)
     if len(result.details) > DETAIL_LINES:
         log.info("%s: ... and %d more", job.id, len(result.details) - DETAIL_LINES)
+
+
+def _note_run(engine: Engine, outcome: JobOutcome) -> None:
+    """Record the run for monitoring; a failure to record never stops the ticker."""
+    try:
+        with Session(engine) as session:
+            commands.record_job_run(session, outcome)
+    except Exception:
+        log.exception("could not record the run of %s", outcome.job)
 
 
 def build_scheduler(
@@ -251,7 +276,7 @@ def build_scheduler(
         job_list = jobs(dispatch=dispatch if dispatch is not None else configured_dispatch(stop))
     for job in job_list:
         scheduler.add_job(
-            _tick,
+            tick,
             "interval",
             seconds=job.every.total_seconds(),
             args=[job, engine, clock],

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     # so sessions end at a restart and do not cross replicas: set it for any real deployment.
     secret_key: SecretStr | None = None
     metrics_enabled: bool = True
+    # `json`: one JSON object per log line (request id, route, status, duration, user, ...).
+    log_format: Literal["text", "json"] = "text"
     # API requests a minute per bearer token and per client address (api/ratelimit.py);
     # 0 switches a limit off. Behind a proxy, run uvicorn with --proxy-headers.
     rate_limit_per_minute: int = Field(default=600, ge=0)

@@ -90,6 +90,7 @@ def page_user(request: Request, session: SessionDep, now: NowDep) -> PageUser:
     )
     session.rollback()  # end the reads so a command can open its own write transaction
     request.state.page_user = user
+    request.state.user_id = actor.user_id  # for the request's log line
     return user
 
 

@@ -20,7 +20,12 @@ from workflow.commands.catalog import add_catalog_measure, import_catalog
 from workflow.commands.excusals import excuse_miss
 from workflow.commands.gaps import add_gap, resolve_gap
 from workflow.commands.lifecycle import fire_event
-from workflow.commands.maintenance import checkpoint_audit, expire_idempotency_keys
+from workflow.commands.maintenance import (
+    JobOutcome,
+    checkpoint_audit,
+    expire_idempotency_keys,
+    record_job_run,
+)
 from workflow.commands.measurements import IngestReport, check_upload, import_measurements
 from workflow.commands.periods import (
     PeriodsOpened,
@@ -34,6 +39,7 @@ from workflow.commands.tasks import complete_task
 __all__ = [
     "CalendarReport",
     "IngestReport",
+    "JobOutcome",
     "PeriodsOpened",
     "StakeholderInput",
     "SweepReport",
@@ -57,6 +63,7 @@ __all__ = [
     "import_measurements",
     "import_version",
     "open_due_periods",
+    "record_job_run",
     "resolve_gap",
     "revoke_token",
     "run_calendar",

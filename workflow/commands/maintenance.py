@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from workflow import audit
 from workflow.db import begin_write
-from workflow.models import AuditChainHead, AuditEvent, IdempotencyRecord
+from workflow.models import AuditChainHead, AuditEvent, IdempotencyRecord, JobRun
 from workflow.transaction import commit
 
 
@@ -49,3 +51,38 @@ def expire_idempotency_keys(session: Session, *, now: datetime, ttl: timedelta) 
     )
     commit(session)
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job: str
+    started_at: datetime
+    finished_at: datetime
+    ok: bool
+    summary: str
+
+
+def record_job_run(session: Session, outcome: JobOutcome) -> None:
+    """Note a scheduler job's run (one row per job, whichever process ran it)."""
+    begin_write(session)
+    table = JobRun.__table__  # type: ignore[attr-defined]
+    connection = session.connection()
+    took = (outcome.finished_at - outcome.started_at).total_seconds() * 1000
+    values = {
+        "job": outcome.job,
+        "last_started_at": outcome.started_at,
+        "last_finished_at": outcome.finished_at,
+        "last_outcome": "ok" if outcome.ok else "failed",
+        "last_duration_ms": round(took, 2),
+        "last_summary": outcome.summary[:500],
+    }
+    success = outcome.finished_at if outcome.ok else table.c.last_success_at
+    first = {**values, "runs": 1, "last_success_at": outcome.finished_at if outcome.ok else None}
+    again = {**values, "runs": table.c.runs + 1, "last_success_at": success}
+    if connection.dialect.name == "postgresql":
+        pg = postgresql.insert(table).values(**first)
+        connection.execute(pg.on_conflict_do_update(index_elements=[table.c.job], set_=again))
+    else:
+        lite = sqlite.insert(table).values(**first)
+        connection.execute(lite.on_conflict_do_update(index_elements=[table.c.job], set_=again))
+    commit(session)

@@ -15,6 +15,7 @@ from workflow.models.records import (
     AuditChainHead,
     AuditEvent,
     IdempotencyRecord,
+    JobRun,
     NotificationDelivery,
     OutboxMessage,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "Excusal",
     "Gap",
     "IdempotencyRecord",
+    "JobRun",
     "LoginAttempt",
     "Measurement",
     "MeasurementBatch",

@@ -104,3 +104,19 @@ class IdempotencyRecord(SQLModel, table=True):
     status_code: int | None = None
     response_body: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class JobRun(SQLModel, table=True):
+    """The last run of each scheduler job, from whichever process ran it: how operators (and
+    the `accord_job_last_success` metric) see that the scheduler is alive."""
+
+    __tablename__ = "job_run"
+
+    job: str = Field(primary_key=True, max_length=40)
+    last_started_at: datetime
+    last_finished_at: datetime
+    last_success_at: datetime | None = None
+    last_outcome: str = Field(max_length=10)  # "ok" or "failed"
+    last_duration_ms: float = 0.0
+    last_summary: str = Field(default="", max_length=500)
+    runs: int = 0

@@ -1,4 +1,4 @@
-"""outbox leases judged by the database's clock, apart from the retry schedule
+"""outbox leases judged by the database's clock, apart from the retry schedule; job runs
 
 Revision ID: 0008
 Revises: 0007
@@ -22,8 +22,21 @@ def upgrade() -> None:
         "outbox_message",
         sa.Column("leased_until", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     )
+    op.create_table(
+        "job_run",
+        sa.Column("job", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("last_started_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("last_finished_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("last_success_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column("last_outcome", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("last_duration_ms", sa.Float(), nullable=False),
+        sa.Column("last_summary", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("runs", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("job"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("job_run")
     with op.batch_alter_table("outbox_message") as batch:
         batch.drop_column("leased_until")
