@@ -102,3 +102,9 @@ def create_app(
     )
     app.add_middleware(RequestContext)  # outermost: every answer carries its request id
     return app
+
+
+def worker_app() -> FastAPI:
+    """One of `accord serve --workers N`'s processes: its own engine, no ticker (the
+    supervisor runs the scheduler once for all of them)."""
+    return create_app(scheduler=False)

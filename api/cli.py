@@ -10,7 +10,9 @@ Every refusal is one line on stderr and a non-zero exit; usage errors exit 2, th
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +40,7 @@ from api.cli_jobs import jobs_app
 from api.cli_jobs import scheduler as scheduler_command
 from api.cli_measurements import measurements_app
 from api.cli_notifications import notifications_app
+from notifications.scheduler import build_scheduler
 from states import LIFECYCLE
 from states.diagram import mermaid
 from workflow import audit, commands
@@ -243,24 +246,44 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Server processes sharing the port.", min=1, max=64)
+    ] = 1,
 ) -> None:
-    """Run the HTTP API (on SQLite, the schema is upgraded first)."""
+    """Run the HTTP API (on SQLite, the schema is upgraded first). With --workers N the
+    processes share the port and the in-process scheduler runs once, in the supervisor."""
     from api.app import create_app  # FastAPI is only needed here
 
     settings = get_settings()
     inprocess = settings.scheduler == "inprocess"
     logs.configure(settings.log_format)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        # SIGTERM: requests in flight get this long, then the scheduler stops after the
+        # email it is sending; together well inside an orchestrator's 30 s grace period.
+        "timeout_graceful_shutdown": DRAIN_SECONDS,
+        "log_config": None,  # the handlers logs.configure set up
+        "access_log": False,  # api/observability.py logs each request with its id
+    }
     with _engine(ctx, upgrade_sqlite=True) as engine:
-        uvicorn.run(
-            create_app(engine, scheduler=inprocess),
-            host=host,
-            port=port,
-            # SIGTERM: requests in flight get this long, then the scheduler stops after the
-            # email it is sending; together well inside an orchestrator's 30 s grace period.
-            timeout_graceful_shutdown=DRAIN_SECONDS,
-            log_config=None,  # the handlers logs.configure set up
-            access_log=False,  # api/observability.py logs each request with its id
-        )
+        if workers == 1:
+            uvicorn.run(create_app(engine, scheduler=inprocess), **options)
+            return
+        if engine.dialect.name == "sqlite":
+            typer.echo("note: on SQLite the workers queue for one writer", err=True)
+        os.environ["ACCORD_DATABASE_URL"] = _url(ctx)  # the workers build their own engines
+        stop = threading.Event()
+        ticker = build_scheduler(engine, _now, stop=stop) if inprocess else None
+        if ticker is not None:
+            ticker.start()
+            typer.echo(f"scheduler running in the supervisor of {workers} workers", err=True)
+        try:
+            uvicorn.run("api.app:worker_app", factory=True, workers=workers, **options)
+        finally:
+            stop.set()
+            if ticker is not None:
+                ticker.shutdown(wait=True)
 
 
 @db_app.command("upgrade")

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -29,63 +26,13 @@ from tests.api.conftest import Api
 from tests.api.flows import sla_payload
 from tests.helpers import T0, C, make_world
 from tests.notifications.smtp import free_port
+from tests.processes import Server
 from workflow import audit, commands
 from workflow.models import Agreement
 
-MAIN = "from api.cli import main; main()"
 KEYS = int(os.environ.get("ACCORD_CRASH_KEYS", "60"))
 KILLS = int(os.environ.get("ACCORD_CRASH_KILLS", "4"))
 CLIENTS = 3
-
-
-class Server:
-    """`accord serve` in a subprocess, killed and restarted on demand."""
-
-    def __init__(self, database_url: str, cwd: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.command = [sys.executable, "-c", MAIN, "--database-url", database_url]
-        self.command += ["serve", "--port", str(self.port)]
-        self.env = {**os.environ, "ACCORD_SCHEDULER": "off", "ACCORD_DATABASE_URL": database_url}
-        self.cwd = cwd
-        self.process: subprocess.Popen[bytes] | None = None
-        self.kills = 0
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.command,
-            env=self.env,
-            cwd=self.cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        assert self.wait_until_up(), "the server did not start within 30 s"
-
-    def wait_until_up(self, seconds: float = 30.0) -> bool:
-        deadline = time.monotonic() + seconds
-        with httpx2.Client(base_url=self.base, timeout=2) as probe:
-            while time.monotonic() < deadline:
-                try:
-                    if probe.get("/healthz").status_code == 200:
-                        return True
-                except httpx2.TransportError:
-                    time.sleep(0.05)
-        return False
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-        self.kills += 1
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 def _send(base: str, token: str, key: str, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -114,7 +61,7 @@ def test_killed_servers_lose_nothing_and_do_nothing_twice(
     unacknowledged: list[str] = []
     replayed: list[str] = []  # retries the server had already done: their answer was lost
     lock = threading.Lock()
-    server = Server(database_url, tmp_path)
+    server = Server(database_url, free_port(), tmp_path)
     server.start()
     rng = random.Random(20261202)
 
