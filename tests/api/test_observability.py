@@ -7,8 +7,10 @@ import json
 import logging
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 
 from api.logs import JsonFormatter
 from notifications.scheduler import Job, housekeeping_job, tick
@@ -17,6 +19,7 @@ from tests.api.conftest import Api
 from tests.api.flows import create_sla, fire, sla_url
 from tests.helpers import C
 
+DEPLOY = Path(__file__).resolve().parent.parent.parent / "deploy"
 PM = Role.PROGRAM_MANAGER
 FL = Role.FUNCTIONAL_LEAD
 
@@ -103,3 +106,20 @@ def test_metrics_show_when_each_job_last_succeeded(api: Api) -> None:
     success = 'accord_job_last_success_timestamp_seconds{job="housekeeping"}'
     assert _metric(text, success) == api.clock[0].timestamp()
     assert _metric(text, 'accord_job_last_duration_seconds{job="housekeeping"}') >= 0.0
+
+
+def test_every_alert_rule_watches_a_metric_that_exists(api: Api) -> None:
+    rules = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+    watched = {
+        name
+        for group in rules["groups"]
+        for rule in group["rules"]
+        for name in re.findall(r"\b(accord_[a-z_]+)", rule["expr"])
+    }
+    served = api.client.get("/metrics").text
+    api.client.get("/api/v1/me")  # one request, so the request counters have a sample
+    served += api.client.get("/metrics").text
+    exposed = set(re.findall(r"^# TYPE (accord_[a-z_]+) ", served, re.MULTILINE))
+    exposed |= {f"{name}_total" for name in exposed}  # counters are served with _total
+    assert watched
+    assert watched <= exposed, watched - exposed
