@@ -67,6 +67,7 @@ def copy(
 
 
 def _copy_with_progress(source: Engine, target: Engine, batch: int) -> list[transfer.TableCount]:
+    transfer.require_current(source)
     with source.connect() as connection:
         total = sum(transfer.row_counts(connection).values())
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())

@@ -51,13 +51,17 @@ def row_counts(connection: Connection) -> dict[str, int]:
     }
 
 
+def require_current(source: Engine) -> None:
+    if not is_current(source):
+        raise Conflict("the source schema is not current; run `accord db upgrade` on it first")
+
+
 def copy_installation(
     source: Engine, target: Engine, *, batch: int = BATCH_ROWS, progress: Progress | None = None
 ) -> list[TableCount]:
     """Copy every row from `source` into `target` (migrated here if it is not yet); refuse a
     target that holds any row. Returns each table's count on both sides."""
-    if not is_current(source):
-        raise Conflict("the source schema is not current; run `accord db upgrade` on it first")
+    require_current(source)
     upgrade(target)
     with target.connect() as probe:
         filled = sorted(name for name, count in row_counts(probe).items() if count)
