@@ -74,6 +74,8 @@ LIFECYCLE = MachineSpec(
                     title="Review the draft (provider)",
                 ),
             ),
+            # Resubmitting is the rework: the draft's open rework task ends with it.
+            cancels_open_tasks=True,
             topic="review.requested",
             description="send the draft to both sides for review",
         ),

@@ -92,6 +92,24 @@ def test_changes_requested_sends_the_draft_back_with_a_rework_task(world: World)
     assert _kinds(world.open_tasks(agreement)) == [("rework", "customer", "program_manager")]
 
 
+def test_resubmitting_the_draft_closes_its_rework_task(world: World) -> None:
+    """Found by the stateful test: the rework task used to stay open (reminded, escalated)
+    through review, approval and activation."""
+    agreement = world.create()
+    world.fire(agreement, "submit_for_review", world.who(C, Role.PROGRAM_MANAGER))
+    review = world.open_tasks(agreement, "review")[0]
+    world.complete(review, "changes_requested", comment="targets too low")
+    (rework,) = world.open_tasks(agreement, "rework")
+    world.fire(agreement, "submit_for_review", world.who(C, Role.PROGRAM_MANAGER))
+    assert world.open_tasks(agreement, "rework") == []
+    world.session.refresh(rework)
+    assert rework.state == "cancelled"
+    assert _kinds(world.open_tasks(agreement)) == [
+        ("review", "customer", "functional_lead"),
+        ("review", "provider", "technical_lead"),
+    ]
+
+
 def test_submit_for_approval_needs_every_gap_resolved(world: World) -> None:
     agreement = world.create()
     world.to_gap_analysis(agreement)
