@@ -14,7 +14,6 @@ from sqlalchemy.engine import Engine
 
 from api import metrics, pages, problems
 from api.deps import IdempotentReplay
-from api.idempotency import IdempotencyRecorder
 from api.limits import BodySizeLimit
 from api.observability import RequestContext
 from api.ratelimit import RateLimit
@@ -93,7 +92,6 @@ def create_app(
     pages.install(app)
     if settings.metrics_enabled:
         metrics.install(app, engine, clock)
-    app.add_middleware(IdempotencyRecorder)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         RateLimit,

@@ -11,7 +11,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from api.idempotency import Claimed
+from api.idempotency import is_idempotent
 from workflow.access import Actor
 from workflow.commands.admin import hash_token
 from workflow.errors import Forbidden, InvalidInput
@@ -127,11 +127,18 @@ async def idempotency(
                 [{"field": "Idempotency-Key", "message": "reused with another body or path"}],
             )
         raise IdempotentReplay(record.status_code, record.response_body)
+    route = request.scope.get("route")
+    if not is_idempotent(getattr(route, "endpoint", None)):
+        # Its command would wait for a response nobody stores: refuse before it runs.
+        raise RuntimeError(f"{request.url.path} takes Idempotency-Key without @idempotent")
     replaces = record.id if record is not None else None
+    status_code = getattr(route, "status_code", None) or 200
     claim_idempotency(
-        session, IdempotencyClaim(actor.user_id, idempotency_key, request_hash, replaces)
+        session,
+        IdempotencyClaim(
+            actor.user_id, idempotency_key, request_hash, replaces, status_code, created_at=now
+        ),
     )
-    request.state.idempotency = Claimed(session, actor.user_id, idempotency_key, request_hash)
 
 
 IdempotencyDep = Depends(idempotency)

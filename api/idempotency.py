@@ -1,123 +1,112 @@
-"""Idempotency-Key on POST: the response is stored in the command's own transaction.
+"""Idempotency-Key: the response is stored in the command's own transaction, in its thread.
 
-The `idempotency` dependency (api/deps.py) replays a stored response or puts a claim on the
+The `idempotency` dependency (api/deps.py) replays a stored response, or puts a claim on the
 request's session. The command's commit then writes the key and leaves its transaction open
-(workflow.transaction); this middleware holds the response back, stores it with
-`record_response` in that same transaction, and only then lets it go to the client. So an
-acknowledged command always has its stored response, and a crash before the commit leaves
-nothing behind: the retry simply runs the command.
+(workflow.transaction). `@idempotent` on the route serialises the route's answer, stores it
+with `record_response` (which commits) and only then returns it: all in the thread that ran
+the command, so its locks never wait for another thread. A crash before that commit leaves
+nothing behind (the retry runs the command); after it, the retry gets the stored response.
 
-A request that lost a race to a concurrent duplicate (a 409 from the key's unique index, or a
-refusal because the first already changed the state) answers with the first's response.
+A request that loses a race to a concurrent duplicate (the key's unique index, or a refusal
+because the first already changed the state) answers with the first's response.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar, get_type_hints
 
-from sqlalchemy.engine import Engine
+from fastapi import Response
+from pydantic import TypeAdapter
 from sqlmodel import Session, select
-from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem
 from workflow.errors import DomainError
 from workflow.models import IdempotencyRecord
-from workflow.transaction import awaiting_response, record_response
+from workflow.transaction import (
+    IdempotencyClaim,
+    abandon,
+    awaiting_response,
+    current_claim,
+    record_response,
+)
 
-STATE_KEY = "idempotency"
-REPLAYED_HEADER = (b"idempotent-replayed", b"true")
-# Refusals a concurrent duplicate can meet once the first request has changed the state.
-RACE_STATUSES = frozenset({404, 409})
+MARK = "__accord_idempotent__"
+REPLAYED = {"Idempotent-Replayed": "true"}
+# Headers an endpoint set on its injected Response that the stored answer keeps (ETag, ...).
+_OWN_HEADERS = frozenset({"content-length", "content-type"})
 
-
-@dataclass(frozen=True)
-class Claimed:
-    """What the dependency leaves on the request for this middleware."""
-
-    session: Session
-    user_id: int
-    key: str
-    request_hash: str
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
-class IdempotencyRecorder:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def idempotent(endpoint: Endpoint) -> Endpoint:
+    """Mark a route that takes `Idempotency-Key`: its answer is committed with its command.
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        start: Message | None = None
-        chunks: list[bytes] = []
+    The endpoint must take `session: SessionDep`; the dependency refuses a keyed request to a
+    route without this mark, so no command can be left waiting for a response.
+    """
+    if inspect.iscoroutinefunction(endpoint):
+        raise TypeError(f"{endpoint.__name__}: @idempotent commits in the endpoint's thread")
+    answer = TypeAdapter(get_type_hints(endpoint)["return"])
 
-        async def hold(message: Message) -> None:
-            nonlocal start
-            claimed: Claimed | None = scope.get("state", {}).get(STATE_KEY)
-            if claimed is None:
-                await send(message)
-                return
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            if message["type"] != "http.response.body" or start is None:
-                await send(message)
-                return
-            chunks.append(message.get("body", b""))
-            if message.get("more_body", False):
-                return
-            status, headers, body = await _settle(
-                scope["app"].state.engine, claimed, start, b"".join(chunks)
-            )
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-
-        await self.app(scope, receive, hold)
-
-
-async def _settle(
-    engine: Engine, claimed: Claimed, start: Message, body: bytes
-) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Commit a successful command with its response, or answer a lost race with the
-    winner's response; anything else goes out as it is."""
-    status: int = start["status"]
-    headers: list[tuple[bytes, bytes]] = list(start.get("headers", []))
-    if 200 <= status < 300 and awaiting_response(claimed.session):
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        session: Session = kwargs["session"]
+        claim = current_claim(session)
+        if claim is None:
+            return endpoint(*args, **kwargs)
         try:
-            await run_in_threadpool(record_response, claimed.session, status, body.decode())
-        except DomainError as exc:
-            refusal = problem(409, exc.message, slug="conflict")
-            status, body, headers = 409, bytes(refusal.body), list(refusal.raw_headers)
-        else:
-            return status, headers, body
-    elif awaiting_response(claimed.session):
-        # The route failed after its command: nothing of it may stay.
-        await run_in_threadpool(claimed.session.rollback)
-    if status in RACE_STATUSES:
-        stored = await run_in_threadpool(_stored_response, engine, claimed)
-        if stored is not None:
-            status, text = stored
-            body = text.encode()
-            headers = [*_json_headers(body, media=b"application/json"), REPLAYED_HEADER]
-    return status, headers, body
+            result = endpoint(*args, **kwargs)
+            if not awaiting_response(session):
+                return result  # the route ran no command: nothing to store
+            body = answer.dump_json(result, by_alias=True).decode()
+            record_response(session, claim.status_code, body)
+        except DomainError:
+            abandon(session)
+            stored = stored_response(session, claim)
+            if stored is None:
+                raise
+            return replay(*stored)
+        except BaseException:
+            abandon(session)
+            raise
+        headers = {k: v for k, v in _set_headers(kwargs).items() if k not in _OWN_HEADERS}
+        return Response(body, claim.status_code, headers, media_type="application/json")
+
+    setattr(run, MARK, True)
+    return run  # type: ignore[return-value]
 
 
-def _stored_response(engine: Engine, claimed: Claimed) -> tuple[int, str] | None:
-    with Session(engine) as session:
-        record = session.exec(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.user_id == claimed.user_id,
-                IdempotencyRecord.key == claimed.key,
-                IdempotencyRecord.request_hash == claimed.request_hash,
-            )
-        ).first()
-    if record is None or record.status_code is None or record.response_body is None:
+def _set_headers(kwargs: dict[str, Any]) -> dict[str, str]:
+    response = kwargs.get("response")
+    return dict(response.headers) if isinstance(response, Response) else {}
+
+
+def is_idempotent(endpoint: object) -> bool:
+    return bool(getattr(endpoint, MARK, False))
+
+
+def stored_response(session: Session, claim: IdempotencyClaim) -> tuple[int, str] | None:
+    """The answer a concurrent duplicate committed for this key and request (not the expired
+    record this request replaces)."""
+    record = session.exec(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == claim.user_id,
+            IdempotencyRecord.key == claim.key,
+            IdempotencyRecord.request_hash == claim.request_hash,
+        )
+    ).first()
+    session.rollback()
+    if (
+        record is None
+        or record.id == claim.replaces_id
+        or record.status_code is None
+        or record.response_body is None
+    ):
         return None
     return record.status_code, record.response_body
 
 
-def _json_headers(
-    body: bytes, *, media: bytes = b"application/problem+json"
-) -> list[tuple[bytes, bytes]]:
-    return [(b"content-type", media), (b"content-length", str(len(body)).encode())]
+def replay(status_code: int, body: str) -> Response:
+    return Response(body, status_code, REPLAYED, media_type="application/json")

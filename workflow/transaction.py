@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,10 +31,24 @@ class IdempotencyClaim:
     key: str
     request_hash: str
     replaces_id: int | None = None  # an expired (or never answered) record with the same key
+    status_code: int = 200  # what the route answers when its command succeeds
+    created_at: datetime | None = None  # the request's clock (the TTL is judged by it)
 
 
 def claim_idempotency(session: Session, claim: IdempotencyClaim) -> None:
     session.info[IDEMPOTENCY_INFO_KEY] = claim
+
+
+def current_claim(session: Session) -> IdempotencyClaim | None:
+    claim: IdempotencyClaim | None = session.info.get(IDEMPOTENCY_INFO_KEY)
+    return claim
+
+
+def abandon(session: Session) -> None:
+    """Roll the request's transaction back, claim and pending response with it."""
+    session.info.pop(IDEMPOTENCY_INFO_KEY, None)
+    session.info.pop(PENDING_RESPONSE_KEY, None)
+    session.rollback()
 
 
 def awaiting_response(session: Session) -> bool:
@@ -103,6 +118,8 @@ def commit(session: Session) -> None:
     record = IdempotencyRecord(
         user_id=claim.user_id, key=claim.key, request_hash=claim.request_hash
     )
+    if claim.created_at is not None:
+        record.created_at = claim.created_at
     session.add(record)
     try:
         # On PostgreSQL a concurrent request with the same key waits here for the first.

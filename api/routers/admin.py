@@ -9,6 +9,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ActorDep, AdminDep, IdempotencyDep, NowDep, SessionDep
+from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from workflow import commands
 from workflow.calendar import local_date
@@ -64,6 +65,7 @@ def me(session: SessionDep, actor: ActorDep, now: NowDep) -> CallerView:
 
 
 @router.post("/organizations", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep])
+@idempotent
 def create_organization(
     body: OrganizationCreate, session: SessionDep, actor: AdminDep, now: NowDep
 ) -> OrganizationView:
@@ -81,6 +83,7 @@ def list_organizations(
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep])
+@idempotent
 def create_user(body: UserCreate, session: SessionDep, actor: AdminDep, now: NowDep) -> UserView:
     user = commands.create_user(
         session,
@@ -104,6 +107,7 @@ def list_users(
 @router.post(
     "/users/{user_id}/tokens", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep]
 )
+@idempotent
 def create_token(
     user_id: int, session: SessionDep, actor: AdminDep, now: NowDep, body: TokenCreate | None = None
 ) -> TokenOut:
@@ -120,6 +124,7 @@ def revoke_token(token_id: int, session: SessionDep, actor: ActorDep, now: NowDe
 
 
 @router.post("/delegations", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep])
+@idempotent
 def create_delegation(
     body: DelegationCreate, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> DelegationView:

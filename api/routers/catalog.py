@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, Header, Query, Response, UploadFile
 from pydantic import Field
 
 from api.deps import ActorDep, AdminDep, IdempotencyDep, NowDep, SessionDep
+from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.preconditions import required_lock_version, with_etag
 from api.schemas import Strict
@@ -39,6 +40,7 @@ class FromCatalog(Strict):
 
 
 @router.post("/catalog/import", dependencies=[IdempotencyDep])
+@idempotent
 def import_catalog(
     file: Annotated[UploadFile, File(description="an FIBF service-measure workbook (.xlsx)")],
     session: SessionDep,

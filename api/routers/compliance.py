@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import Field, TypeAdapter
 
 from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
+from api.idempotency import idempotent
 from api.schemas import Strict
 from workflow import commands
 from workflow.compliance import ComplianceReport
@@ -50,6 +51,7 @@ class ExcusalOut(Strict):
 
 
 @router.post("/excusals", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep])
+@idempotent
 def post_excusal(
     sla_id: int, body: ExcusalIn, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> ExcusalOut:

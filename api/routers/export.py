@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from pydantic import BaseModel
 
 from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
+from api.idempotency import idempotent
 from api.preconditions import etag, expected_lock_version
 from workflow import commands
 from workflow.access import require_party
@@ -81,6 +82,7 @@ async def yaml_body(request: Request) -> bytes:
     dependencies=[IdempotencyDep],
     openapi_extra=_YAML_BODY,
 )
+@idempotent
 def import_yaml(
     sla_id: int,
     number: int,

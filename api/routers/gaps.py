@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 from pydantic import Field
 
 from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
+from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.schemas import Strict
 from workflow import commands
@@ -50,6 +51,7 @@ def list_gaps(
     status_code=status.HTTP_201_CREATED,
     dependencies=[IdempotencyDep],
 )
+@idempotent
 def add_gap(
     sla_id: int, number: int, body: GapCreate, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> GapView:
@@ -69,6 +71,7 @@ def add_gap(
 
 
 @router.post("/gaps/{gap_id}/resolve", dependencies=[IdempotencyDep])
+@idempotent
 def resolve_gap(
     gap_id: int, body: GapResolve, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> GapView:

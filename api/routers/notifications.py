@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import ActorDep, AdminDep, IdempotencyDep, NowDep, SessionDep
+from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from workflow.commands.notifications import retry_notification, set_notification_mode
 from workflow.models import User
@@ -56,6 +57,7 @@ def get_notification(
 
 
 @router.post("/notifications/{notification_id}/retry", dependencies=[IdempotencyDep])
+@idempotent
 def retry(
     notification_id: int, session: SessionDep, admin: AdminDep, now: NowDep
 ) -> NotificationView:
@@ -72,6 +74,7 @@ def get_my_settings(session: SessionDep, actor: ActorDep) -> NotificationSetting
 
 
 @router.put("/me/notification-settings", dependencies=[IdempotencyDep])
+@idempotent
 def put_my_settings(
     body: NotificationSettings, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> NotificationSettings:

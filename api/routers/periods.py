@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, status
 from pydantic import Field
 
 from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
+from api.idempotency import idempotent
 from api.schemas import Strict
 from workflow import commands
 from workflow.queries.periods import (
@@ -57,6 +58,7 @@ def get_period(
 
 
 @router.post("/{period}/events/{event}", dependencies=[IdempotencyDep])
+@idempotent
 def fire_period_event(
     sla_id: int,
     period: PeriodLabel,
@@ -86,6 +88,7 @@ def fire_period_event(
 @router.post(
     "/{period}/amendments", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep]
 )
+@idempotent
 def post_amendment(
     sla_id: int,
     period: PeriodLabel,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from pydantic import Field
 
 from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
+from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.preconditions import with_etag
 from api.schemas import Strict
@@ -57,6 +58,7 @@ def _stakeholders(rows: list[StakeholderIn]) -> list[commands.StakeholderInput]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep])
+@idempotent
 def create_sla(
     body: SlaCreate, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> AgreementDetail:
@@ -121,6 +123,7 @@ def put_stakeholders(
 @router.post(
     "/{sla_id}/revisions", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep]
 )
+@idempotent
 def start_revision(
     sla_id: int, session: SessionDep, actor: ActorDep, now: NowDep, response: Response
 ) -> VersionDetail:

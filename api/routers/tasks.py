@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
+from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.schemas import Strict
 from workflow import commands
@@ -52,6 +53,7 @@ def get_task(task_id: int, session: SessionDep, actor: ActorDep, now: NowDep) ->
 
 
 @router.post("/{task_id}/complete", dependencies=[IdempotencyDep])
+@idempotent
 def complete_task(
     task_id: int, body: TaskComplete, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> TaskView:

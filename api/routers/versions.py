@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Response
 from pydantic import Field
 
 from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
+from api.idempotency import idempotent
 from api.preconditions import expected_lock_version, required_lock_version, with_etag
 from api.schemas import Strict
 from workflow import commands
@@ -68,6 +69,7 @@ def edit_version(
 
 
 @router.post("/events/{event}", dependencies=[IdempotencyDep])
+@idempotent
 def fire_event(
     sla_id: int,
     number: int,

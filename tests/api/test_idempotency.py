@@ -13,9 +13,12 @@ from typing import Any
 
 import httpx2
 import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlmodel import Session, select
 
 import api.idempotency as idempotency_module
+from api.deps import idempotency
+from api.idempotency import is_idempotent
 from states import Role
 from tests.api.conftest import Api
 from tests.api.flows import count, sla_payload, version_url
@@ -148,3 +151,41 @@ def test_concurrent_duplicates_fire_an_event_once(
     assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
     assert len({a.text for a in answers}) == 1
     assert count(api.world.session, AuditEvent) == events + 1
+
+
+def test_a_keyed_put_is_stored_with_its_command(api: Api) -> None:
+    headers = {**api.auth(C, PM), "Idempotency-Key": "go-digest"}
+    url = "/api/v1/me/notification-settings"
+    first = api.client.put(url, json={"mode": "digest"}, headers=headers)
+    assert first.status_code == 200, first.text
+    assert api.client.get(url, headers=api.auth(C, PM)).json()["mode"] == "digest"
+    again = api.client.put(url, json={"mode": "digest"}, headers=headers)
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+
+
+def test_every_route_that_takes_a_key_stores_its_answer_with_its_command(api: Api) -> None:
+    routes = iter_route_contexts(api.client.app.routes)  # type: ignore[attr-defined]
+    keyed = [
+        route
+        for route in (context.original_route for context in routes)
+        if isinstance(route, APIRoute)
+        and any(d.dependency is idempotency for d in route.dependencies)
+    ]
+    assert len(keyed) >= 15
+    assert [r.path for r in keyed if not is_idempotent(r.endpoint)] == []
+
+
+def test_a_key_reused_after_it_expired_runs_the_command_again(api: Api) -> None:
+    sla = api.client.post("/api/v1/slas", json=sla_payload(api), headers=api.auth(C, PM)).json()
+    headers = {**api.auth(C, PM), "Idempotency-Key": "submit-once"}
+    url = f"{version_url(sla['id'])}/events/submit_for_review"
+    assert api.client.post(url, headers=headers).status_code == 200
+    session = api.world.session
+    record = _record(session, "submit-once")
+    assert record is not None
+    assert record.created_at == api.clock[0]  # stamped by the request's clock
+    api.clock[0] += timedelta(hours=25)
+    again = api.client.post(url, headers=headers)
+    assert again.status_code == 409  # it ran again and was refused: not the stale replay
+    assert "idempotent-replayed" not in again.headers
