@@ -38,12 +38,12 @@ class PackageLimits:
     # Inflated / compressed, for parts bigger than `ratio_from` (small parts cannot bomb).
     ratio: int = 100
     ratio_from: int = MiB
-    # openpyxl keeps every element of a part it reads (those it streams, emptied): at most
-    # this many per part, and these many shared strings, rows and cells.
-    part_elements: int = 600_000
+    # openpyxl keeps the elements of a part while it reads it (those it streams, emptied).
+    part_elements: int = 1_000_000
+    # Every sheet together: what openpyxl holds, and what it takes time to read.
     shared_strings: int = 100_000
-    rows: int = 10_000  # per sheet
-    cells: int = 250_000  # per sheet
+    rows: int = 50_000
+    cells: int = 500_000
     # Elements of the parts openpyxl parses whole (styles, workbook, relationships, …),
     # together: everything but sheets and shared strings.
     other_elements: int = 200_000
@@ -52,6 +52,12 @@ class PackageLimits:
 
 
 LIMITS = PackageLimits()
+# Elements counted over the whole workbook: local name → (limit, what it is).
+_COUNTED = {
+    "si": ("shared_strings", "shared strings"),
+    "row": ("rows", "rows"),
+    "c": ("cells", "cells"),
+}
 
 
 class WorkbookTooLarge(InvalidInput):
@@ -60,24 +66,24 @@ class WorkbookTooLarge(InvalidInput):
 
 @dataclass
 class _Counts:
-    part: str
+    """Elements seen in the current part, and of `_COUNTED` kinds in the whole workbook."""
+
     limits: PackageLimits
-    elements: dict[str, int] = field(default_factory=dict)
-    total: int = 0
+    part: str = ""
+    in_part: int = 0
+    workbook: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_COUNTED, 0))
 
     def start(self, name: str, _attributes: object) -> None:
-        local = name.rsplit(" ", 1)[-1]
-        count = self.elements.get(local, 0) + 1
-        self.elements[local] = count
-        self.total += 1
-        if self.total > self.limits.part_elements:
+        self.in_part += 1
+        if self.in_part > self.limits.part_elements:
             raise _too_large(self.part, f"more than {self.limits.part_elements} XML elements")
-        if local == "si" and count > self.limits.shared_strings:
-            raise _too_large(self.part, f"more than {self.limits.shared_strings} shared strings")
-        if local == "row" and count > self.limits.rows:
-            raise _too_large(self.part, f"more than {self.limits.rows} rows")
-        if local == "c" and count > self.limits.cells:
-            raise _too_large(self.part, f"more than {self.limits.cells} cells")
+        local = name.rsplit(" ", 1)[-1]
+        if local in self.workbook:
+            self.workbook[local] += 1
+            limit_name, what = _COUNTED[local]
+            limit = getattr(self.limits, limit_name)
+            if self.workbook[local] > limit:
+                raise _too_large(self.part, f"more than {limit} {what} in the workbook")
 
 
 def check_package(content: bytes, limits: PackageLimits = LIMITS) -> None:
@@ -89,17 +95,20 @@ def check_package(content: bytes, limits: PackageLimits = LIMITS) -> None:
     with archive:
         members = [i for i in archive.infolist() if not i.is_dir()]
         _check_directory(members, limits)
-        other = 0
+        counts = _Counts(limits)
+        outside = 0
         for info in members:
-            if info.filename.lower().endswith(_XML_SUFFIXES):
-                counts = _scan_xml(archive, info, limits)
-                if not _streamed(info.filename, counts):
-                    other += counts.total
-                    if other > limits.other_elements:
-                        raise _too_large(
-                            info.filename,
-                            f"more than {limits.other_elements} elements outside the sheets",
-                        )
+            if not info.filename.lower().endswith(_XML_SUFFIXES):
+                continue
+            strings = counts.workbook["si"]
+            _scan_xml(archive, info, counts)
+            # Sheets and shared strings are streamed by openpyxl, bounded by their counts.
+            streamed = info.filename.startswith("xl/worksheets/") or counts.workbook["si"] > strings
+            if not streamed:
+                outside += counts.in_part
+                if outside > limits.other_elements:
+                    message = f"more than {limits.other_elements} elements outside the sheets"
+                    raise _too_large(info.filename, message)
 
 
 def _check_directory(members: list[zipfile.ZipInfo], limits: PackageLimits) -> None:
@@ -120,9 +129,10 @@ def _check_directory(members: list[zipfile.ZipInfo], limits: PackageLimits) -> N
         raise _too_large("the workbook", f"inflates to more than {limits.total_bytes} bytes")
 
 
-def _scan_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: PackageLimits) -> _Counts:
+def _scan_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo, counts: _Counts) -> None:
     """One streaming pass of expat over a part: well-formed, no DTD, elements counted."""
-    counts = _Counts(info.filename, limits)
+    limits = counts.limits
+    counts.part, counts.in_part = info.filename, 0
     parser = expat.ParserCreate(namespace_separator=" ")
     parser.StartDoctypeDeclHandler = _no_dtd
     parser.EntityDeclHandler = _no_entity
@@ -144,12 +154,6 @@ def _scan_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: PackageLi
         ) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
         raise _unreadable(info.filename, exc) from None
-    return counts
-
-
-def _streamed(name: str, counts: _Counts) -> bool:
-    """Sheets and shared strings, which openpyxl reads as a stream (bounded by their counts)."""
-    return name.startswith("xl/worksheets/") or "si" in counts.elements
 
 
 def _no_dtd(name: str, *_rest: object) -> None:
