@@ -38,12 +38,12 @@ from workflow.db import make_engine
 from workflow.errors import InvalidInput
 from workflow.models import AuditEvent, CatalogMeasure, CatalogSource, Organization
 
-HEADER = ["Measure ID", "Measure Name", "Measure Target"]
-MEASURES = [HEADER, ["M.1", "First", 0.95], ["M.2", "Second", ">= 90%"]]
+HEADER: list[object] = ["Measure ID", "Measure Name", "Measure Target"]
+MEASURES: list[list[object]] = [HEADER, ["M.1", "First", 0.95], ["M.2", "Second", ">= 90%"]]
 
 
 def _with_strings(count: int) -> bytes:
-    rows = [HEADER, *[[f"M.{i}", i, 0.9] for i in range(count)]]
+    rows: list[list[object]] = [HEADER, *[[f"M.{i}", i, 0.9] for i in range(count)]]
     strings = shared_strings_xml([f"name {i}" for i in range(count)])
     return package({"S": sheet_xml(rows)}, {"xl/sharedStrings.xml": strings})
 
@@ -198,7 +198,7 @@ def test_the_workbook_is_read_before_the_write_transaction(
         def _no_wait(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.execute("PRAGMA busy_timeout=0")
 
-    reading = catalog_command.read_workbook
+    reading = read_workbook
     seen: list[bool] = []
 
     def read_while_another_writes(content: bytes, limits: PackageLimits) -> Any:
@@ -222,7 +222,7 @@ def test_the_workbook_is_read_before_the_write_transaction(
 def test_a_prefixed_header_is_read_and_every_skipped_sheet_named(
     session: Session, admin: Actor
 ) -> None:
-    prefixed = [
+    prefixed: list[list[object]] = [
         ["XYZ Service Measure ID", "XYZ Service Measure Name", "XYZ Service Measure Target"],
         ["X.1", "Tickets resolved", 0.95],
         ["X.2", "Calls answered", ">= 90%"],
@@ -280,8 +280,11 @@ def test_hostile_workbooks_of_a_megabyte_stay_within_100_mb(tmp_path: Path) -> N
     )
     rnd = random.Random(1)
     strings = [" ".join(f"w{rnd.randrange(300)}" for _ in range(40)) for _ in range(2_000)]
-    header = [*HEADER, *(f"Column {i}" for i in range(10))]
-    rows = [header, *[[f"M.{i}", *(rnd.randrange(2_000) for _ in range(12))] for i in range(4_999)]]
+    header: list[object] = [*HEADER, *(f"Column {i}" for i in range(10))]
+    rows: list[list[object]] = [
+        header,
+        *[[f"M.{i}", *(rnd.randrange(2_000) for _ in range(12))] for i in range(4_999)],
+    ]
     at_limit = tmp_path / "at_limit.xlsx"  # as many long measures as the bounds allow
     at_limit.write_bytes(
         package({"S": sheet_xml(rows)}, {"xl/sharedStrings.xml": shared_strings_xml(strings)})
