@@ -98,6 +98,8 @@ def _print_report(console: Console, report: ImportReport) -> None:
         for d in report.duplicate_ids:
             dupes.add_row(d.id, ", ".join(d.sheet_rows), ", ".join(d.keys))
         console.print(dupes)
+    for sheet in report.skipped_sheets:
+        console.print(f"skipped sheet {sheet.sheet!r}: {sheet.reason}")
     for skipped in report.skipped_rows:
         console.print(f"skipped {skipped.sheet}!{skipped.row}: {skipped.reason}")
     if report.not_in_workbook:

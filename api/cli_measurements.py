@@ -112,7 +112,8 @@ def import_command(
     ] = None,
 ) -> None:
     """Import a CSV file of measurements, streamed in chunks (each chunk commits), with a
-    progress bar; rejected rows are listed with their line and reason."""
+    progress bar; rejected rows are listed with their line and reason. Exits 1 when no row
+    was taken (every row rejected, or none at all); rows already recorded count as taken."""
     console = Console(stderr=True, highlight=False)
     with _session(ctx) as session:
         agreement = session.exec(select(Agreement).where(Agreement.key == sla_key.strip())).first()
@@ -143,6 +144,10 @@ def import_command(
                 filename=file.name,
             )
     _print_report(key, report)
+    if report.accepted + report.duplicates == 0:
+        reason = f"all rows rejected ({report.rejected})" if report.rejected else "no rows"
+        typer.echo(f"error: nothing imported: {reason}", err=True)
+        raise typer.Exit(1)
 
 
 def _print_report(key: str, report: IngestReport) -> None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 from collections.abc import Callable
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar
 
 from fastapi import Response
-from pydantic import TypeAdapter
+from fastapi.encoders import jsonable_encoder
 from sqlmodel import Session, select
 
 from workflow.errors import DomainError
@@ -48,7 +49,6 @@ def idempotent(endpoint: Endpoint) -> Endpoint:
     """
     if inspect.iscoroutinefunction(endpoint):
         raise TypeError(f"{endpoint.__name__}: @idempotent commits in the endpoint's thread")
-    answer = TypeAdapter(get_type_hints(endpoint)["return"])
 
     @functools.wraps(endpoint)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -59,9 +59,12 @@ def idempotent(endpoint: Endpoint) -> Endpoint:
         try:
             result = endpoint(*args, **kwargs)
             if not awaiting_response(session):
-                return result  # the route ran no command: nothing to store
-            body = answer.dump_json(result, by_alias=True).decode()
-            record_response(session, claim.status_code, body)
+                return result  # the route ran no command (or refused): nothing to store
+            if isinstance(result, Response):
+                status, body = result.status_code, bytes(result.body).decode()
+            else:
+                status, body = claim.status_code, json.dumps(jsonable_encoder(result))
+            record_response(session, status, body)
         except DomainError:
             abandon(session)
             stored = stored_response(session, claim)
@@ -72,7 +75,7 @@ def idempotent(endpoint: Endpoint) -> Endpoint:
             abandon(session)
             raise
         headers = {k: v for k, v in _set_headers(kwargs).items() if k not in _OWN_HEADERS}
-        return Response(body, claim.status_code, headers, media_type="application/json")
+        return Response(body, status, headers, media_type="application/json")
 
     setattr(run, MARK, True)
     return run  # type: ignore[return-value]

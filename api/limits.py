@@ -2,7 +2,9 @@
 
 Every request gets `max_bytes` (ACCORD_MAX_BODY_BYTES), except streamed uploads, whose paths
 end in one of `UPLOAD_SUFFIXES`: they get `upload_max_bytes` (ACCORD_MAX_UPLOAD_BYTES). Those
-endpoints read their body incrementally, so the bigger limit costs no memory.
+endpoints spool their body to disk, so the bigger limit costs no memory. A body that declares
+its length is refused before it is read; one sent in chunks, when the limit is passed. Either
+way the answer is a problem+json 413.
 """
 
 from __future__ import annotations
@@ -41,28 +43,39 @@ class BodySizeLimit:
             await self._refuse(send, limit)
             return
         seen = 0
-        started = False
+        started = refused = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            # The 413 is sent from here, the moment the limit is passed: the app turns the
+            # exception below into answers of its own (FastAPI's body parsing makes it a
+            # 400), which `guarded_send` then drops.
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    if not started and not refused:
+                        refused = True
+                        await self._refuse(send, limit)
                     raise BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, guarded_send)
         except BodyTooLarge:
-            if not started:
-                await self._refuse(send, limit)
+            pass  # answered 413 above, or too late for that: the server drops the connection
+        except Exception:
+            # After a 413, whatever the app made of the cut-off body is moot.
+            if not refused:
+                raise
 
     async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(

@@ -11,8 +11,10 @@ from api.deps import ActorDep, AdminDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.preconditions import required_lock_version, with_etag
+from api.problems import problem
 from api.schemas import Strict
 from workflow import commands
+from workflow.catalog.package import WorkbookTooLarge
 from workflow.catalog.report import ImportReport
 from workflow.errors import InvalidInput
 from workflow.queries.catalog import (
@@ -39,17 +41,23 @@ class FromCatalog(Strict):
     )
 
 
-@router.post("/catalog/import", dependencies=[IdempotencyDep])
+@router.post(
+    "/catalog/import",
+    dependencies=[IdempotencyDep],
+    response_model=ImportReport,
+    responses={413: {"description": "the workbook exceeds a size or count limit"}},
+)
 @idempotent
 def import_catalog(
     file: Annotated[UploadFile, File(description="an FIBF service-measure workbook (.xlsx)")],
     session: SessionDep,
     actor: AdminDep,
     now: NowDep,
-) -> ImportReport:
+) -> ImportReport | Response:
     """Import a workbook: counts of measures imported, updated and unchanged, every target
-    that could not be interpreted (with the reason), IDs the workbook reuses, sheets skipped.
-    Importing the same workbook again updates it in place."""
+    that could not be interpreted (with the reason), IDs the workbook reuses, every sheet
+    skipped and why. Importing the same workbook again updates it in place. A workbook that
+    would inflate or hold too much is 413, a damaged one 422; either way nothing is stored."""
     filename = file.filename or ""
     if not filename.lower().endswith(_WORKBOOK_SUFFIXES):
         raise InvalidInput(
@@ -58,9 +66,12 @@ def import_catalog(
         )
     # The body-size middleware has already bounded this read (ACCORD_MAX_BODY_BYTES).
     content = file.file.read()
-    return commands.import_catalog(
-        session, actor=actor, filename=filename, content=content, now=now
-    )
+    try:
+        return commands.import_catalog(
+            session, actor=actor, filename=filename, content=content, now=now
+        )
+    except WorkbookTooLarge as exc:
+        return problem(413, exc.message, slug="too-large", errors=exc.errors)
 
 
 @router.get("/catalog")

@@ -1,15 +1,22 @@
 """Measurements: a JSON batch, or a CSV file streamed from the request body.
 
 Neither endpoint takes an Idempotency-Key: the data is idempotent by itself (the same
-(metric, observed_at) is stored once), and a CSV body is never held whole, so it cannot be
+(metric, observed_at) is stored once), and a CSV body is never held in memory, so it cannot be
 hashed up front. Sending the same upload again answers with its rows counted as duplicates.
+
+A CSV body is spooled to disk whole before its first row is stored: a body over the size limit
+(refused by `api.limits` as it arrives) or cut short by the client stores nothing at all,
+where importing as it arrived would have kept the chunks before the cut.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import IO, Annotated, Any
 
 import anyio.from_thread
 from fastapi import APIRouter, HTTPException, Request, Response, status
@@ -24,6 +31,9 @@ router = APIRouter(tags=["measurements"])
 
 # At most this many rejected rows are listed in an answer; `more_errors` counts the rest.
 ERRORS_SHOWN = 1000
+# A CSV body up to this size is spooled in memory, a bigger one on disk.
+SPOOL_IN_MEMORY = 4 * 1024 * 1024
+_READ = 64 * 1024
 _CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain", "application/octet-stream"})
 _CSV_BODY: dict[str, Any] = {
     "requestBody": {
@@ -137,24 +147,34 @@ def post_measurements_csv(
     actor: ActorDep,
     now: NowDep,
 ) -> Response | IngestResult:
-    """Record the rows of a CSV file, read from the body as it arrives (a file of any size
-    up to ACCORD_MAX_UPLOAD_BYTES). Written in chunks that each commit: a failure midway
-    keeps the chunks before it (the answer of a complete import says `complete: true`)."""
+    """Record the rows of a CSV file of any size up to ACCORD_MAX_UPLOAD_BYTES. The body is
+    received whole (spooled to disk) before any row is stored: a bigger one is 413 and stores
+    nothing. Rows are then written in chunks that each commit: a database failure midway keeps
+    the chunks before it (the answer of a complete import says `complete: true`)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type and content_type not in _CSV_TYPES:
         raise HTTPException(415, f"send the file as text/csv, not {content_type}")
     # Refuse a non-party (404) or a role that may not upload (403) before reading the body.
     commands.check_upload(session, actor=actor, agreement_id=sla_id, now=now)
-    stream = io.BufferedReader(_BodyStream(request.stream()), buffer_size=64 * 1024)
-    rows = csv_rows(stream)
-    report = commands.import_measurements(
-        session,
-        actor=actor,
-        agreement_id=sla_id,
-        rows=rows,
-        source="csv",
-        now=now,
-        filename=request.headers.get("x-filename"),
-        error_limit=ERRORS_SHOWN,
-    )
+    with _spooled(request) as spool:
+        report = commands.import_measurements(
+            session,
+            actor=actor,
+            agreement_id=sla_id,
+            rows=csv_rows(spool),
+            source="csv",
+            now=now,
+            filename=request.headers.get("x-filename"),
+            error_limit=ERRORS_SHOWN,
+        )
     return _result(report)
+
+
+@contextmanager
+def _spooled(request: Request) -> Iterator[IO[bytes]]:
+    """The whole request body, in a temporary file (in memory up to `SPOOL_IN_MEMORY`)."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        body = io.BufferedReader(_BodyStream(request.stream()), buffer_size=_READ)
+        shutil.copyfileobj(body, spool, _READ)
+        spool.seek(0)
+        yield spool

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlmodel import select
 from typer.testing import CliRunner, Result
 
 from api.cli import CliState, OneLineErrors
 from api.cli_catalog import catalog_app
 from states import Role
 from tests.api.conftest import Api
-from tests.catalog_workbooks import FMCF9, FMCF9_NAME
+from tests.catalog_workbooks import (
+    BILLION_LAUGHS,
+    FMCF9,
+    FMCF9_NAME,
+    HR_SHEET,
+    hr_workbook,
+    package,
+    part,
+    sheet_xml,
+    with_parts,
+)
 from tests.helpers import C
+from workflow.models import AuditEvent
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -122,6 +135,34 @@ def test_only_administrators_upload_and_only_workbooks(api: Api) -> None:
     assert _all(api) == []
 
 
+def _catalog_events(api: Api) -> int:
+    session = api.world.session
+    session.rollback()
+    events = select(AuditEvent).where(AuditEvent.action == "catalog.imported")
+    return len(session.exec(events).all())
+
+
+def test_a_workbook_bomb_is_413_and_a_damaged_one_422_storing_nothing(api: Api) -> None:
+    # 2 MiB of spaces deflate to a few KB: far under the body limit, 1000-fold inflation.
+    bomb = with_parts(hr_workbook(), {"customXml/item1.xml": b"<a>" + b" " * 2**21 + b"</a>"})
+    assert len(bomb) < 20_000
+    too_large = _upload(api, bomb, name="bomb.xlsx")
+    assert too_large.status_code == 413, too_large.text
+    assert too_large.headers["content-type"] == "application/problem+json"
+    assert too_large.json()["type"] == "/problems/too-large"
+    assert too_large.json()["errors"][0]["field"] == "customXml/item1.xml"
+    sheet = part(hr_workbook(), HR_SHEET)
+    for damaged in (
+        with_parts(hr_workbook(), {HR_SHEET: sheet[: len(sheet) // 2]}),
+        with_parts(hr_workbook(), {HR_SHEET: BILLION_LAUGHS}),
+    ):
+        refused = _upload(api, damaged, name="damaged.xlsx")
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == HR_SHEET
+    assert _all(api) == []
+    assert _catalog_events(api) == 0
+
+
 # ---- the CLI ---------------------------------------------------------------------------------
 
 
@@ -168,3 +209,22 @@ def test_the_cli_imports_and_lists(database_url: str, api: Api) -> None:
     assert none.stdout.strip() == "no catalogue measures"
     missing = _cli(database_url, "import", "/nonexistent.xlsx")
     assert missing.exit_code == 2
+
+
+def test_the_cli_names_skipped_sheets_and_fails_when_nothing_is_imported(
+    database_url: str, api: Api, tmp_path: Path
+) -> None:
+    imported = _cli(database_url, "import", str(FMCF9))
+    assert imported.exit_code == 0, imported.output
+    assert (
+        "skipped sheet 'Activities': row 6 looks like a header but has no column for: target"
+        in imported.stdout
+    )
+    assert imported.stdout.count("skipped sheet ") == 8
+    empty = tmp_path / "empty.xlsx"
+    empty.write_bytes(package({"Notes": sheet_xml([["Nothing to see"]])}))
+    nothing = _cli(database_url, "import", str(empty))
+    assert nothing.exit_code == 1
+    (line,) = nothing.stderr.strip().splitlines()
+    assert line.startswith("error: no sheet of this workbook has a recognisable header")
+    assert "sheet Notes: no header row naming an ID" in line

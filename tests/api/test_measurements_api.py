@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
+import anyio
+import pytest
 import typer
-from sqlmodel import Session, select
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
+from api.app import create_app
 from api.cli_measurements import measurements_app
 from api.limits import BodySizeLimit
 from states import Role
 from tests.api.conftest import Api
 from tests.api.flows import outsider
 from tests.helpers import C, P
-from workflow.models import Agreement, Measurement
+from workflow.commands.measurements import CHUNK_ROWS
+from workflow.models import Agreement, AuditEvent, Measurement, MeasurementBatch
+from workflow.settings import get_settings
 
 M = "payroll-accuracy"
 CSV = (
@@ -113,8 +123,89 @@ def test_uploads_have_their_own_size_limit(api: Api) -> None:
     assert as_json.status_code == 413
 
 
-def test_cli_import(api: Api, tmp_path: Path, database_url: str) -> None:
+UPLOAD_LIMIT = 384 * 1024
+
+
+@pytest.fixture
+def small_uploads(
+    api: Api, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    """The app again, with ACCORD_MAX_UPLOAD_BYTES at `UPLOAD_LIMIT`."""
+    monkeypatch.setenv("ACCORD_MAX_UPLOAD_BYTES", str(UPLOAD_LIMIT))
+    get_settings.cache_clear()
+    try:
+        with TestClient(create_app(engine, clock=lambda: api.clock[0])) as client:
+            yield client
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
+def _stream(app: Any, path: str, headers: dict[str, str], body: bytes) -> tuple[int, Any]:
+    """POST `body` to the ASGI app in 16 KiB messages, as a server receives a chunked upload
+    (the TestClient hands the app a generator's whole body in one message)."""
+    size = 16 * 1024
+    messages = iter(
+        [
+            {"type": "http.request", "body": body[i : i + size], "more_body": i + size < len(body)}
+            for i in range(0, len(body), size)
+        ]
+    )
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    anyio.run(app, scope, receive, send)
+    (start,) = [m for m in sent if m["type"] == "http.response.start"]
+    answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], json.loads(answer)
+
+
+def test_a_csv_over_the_upload_limit_is_413_and_stores_nothing(
+    api: Api, small_uploads: TestClient
+) -> None:
+    """12,000 good rows, 550 KB, arriving in pieces: more than a chunk of rows (and the
+    reader's buffer) arrives under the limit, yet none is stored, nor a batch or audit event."""
+    start = datetime(2026, 10, 5, tzinfo=UTC)
+    lines = [f"{M},{(start + timedelta(minutes=i)).isoformat()},99\n" for i in range(12_000)]
+    body = ("metric,observed_at,value\n" + "".join(lines)).encode()
+    assert len(body) > UPLOAD_LIMIT > len("".join(lines[:CHUNK_ROWS])) + 64 * 1024
     agreement = _agreement(api)
+    headers = {**api.auth(P, Role.PMO_TEAM), "Content-Type": "text/csv"}
+    path = _url(agreement, csv=True)
+    status, answer = _stream(small_uploads.app, path, headers, body)
+    assert (status, answer["type"]) == (413, "/problems/too-large")
+    session: Session = api.world.session
+    session.rollback()
+    assert session.exec(select(Measurement)).all() == []
+    assert session.exec(select(MeasurementBatch)).all() == []
+    uploads = select(AuditEvent).where(col(AuditEvent.action).startswith("measurements."))
+    assert session.exec(uploads).all() == []
+    within = body[: 300 * 1024].rsplit(b"\n", 1)[0]
+    status, answer = _stream(small_uploads.app, path, headers, within)
+    assert status == 202, answer
+    assert answer["accepted"] == within.count(b"\n")
+
+
+def _cli_root() -> typer.Typer:
     root = typer.Typer()
 
     @root.callback()
@@ -122,6 +213,12 @@ def test_cli_import(api: Api, tmp_path: Path, database_url: str) -> None:
         ctx.obj = SimpleNamespace(database_url=database_url)
 
     root.add_typer(measurements_app, name="measurements")
+    return root
+
+
+def test_cli_import(api: Api, tmp_path: Path, database_url: str) -> None:
+    agreement = _agreement(api)
+    root = _cli_root()
     file = tmp_path / "m.csv"
     file.write_text(CSV)
     email = api.world.who(P, Role.PMO_TEAM).email
@@ -135,3 +232,18 @@ def test_cli_import(api: Api, tmp_path: Path, database_url: str) -> None:
     session: Session = api.world.session
     session.rollback()
     assert len(session.exec(select(Measurement)).all()) == 2
+
+
+def test_cli_import_fails_when_no_row_is_taken(api: Api, tmp_path: Path, database_url: str) -> None:
+    agreement = _agreement(api)
+    file = tmp_path / "m.csv"
+    args = ["--database-url", database_url, "measurements", "import", agreement.key, str(file)]
+    file.write_text("metric,observed_at,value\nnope,2026-10-05T10:00:00Z,1\n" + f"{M},later,1\n")
+    rejected = CliRunner().invoke(_cli_root(), args)
+    assert rejected.exit_code == 1
+    assert "0 accepted, 0 duplicates, 2 rejected" in rejected.stdout
+    assert rejected.stderr.strip() == "error: nothing imported: all rows rejected (2)"
+    file.write_text("metric,observed_at,value\n")
+    empty = CliRunner().invoke(_cli_root(), args)
+    assert empty.exit_code == 1
+    assert empty.stderr.strip() == "error: nothing imported: no rows"

@@ -6,6 +6,8 @@ HR, travel, real property and EEO workbooks name the organisations "Responsible 
 "Performed By", "Accountable Party". A header is normalised (case, spacing, punctuation,
 British spelling), stripped of the qualifiers every family prefixes at will ("Service",
 "Measure", "Measurement", "SLA", "KPI", "Metric"), and looked up in one synonym table.
+A header with words of its own around the known phrase ("HR Service Measure Name", "Target
+FY 2025") is matched by that phrase, but only for a field no header names exactly.
 """
 
 from __future__ import annotations
@@ -94,6 +96,22 @@ def field_of(header: str) -> str | None:
     return None
 
 
+def loose_field_of(header: str) -> str | None:
+    """The field a known phrase inside the header names: the longest, then the last, phrase.
+
+    A service area writes its acronym first ("CYB Service Measure Name"), a release its year
+    last ("Target FY 2025"); no list of acronyms can keep up, so any words around a known
+    phrase are allowed. English puts the head noun last: "Reference Name" is a name.
+    """
+    words = [w for w in normalise_header(header).split() if w not in _QUALIFIERS]
+    for length in range(len(words), 0, -1):
+        for start in range(len(words) - length, -1, -1):
+            core = " ".join(words[start : start + length])
+            if core in _LOOKUP:
+                return _LOOKUP[core]
+    return None
+
+
 @dataclass(frozen=True)
 class Header:
     """A sheet's header: its 1-based row, field → 0-based column, and every column's title."""
@@ -111,12 +129,16 @@ class NoHeader:
 
 
 def map_header(cells: Sequence[object]) -> dict[str, int]:
-    """field → column for one candidate row; the first column naming a field wins."""
+    """field → column for one candidate row; the first column naming a field wins.
+
+    Exact names first: a loose match only takes a field, and a column, left over by them.
+    """
+    texts = {i: cell for i, cell in enumerate(cells) if isinstance(cell, str) and cell.strip()}
     found: dict[str, int] = {}
-    for index, cell in enumerate(cells):
-        if isinstance(cell, str) and cell.strip():
-            field = field_of(cell)
-            if field is not None and field not in found:
+    for match in (field_of, loose_field_of):
+        for index, text in texts.items():
+            field = match(text)
+            if field is not None and field not in found and index not in found.values():
                 found[field] = index
     return found
 

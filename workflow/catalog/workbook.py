@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import io
+import itertools
 import warnings
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 
 from workflow.catalog.columns import HEADER_SEARCH_ROWS, Header, NoHeader, find_header
+from workflow.catalog.package import LIMITS, PackageLimits, WorkbookTooLarge, check_package
 from workflow.catalog.targets import CellValue, cell_text
 from workflow.errors import InvalidInput
 
@@ -51,26 +51,67 @@ class SheetRead:
     skipped_rows: list[SkippedRow] = field(default_factory=list)
 
 
-def read_workbook(content: bytes) -> list[SheetRead]:
-    """Every sheet of the workbook, with its measures or the reason it holds none."""
+def read_workbook(content: bytes, limits: PackageLimits = LIMITS) -> list[SheetRead]:
+    """Every sheet of the workbook, with its measures or the reason it holds none.
+
+    Checked by `check_package` first; openpyxl's own failures on a damaged file (which
+    are of every type) are the file's fault, not the server's.
+    """
+    check_package(content, limits)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about data validation and other extensions it drops; we only read.
             warnings.simplefilter("ignore")
-            book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
-        raise InvalidInput(
-            "not a readable .xlsx workbook",
-            [{"field": "file", "message": f"{type(exc).__name__}: {exc}"[:300]}],
-        ) from None
+            book = load_workbook(
+                io.BytesIO(content), read_only=True, data_only=True, keep_links=False
+            )
+    except Exception as exc:  # see the docstring
+        raise _unreadable(exc) from None
+    budget = _Budget(limits.measures)
     try:
-        sheets = [_read_sheet(ws.title, ws.iter_rows()) for ws in book.worksheets]
+        sheets = [_read_sheet(ws.title, _rows(ws), budget) for ws in book.worksheets]
+        sheets += [SheetRead(cs.title.strip(), reason="a chart sheet") for cs in book.chartsheets]
+    except InvalidInput:
+        raise
+    except Exception as exc:  # see the docstring
+        raise _unreadable(exc) from None
     finally:
         book.close()
     return sheets
 
 
-def _read_sheet(name: str, rows: Iterator[Sequence[Any]]) -> SheetRead:
+def _rows(ws: Any) -> Iterator[Sequence[Any]]:
+    # The declared dimension may be a lie ("A1:XFD1048576"): openpyxl would pad every row
+    # to it and add empty rows up to it. Without it, rows are as long as their last cell.
+    ws.reset_dimensions()
+    return ws.iter_rows()  # type: ignore[no-any-return]
+
+
+def _unreadable(exc: Exception) -> InvalidInput:
+    return InvalidInput(
+        "not a readable .xlsx workbook",
+        [{"field": "file", "message": f"{type(exc).__name__}: {exc}"[:300]}],
+    )
+
+
+@dataclass
+class _Budget:
+    """Measure rows the whole workbook may hold, and how many were read."""
+
+    limit: int
+    read: int = 0
+
+    def take(self, sheet: str) -> None:
+        self.read += 1
+        if self.read > self.limit:
+            message = f"more than {self.limit} measure rows in the workbook"
+            raise WorkbookTooLarge(
+                "the workbook is too large to import",
+                [{"field": f"sheet {sheet}", "message": message}],
+            )
+
+
+def _read_sheet(name: str, rows: Iterator[Sequence[Any]], budget: _Budget) -> SheetRead:
     sheet = SheetRead(name=name.strip())
     head: list[Sequence[Any]] = []
     for cells in rows:
@@ -83,12 +124,17 @@ def _read_sheet(name: str, rows: Iterator[Sequence[Any]]) -> SheetRead:
         return sheet
     sheet.header_row = found.row
     below = head[found.row :]
-    for offset, cells in enumerate([*below, *rows]):
-        _read_row(sheet, found, found.row + 1 + offset, cells)
+    for offset, cells in enumerate(itertools.chain(below, rows)):
+        if cells:  # rows missing from the file come as empty tuples
+            _read_row(sheet, found, found.row + 1 + offset, cells, budget)
+    if not sheet.measures:
+        sheet.reason = f"a header on row {found.row} but no measure rows below it"
     return sheet
 
 
-def _read_row(sheet: SheetRead, header: Header, number: int, cells: Sequence[Any]) -> None:
+def _read_row(
+    sheet: SheetRead, header: Header, number: int, cells: Sequence[Any], budget: _Budget
+) -> None:
     def cell(index: int) -> Any:
         return cells[index] if index < len(cells) else None
 
@@ -99,6 +145,7 @@ def _read_row(sheet: SheetRead, header: Header, number: int, cells: Sequence[Any
         fields[name] = text or None
     if not any(fields.values()):
         return  # blank lines and formatting-only rows below the table
+    budget.take(sheet.name)
     if not fields["measure_id"]:
         sheet.skipped_rows.append(SkippedRow(sheet.name, number, "no measure ID"))
         return

@@ -3,9 +3,10 @@
 Unlike every other command this one is *several* transactions, deliberately: a million-row
 CSV file is written in chunks of `CHUNK_ROWS`, each committed on its own, so memory stays
 flat, SQLite's write lock is held for one chunk at a time, and a failure late in the file
-(a dropped connection, a full disk) keeps every chunk already accepted. The upload is
+(a full disk, the database gone) keeps every chunk already accepted. The upload is
 therefore not atomic; what it did is recorded on its `MeasurementBatch` row and, when it
-ends, in one audit event on the agreement's chain with the counts.
+ends, in one audit event on the agreement's chain with the counts. A body cut short or over
+the size limit never gets here: the HTTP endpoint receives it whole before the first row.
 
 Idempotency keeps the *first* value: re-sending a row with the same (metric, observed_at)
 stores nothing. A re-sent row with the same value and weight counts as a duplicate; one
