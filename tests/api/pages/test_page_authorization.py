@@ -9,7 +9,8 @@ template, with the status expected for:
 
 No session sends the visitor to the sign-in form (303); a stranger gets 404 for an agreement's
 page and 403 for an administrator's; a page added without an entry fails
-`test_every_page_has_an_entry`. Forms (POST) are covered by the page tests of each area.
+`test_every_page_has_an_entry`. Every form (POST) has an entry in FORMS for the first three
+visitors: without a session nothing gets through, and a stranger learns and changes nothing.
 """
 
 from __future__ import annotations
@@ -204,6 +205,120 @@ PAGES: dict[str, Page] = {
     ),
 }
 
+
+@dataclass(frozen=True)
+class Form:
+    """A form's target and fields; the statuses for no session, signed out and a stranger."""
+
+    target: Build
+    fill: Fill
+    fields: Callable[[Target], dict[str, str]]
+    statuses: tuple[int, int, int]
+
+
+def no_fields(_t: Target) -> dict[str, str]:
+    return {}
+
+
+def lock(t: Target) -> dict[str, str]:
+    return {"lock_version": str(t.lock_version)}
+
+
+def joint_review(rw: RouteWorld) -> Target:
+    return rw.joint_review()
+
+
+def active(rw: RouteWorld) -> Target:
+    return rw.active()
+
+
+def final(rw: RouteWorld) -> Target:
+    return rw.period("final")
+
+
+def event(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"agreement_id": t.sla_id, "number": t.number, "event": "withdraw"}
+
+
+def period_event(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"agreement_id": t.sla_id, "period": PERIOD, "event": "submit"}
+
+
+def gap(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"agreement_id": t.sla_id, "number": t.number, "gap_id": t.gap_id}
+
+
+def gap_task(rw: RouteWorld, t: Target) -> dict[str, Any]:
+    rw.session.rollback()
+    task_id = rw.session.exec(
+        select(Task.id).where(Task.agreement_id == t.sla_id, Task.state == "open")
+    ).first()
+    rw.session.rollback()
+    return {"agreement_id": t.sla_id, "number": t.number, "task_id": task_id}
+
+
+SIGNED_IN_FORM = (303, 303, 303)  # a visitor's own settings: the stranger's are saved
+FOR_PARTIES = (303, 303, 404)
+FOR_ADMINS = (303, 303, 403)
+VERSION = "/slas/{agreement_id}/versions/{number}"
+
+# Every form (POST) page: nobody without a session gets through, and a stranger learns
+# nothing about an agreement and changes nothing. Who else may submit each form is tested
+# with the form's page in tests/api/pages.
+FORMS: dict[str, Form] = {
+    "/settings/notifications": Form(
+        nothing, bare, lambda _t: {"mode": "immediate"}, SIGNED_IN_FORM
+    ),
+    # A delegate must be a colleague: the form answers the stranger with the field's error.
+    "/settings/delegations": Form(
+        nothing,
+        bare,
+        lambda _t: {
+            "delegate_email": "marcus.chen@customer.example",
+            "starts_on": "2026-12-01",
+            "ends_on": "2026-12-31",
+        },
+        (303, 303, 422),
+    ),
+    "/approvals/{task_id}/confirm": Form(
+        approval_task, task, lambda _t: {"outcome": "approved"}, FOR_PARTIES
+    ),
+    "/approvals/{task_id}": Form(
+        approval_task, task, lambda _t: {"outcome": "approved"}, FOR_PARTIES
+    ),
+    "/tasks/{task_id}/complete": Form(
+        joint_review, task, lambda _t: {"outcome": "accepted"}, FOR_PARTIES
+    ),
+    VERSION + "/events/{event}/confirm": Form(draft, event, no_fields, FOR_PARTIES),
+    VERSION + "/events/{event}": Form(draft, event, lambda _t: {"comment": "x"}, FOR_PARTIES),
+    "/slas/{agreement_id}/revisions": Form(active, agreement, no_fields, FOR_PARTIES),
+    "/slas/{agreement_id}/periods/{period}/events/{event}": Form(
+        reporting, period_event, no_fields, FOR_PARTIES
+    ),
+    "/slas/{agreement_id}/periods/{period}/amendments": Form(
+        final, period, lambda _t: {"reason": "late data"}, FOR_PARTIES
+    ),
+    VERSION + "/edit/terms": Form(draft, version, lock, FOR_PARTIES),
+    VERSION + "/edit/metrics/{key}": Form(draft, metric, lock, FOR_PARTIES),
+    VERSION + "/edit/metrics": Form(draft, version, lock, FOR_PARTIES),
+    VERSION + "/edit/metrics/{key}/remove": Form(draft, metric, lock, FOR_PARTIES),
+    VERSION + "/edit/catalog": Form(draft, version, lock, FOR_PARTIES),
+    VERSION + "/gaps": Form(gap_analysis, version, no_fields, FOR_PARTIES),
+    VERSION + "/gaps/{gap_id}/resolve": Form(
+        gap_analysis, gap, lambda _t: {"resolution": "provider_commits"}, FOR_PARTIES
+    ),
+    VERSION + "/gaps/tasks/{task_id}": Form(gap_analysis, gap_task, no_fields, FOR_PARTIES),
+    VERSION + "/gaps/submit": Form(gap_analysis, version, no_fields, FOR_PARTIES),
+    "/admin/organizations": Form(nothing, bare, lambda _t: {"name": "Form Agency"}, FOR_ADMINS),
+    "/admin/users": Form(nothing, bare, no_fields, FOR_ADMINS),
+    "/admin/users/{user_id}/password": Form(nothing, user, no_fields, FOR_ADMINS),
+    "/admin/users/{user_id}/tokens": Form(nothing, user, no_fields, FOR_ADMINS),
+    "/admin/tokens/{token_id}/revoke": Form(token, token_id, no_fields, FOR_ADMINS),
+    "/admin/notifications/{notification_id}/retry": Form(
+        dead_notification, notification, no_fields, FOR_ADMINS
+    ),
+}
+
 # Read by anyone, signed in or not, or not pages at all.
 PUBLIC = {"/signin", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc"}
 PUBLIC |= {"/docs/oauth2-redirect"}
@@ -305,6 +420,32 @@ def test_who_may_see_which_page(visitors: Visitors, template: str, who: int) -> 
         assert not leaked, f"a stranger was shown {leaked}"
 
 
+def _form_cells() -> Iterator[Any]:
+    for template in FORMS:
+        for who, persona in enumerate(VISITORS):
+            yield pytest.param(template, who, id=f"POST {template} {persona}")
+
+
+@pytest.mark.parametrize(("template", "who"), list(_form_cells()))
+def test_who_may_send_which_form(visitors: Visitors, template: str, who: int) -> None:
+    form = FORMS[template]
+    persona = VISITORS[who]
+    rw = visitors.rw
+    target = rw.shared(form.target.__name__, lambda: form.target(rw))
+    path = template.format(**form.fill(rw, target))
+    client = visitors.client(persona)
+    token = _csrf(client, "/signin" if who < 2 else "/settings")
+    before = rw.writes()
+    answer = client.post(
+        path, data={**form.fields(target), "csrf_token": token}, follow_redirects=False
+    )
+    assert answer.status_code == form.statuses[who], answer.text[:500]
+    if who < 2:
+        assert answer.headers["location"].startswith("/signin")
+    if form.statuses[who] != 303 or who < 2:
+        assert rw.writes() == before, "a refused form wrote something"
+
+
 def test_every_page_has_an_entry() -> None:
     """A page added without a row here fails: each needs its visitors' cases."""
     app = create_app(make_engine("sqlite://"))
@@ -318,3 +459,13 @@ def test_every_page_has_an_entry() -> None:
     }
     assert pages - set(PAGES) == set(), "pages without visitor cases"
     assert set(PAGES) - pages == set(), "cases for pages the app no longer has"
+    forms = {
+        route.path
+        for route in iter_route_contexts(app.routes)
+        if route.path
+        and not route.path.startswith("/api/")
+        and "POST" in (route.methods or ())
+        and route.path not in {"/signin", "/signout"}
+    }
+    assert forms - set(FORMS) == set(), "forms without visitor cases"
+    assert set(FORMS) - forms == set(), "cases for forms the app no longer has"
