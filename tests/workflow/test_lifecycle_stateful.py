@@ -18,13 +18,19 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
@@ -64,6 +70,7 @@ PEOPLE: list[Who] = [*STAKEHOLDERS, STRANGER, *COLLEAGUES.values()]
 APPROVERS: list[Who] = [(s, r) for s in Side for r in (Role.BUSINESS_OWNER, Role.EXECUTIVE_SPONSOR)]
 EVENTS = [t.event for t in LIFECYCLE.transitions]
 OUTCOMES = sorted({o for outcomes in KINDS.values() for o in outcomes} | {"shrugged"})
+AFTER_THE_PERIOD = datetime(2027, 10, 4, 14, 0, tzinfo=UTC)  # the example ends 2027-09-30
 COSTS = ["4850000.00", "4900000.00", "6000000.00"]
 
 # Summed over every example of a run, for the report and the run's own sanity checks.
@@ -93,6 +100,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert agreement.id is not None
         self.agreement_id = agreement.id
         self.people = seed.people
+        self.ended = False
         self.model = Model(
             holders={key: actor.user_id for key, actor in seed.parties.actors.items()}
         )
@@ -442,6 +450,25 @@ class LifecycleMachine(RuleBasedStateMachine):
             now=self.world.tick(),
         )
         self.model.delegators.setdefault(taker.user_id, set()).add(giver.user_id)
+
+    @precondition(lambda self: "active" in self.model.states.values() and not self.ended)
+    @rule(now=st.booleans())
+    def the_period_of_performance_ends(self, now: bool) -> None:
+        """Now and then (once per run at most) the scheduler runs after the period's end."""
+        STATS["steps"] += 1
+        if not now:
+            return
+        self.ended = True
+        self.world.now = AFTER_THE_PERIOD
+        self.model.delegators.clear()  # delegations were for one day, long past
+        before = dict(self.model.states)
+        report = commands.run_calendar(self.session, now=self.world.tick())
+        self.session.expunge_all()
+        after = self._states()
+        assert [a.kind for a in report.actions] == ["expired"]
+        assert after == {n: "expired" if s == "active" else s for n, s in before.items()}
+        check_moves(before, after, self.model.legal_moves("expire"))
+        self.model.states = after
 
     @rule(side=st.sampled_from(Side), sponsor_gives=st.booleans())
     def delegate_between_approvers(self, side: Side, sponsor_gives: bool) -> None:
