@@ -1,14 +1,18 @@
 """Random commands by random people against the lifecycle, on both databases.
 
-Hypothesis fires lifecycle events, completes tasks with random outcomes, edits drafts (with
-fresh or stale lock_versions), resolves gaps, starts revisions and delegates, as stakeholders
-of either side, their delegates, a colleague without a role and a stranger. After every step:
-at most one active version; open tasks only in the states that open them; approvals bound to
-the content hash; the audit chain verifies; every fact announced once; and the reference model
-(tests/workflow/lifecycle_model.py) agrees with the database. A refused command changes nothing.
+Hypothesis fires lifecycle events (system ones too, which must be refused), completes tasks
+with random outcomes, edits drafts with fresh or stale lock_versions, resolves gaps, starts
+revisions, delegates and lets the scheduler expire the agreement, as stakeholders of either
+side, their delegates, a colleague without a role and a stranger. Each command is checked
+against the reference model (tests/workflow/lifecycle_model.py): a predicted refusal must be
+that refusal and change nothing (row counts, states, lock_versions, tasks, gaps); a success
+must be a legal move of the spec. After every step: the model agrees with the database; at
+most one active version; open tasks only in the states that open them; approvals bound to the
+content hash, nobody approving twice, no editor approving for their own side; every fact
+announced exactly once in the outbox; the audit chain verifies.
 
-Bounded for `make test`; ACCORD_STATEFUL_EXAMPLES and ACCORD_STATEFUL_STEPS raise the bounds
-(and make the run random rather than derandomised) for a nightly profile.
+Bounded for `make test` (25 examples of up to 30 steps, derandomised); set
+ACCORD_STATEFUL_EXAMPLES / ACCORD_STATEFUL_STEPS for a longer, random nightly run.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -31,12 +34,11 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from states import LIFECYCLE, Role, Side
-from tests.helpers import T0, C, P, World, make_world
+from tests.helpers import C, P, World, make_world
 from tests.workflow.lifecycle_model import (
     KINDS,
     MAY,
@@ -44,27 +46,31 @@ from tests.workflow.lifecycle_model import (
     Model,
     Prediction,
     Refuse,
+    approvals_keep_their_rules,
     check_moves,
+    open_tasks_belong_to_their_state,
     outbox_problems,
     snapshot,
     version_states,
 )
+from tests.workflow.stateful_db import (
+    COLLEAGUES,
+    STRANGER,
+    Seed,
+    Who,
+    clear,
+    seed_people,
+    without_fsync,
+)
 from workflow import audit, commands
-from workflow.access import Actor
 from workflow.errors import DomainError, Forbidden, NotAllowedNow
-from workflow.example import Parties
 from workflow.guards import APPROVING_OUTCOMES
-from workflow.models import Agreement, AgreementVersion, Gap, Task, User
+from workflow.models import AgreementVersion, Gap, Task
 
 EXAMPLES = int(os.environ.get("ACCORD_STATEFUL_EXAMPLES", "25"))
 STEPS = int(os.environ.get("ACCORD_STATEFUL_STEPS", "30"))
 NIGHTLY = "ACCORD_STATEFUL_EXAMPLES" in os.environ or "ACCORD_STATEFUL_STEPS" in os.environ
 
-# Besides the eighteen stakeholders: a user of a third organisation, and on each side a
-# colleague who holds no role (a delegate, or a caller who may read but not act).
-STRANGER = "stranger"
-COLLEAGUES = {C: "customer colleague", P: "provider colleague"}
-Who = tuple[Side, Role] | str
 STAKEHOLDERS: list[tuple[Side, Role]] = [(side, role) for side in Side for role in Role]
 PEOPLE: list[Who] = [*STAKEHOLDERS, STRANGER, *COLLEAGUES.values()]
 APPROVERS: list[Who] = [(s, r) for s in Side for r in (Role.BUSINESS_OWNER, Role.EXECUTIVE_SPONSOR)]
@@ -78,20 +84,10 @@ STATS: Counter[str] = Counter()
 REACHED: set[str] = set()
 
 
-@dataclass
-class Seed:
-    """The people, made once per database; every example starts from them alone."""
-
-    engine: Engine
-    parties: Parties
-    document: dict[str, Any]
-    people: dict[Who, Actor]
-
-
 class LifecycleMachine(RuleBasedStateMachine):
     def __init__(self, seed: Seed) -> None:
         super().__init__()
-        _clear(seed.engine)
+        clear(seed.engine)
         self.engine = seed.engine
         self.session = Session(self.engine, expire_on_commit=False)
         self.world = World(session=self.session, parties=seed.parties, document=seed.document)
@@ -519,131 +515,12 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert states == self.model.states, "the database left the reference model"
             assert list(states.values()).count("active") <= 1, states
             REACHED.update(states.values())
-            _open_tasks_belong_to_their_state(reader)
-            _approvals_keep_their_rules(reader, self.agreement_id)
+            open_tasks_belong_to_their_state(reader)
+            approvals_keep_their_rules(reader, self.agreement_id)
             problems = outbox_problems(reader)
             assert problems == [], problems
             result = audit.verify(reader)
             assert result.ok, result.failures
-
-
-def _open_tasks_belong_to_their_state(reader: Session) -> None:
-    rows = reader.exec(
-        select(Task.id, Task.kind, AgreementVersion.state)
-        .join(AgreementVersion, col(AgreementVersion.id) == Task.version_id)
-        .where(Task.state == "open")
-    ).all()
-    for task_id, kind, state in rows:
-        if kind == "rework" and state in LINGERING_REWORK:
-            continue  # the known defect test_a_resubmitted_draft_closes_its_rework_task shows
-        assert kind in OPENED_IN.get(state, set()), (
-            f"task {task_id}: an open {kind} task on a version in {state}"
-        )
-
-
-# Submitting a draft for review leaves its rework task open, through approval and beyond.
-LINGERING_REWORK = {"joint_review", "gap_analysis", "approval", "active"}
-
-
-def _approvals_keep_their_rules(reader: Session, agreement_id: int) -> None:
-    """On a version in approval or active: every approval given names the current content
-    hash; no person approved twice (not even as a delegate), so the two sides' approvals come
-    from different people; the last editor approved nothing for their own side; and an active
-    version's current approvals were all given."""
-    agreement = reader.get_one(Agreement, agreement_id)
-    versions = reader.exec(
-        select(AgreementVersion).where(
-            AgreementVersion.agreement_id == agreement_id,
-            col(AgreementVersion.state).in_(("approval", "active")),
-        )
-    ).all()
-    for version in versions:
-        approvals = reader.exec(
-            select(Task).where(
-                Task.version_id == version.id,
-                Task.kind == "approval",
-                Task.cycle == version.cycle,
-                Task.state != "cancelled",
-            )
-        ).all()
-        given = [t for t in approvals if t.outcome in APPROVING_OUTCOMES]
-        for task in given:
-            assert task.approved_content_hash == version.content_hash, task
-        people = [p for t in given for p in (t.completed_by_id, t.on_behalf_of_id) if p]
-        assert len(people) == len(set(people)), f"someone approved v{version.number} twice"
-        editor = reader.get(User, version.last_edited_by_id) if version.last_edited_by_id else None
-        if editor is not None and not agreement.allow_editor_approval:
-            side = agreement.side_of_org(editor.organization_id)
-            assert not [
-                t
-                for t in given
-                if t.side == side and editor.id in (t.completed_by_id, t.on_behalf_of_id)
-            ], f"the last editor of v{version.number} approved it for their own side"
-        if version.state == "active":
-            assert len(approvals) >= 2
-            assert len(given) == len(approvals), approvals
-
-
-def _without_fsync(engine: Engine) -> Engine:
-    """Commits that do not wait for the disk: a throwaway database needs no durability, and
-    waiting for it was half of the run's time. Nothing else about the engine changes."""
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        cursor = dbapi_conn.cursor()
-        if engine.dialect.name == "sqlite":
-            cursor.execute("PRAGMA synchronous=OFF")
-        else:
-            cursor.execute("SET synchronous_commit TO OFF")
-        cursor.close()
-        if engine.dialect.name == "postgresql":
-            dbapi_conn.commit()
-
-    return engine
-
-
-def _seed(engine: Engine) -> Seed:
-    with Session(engine, expire_on_commit=False) as session:
-        world = make_world(session)
-        people: dict[Who, Actor] = {}
-        for key, actor in world.parties.actors.items():
-            people[key] = actor
-        third = commands.create_organization(session, actor=None, name="Third", now=T0)
-        assert third.id is not None
-        orgs = {
-            STRANGER: third.id,
-            COLLEAGUES[C]: world.parties.customer_org_id,
-            COLLEAGUES[P]: world.parties.provider_org_id,
-        }
-        for n, (who, org_id) in enumerate(orgs.items()):
-            user = commands.create_user(
-                session,
-                actor=None,
-                email=f"person{n}@example.org",
-                name=str(who).title(),
-                organization_id=org_id,
-                now=T0,
-            )
-            people[who] = Actor.of(user)
-        return Seed(engine, world.parties, world.document, people)
-
-
-KEPT = {"organization", "user_account"}
-
-
-def _clear(engine: Engine) -> None:
-    """Every row but the organisations and people, in one transaction (DELETE is much faster
-    than TRUNCATE on tables this small); the audit table's guards are lifted meanwhile."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        else:
-            audit.drop_append_only_guards(conn)
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            if table.name not in KEPT:
-                conn.execute(table.delete())
-        if conn.dialect.name == "sqlite":
-            audit.install_append_only_guards(conn)
 
 
 @pytest.mark.timeout(1800 if NIGHTLY else 600)
@@ -658,7 +535,7 @@ def test_random_commands_keep_the_lifecycle_invariants(engine: Engine) -> None:
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     )
-    seed = _seed(_without_fsync(engine))
+    seed = seed_people(without_fsync(engine))
     # Any callable returning a machine will do (hypothesis's docs); its annotation says a class.
     machine = cast("type[RuleBasedStateMachine]", lambda: LifecycleMachine(seed))
     run_state_machine_as_test(machine, settings=profile)
