@@ -1,0 +1,471 @@
+"""Who may look at which page: every HTML page read (GET) for five kinds of visitor.
+
+api.md: pages "never expose more than the API would to that user". So, as in
+tests/api/test_authorization_matrix.py, each page has an entry in PAGES, keyed by its path
+template, with the status expected for:
+
+    no session, an ended session (signed out), a stranger (organisation party to nothing
+    here), a party user without the needed role, and the right person (or an administrator)
+
+No session sends the visitor to the sign-in form (303); a stranger gets 404 for an agreement's
+page and 403 for an administrator's; a page added without an entry fails
+`test_every_page_has_an_entry`. Every form (POST) has an entry in FORMS for the first three
+visitors: without a session nothing gets through, and a stranger learns and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from api.app import create_app
+from states import Role
+from tests.api.pages.conftest import CSRF_FIELD, PASSWORD
+from tests.api.route_world import (
+    ADMIN,
+    ANONYMOUS,
+    BYSTANDER,
+    DEC_1,
+    PERIOD,
+    STRANGER,
+    C,
+    Persona,
+    RouteWorld,
+    Target,
+    populate,
+)
+from tests.conftest import _truncate_all
+from tests.helpers import make_world
+from workflow.commands.sign_in import set_passwords
+from workflow.db import make_engine
+from workflow.models import Task
+
+SIGNED_OUT = "signed out"
+PM, BO, FL = Role.PROGRAM_MANAGER, Role.BUSINESS_OWNER, Role.FUNCTIONAL_LEAD
+Build = Callable[[RouteWorld], Target]
+Fill = Callable[[RouteWorld, Target], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Page:
+    target: Build
+    fill: Fill
+    lacking: Persona
+    allowed: Persona
+    # no session, signed out, stranger, lacking, allowed
+    statuses: tuple[int, int, int, int, int]
+    # What the right person is offered and the one lacking the role must not be (a form).
+    offered: str | None = None
+
+
+def nothing(_rw: RouteWorld) -> Target:
+    return Target(0)
+
+
+def draft(rw: RouteWorld) -> Target:
+    return rw.draft()
+
+
+def gap_analysis(rw: RouteWorld) -> Target:
+    return rw.gap_analysis()
+
+
+def approval_task(rw: RouteWorld) -> Target:
+    """The customer Business Owner's open approval task."""
+    target = rw.approval()
+    rw.session.rollback()
+    target.task_id = rw.session.exec(
+        select(Task.id).where(
+            Task.agreement_id == target.sla_id,
+            Task.kind == "approval",
+            Task.state == "open",
+            Task.side == "customer",
+            Task.role == "business_owner",
+        )
+    ).one()
+    rw.session.rollback()
+    return target
+
+
+def reporting(rw: RouteWorld) -> Target:
+    return rw.period("open")
+
+
+def submitted(rw: RouteWorld) -> Target:
+    """A period with results (an open one has none to download)."""
+    return rw.period("submitted")
+
+
+def token(rw: RouteWorld) -> Target:
+    return rw.throwaway_token()
+
+
+def dead_notification(rw: RouteWorld) -> Target:
+    return rw.dead_notification()
+
+
+def bare(_rw: RouteWorld, _t: Target) -> dict[str, Any]:
+    return {}
+
+
+def agreement(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"agreement_id": t.sla_id}
+
+
+def version(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"agreement_id": t.sla_id, "number": t.number}
+
+
+def period(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"agreement_id": t.sla_id, "period": PERIOD}
+
+
+def metric(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"agreement_id": t.sla_id, "number": t.number, "key": "proper-payments"}
+
+
+def task(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"task_id": t.task_id}
+
+
+def user(rw: RouteWorld, _t: Target) -> dict[str, Any]:
+    return {"user_id": rw.user_id(BYSTANDER)}
+
+
+def token_id(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"token_id": t.ids["token_id"]}
+
+
+def notification(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"notification_id": t.ids["notification_id"]}
+
+
+SIGNED_IN_ANYONE = (303, 303, 200, 200, 200)
+SCOPED = (303, 303, 404, 200, 200)  # any user of a party organisation may read
+ADMIN_ONLY = (303, 303, 403, 403, 200)
+
+PAGES: dict[str, Page] = {
+    # Home sends approvers to their queue and everyone else to their tasks.
+    "/": Page(nothing, bare, BYSTANDER, (C, PM), (303, 303, 303, 303, 303)),
+    "/settings": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
+    "/tasks": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
+    "/approvals": Page(nothing, bare, BYSTANDER, (C, BO), SIGNED_IN_ANYONE),
+    "/slas": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
+    "/audit": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
+    # Someone else's approval is shown read-only, as GET /api/v1/tasks/{id} shows it.
+    "/approvals/{task_id}": Page(
+        approval_task, task, (C, PM), (C, BO), SCOPED, offered='name="outcome"'
+    ),
+    "/slas/{agreement_id}": Page(draft, agreement, BYSTANDER, (C, PM), SCOPED),
+    "/slas/{agreement_id}/versions/{number}": Page(draft, version, BYSTANDER, (C, PM), SCOPED),
+    "/slas/{agreement_id}/versions/{number}/diff": Page(draft, version, BYSTANDER, (C, PM), SCOPED),
+    "/slas/{agreement_id}/versions/{number}/export.yaml": Page(
+        draft, version, BYSTANDER, (C, PM), SCOPED
+    ),
+    "/slas/{agreement_id}/versions/{number}/evidence.json": Page(
+        draft, version, BYSTANDER, (C, PM), SCOPED
+    ),
+    "/slas/{agreement_id}/versions/{number}/evidence.csv": Page(
+        draft, version, BYSTANDER, (C, PM), SCOPED
+    ),
+    "/slas/{agreement_id}/versions/{number}/gaps": Page(
+        gap_analysis, version, BYSTANDER, (C, PM), SCOPED
+    ),
+    # The draft's content is readable by any party user (as over the API); saving is refused
+    # to one without a role (403), which the drafts page tests cover.
+    "/slas/{agreement_id}/versions/{number}/edit": Page(draft, version, BYSTANDER, (C, PM), SCOPED),
+    "/slas/{agreement_id}/versions/{number}/edit/metrics/{key}/remove": Page(
+        draft, metric, BYSTANDER, (C, PM), SCOPED
+    ),
+    "/slas/{agreement_id}/periods": Page(reporting, agreement, BYSTANDER, (C, PM), SCOPED),
+    "/slas/{agreement_id}/periods/{period}": Page(reporting, period, BYSTANDER, (C, PM), SCOPED),
+    "/slas/{agreement_id}/periods/{period}.csv": Page(
+        submitted, period, BYSTANDER, (C, PM), SCOPED
+    ),
+    "/admin": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
+    "/admin/organizations": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
+    "/admin/users": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
+    "/admin/users/{user_id}": Page(nothing, user, (C, PM), ADMIN, ADMIN_ONLY),
+    "/admin/tokens": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
+    "/admin/tokens/{token_id}/revoke": Page(token, token_id, (C, PM), ADMIN, ADMIN_ONLY),
+    "/admin/delegations": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
+    "/admin/notifications": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
+    "/admin/notifications/{notification_id}/retry": Page(
+        dead_notification, notification, (C, PM), ADMIN, ADMIN_ONLY
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Form:
+    """A form's target and fields; the statuses for no session, signed out and a stranger."""
+
+    target: Build
+    fill: Fill
+    fields: Callable[[Target], dict[str, str]]
+    statuses: tuple[int, int, int]
+
+
+def no_fields(_t: Target) -> dict[str, str]:
+    return {}
+
+
+def lock(t: Target) -> dict[str, str]:
+    return {"lock_version": str(t.lock_version)}
+
+
+def joint_review(rw: RouteWorld) -> Target:
+    return rw.joint_review()
+
+
+def active(rw: RouteWorld) -> Target:
+    return rw.active()
+
+
+def final(rw: RouteWorld) -> Target:
+    return rw.period("final")
+
+
+def event(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"agreement_id": t.sla_id, "number": t.number, "event": "withdraw"}
+
+
+def period_event(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"agreement_id": t.sla_id, "period": PERIOD, "event": "submit"}
+
+
+def gap(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"agreement_id": t.sla_id, "number": t.number, "gap_id": t.gap_id}
+
+
+def gap_task(rw: RouteWorld, t: Target) -> dict[str, Any]:
+    rw.session.rollback()
+    task_id = rw.session.exec(
+        select(Task.id).where(Task.agreement_id == t.sla_id, Task.state == "open")
+    ).first()
+    rw.session.rollback()
+    return {"agreement_id": t.sla_id, "number": t.number, "task_id": task_id}
+
+
+SIGNED_IN_FORM = (303, 303, 303)  # a visitor's own settings: the stranger's are saved
+FOR_PARTIES = (303, 303, 404)
+FOR_ADMINS = (303, 303, 403)
+VERSION = "/slas/{agreement_id}/versions/{number}"
+
+# Every form (POST) page: nobody without a session gets through, and a stranger learns
+# nothing about an agreement and changes nothing. Who else may submit each form is tested
+# with the form's page in tests/api/pages.
+FORMS: dict[str, Form] = {
+    "/settings/notifications": Form(
+        nothing, bare, lambda _t: {"mode": "immediate"}, SIGNED_IN_FORM
+    ),
+    # A delegate must be a colleague: the form answers the stranger with the field's error.
+    "/settings/delegations": Form(
+        nothing,
+        bare,
+        lambda _t: {
+            "delegate_email": "marcus.chen@customer.example",
+            "starts_on": "2026-12-01",
+            "ends_on": "2026-12-31",
+        },
+        (303, 303, 422),
+    ),
+    "/approvals/{task_id}/confirm": Form(
+        approval_task, task, lambda _t: {"outcome": "approved"}, FOR_PARTIES
+    ),
+    "/approvals/{task_id}": Form(
+        approval_task, task, lambda _t: {"outcome": "approved"}, FOR_PARTIES
+    ),
+    "/tasks/{task_id}/complete": Form(
+        joint_review, task, lambda _t: {"outcome": "accepted"}, FOR_PARTIES
+    ),
+    VERSION + "/events/{event}/confirm": Form(draft, event, no_fields, FOR_PARTIES),
+    VERSION + "/events/{event}": Form(draft, event, lambda _t: {"comment": "x"}, FOR_PARTIES),
+    "/slas/{agreement_id}/revisions": Form(active, agreement, no_fields, FOR_PARTIES),
+    "/slas/{agreement_id}/periods/{period}/events/{event}": Form(
+        reporting, period_event, no_fields, FOR_PARTIES
+    ),
+    "/slas/{agreement_id}/periods/{period}/amendments": Form(
+        final, period, lambda _t: {"reason": "late data"}, FOR_PARTIES
+    ),
+    VERSION + "/edit/terms": Form(draft, version, lock, FOR_PARTIES),
+    VERSION + "/edit/metrics/{key}": Form(draft, metric, lock, FOR_PARTIES),
+    VERSION + "/edit/metrics": Form(draft, version, lock, FOR_PARTIES),
+    VERSION + "/edit/metrics/{key}/remove": Form(draft, metric, lock, FOR_PARTIES),
+    VERSION + "/edit/catalog": Form(draft, version, lock, FOR_PARTIES),
+    VERSION + "/gaps": Form(gap_analysis, version, no_fields, FOR_PARTIES),
+    VERSION + "/gaps/{gap_id}/resolve": Form(
+        gap_analysis, gap, lambda _t: {"resolution": "provider_commits"}, FOR_PARTIES
+    ),
+    VERSION + "/gaps/tasks/{task_id}": Form(gap_analysis, gap_task, no_fields, FOR_PARTIES),
+    VERSION + "/gaps/submit": Form(gap_analysis, version, no_fields, FOR_PARTIES),
+    "/admin/organizations": Form(nothing, bare, lambda _t: {"name": "Form Agency"}, FOR_ADMINS),
+    "/admin/users": Form(nothing, bare, no_fields, FOR_ADMINS),
+    "/admin/users/{user_id}/password": Form(nothing, user, no_fields, FOR_ADMINS),
+    "/admin/users/{user_id}/tokens": Form(nothing, user, no_fields, FOR_ADMINS),
+    "/admin/tokens/{token_id}/revoke": Form(token, token_id, no_fields, FOR_ADMINS),
+    "/admin/notifications/{notification_id}/retry": Form(
+        dead_notification, notification, no_fields, FOR_ADMINS
+    ),
+}
+
+# Read by anyone, signed in or not, or not pages at all.
+PUBLIC = {"/signin", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc"}
+PUBLIC |= {"/docs/oauth2-redirect"}
+VISITORS = (ANONYMOUS, SIGNED_OUT, STRANGER)
+
+
+@dataclass
+class Visitors:
+    """A browser-like client (its own cookies) per kind of visitor, signed in on first use."""
+
+    rw: RouteWorld
+    app: FastAPI
+    stack: ExitStack
+    clients: dict[Persona, TestClient]
+
+    def client(self, persona: Persona) -> TestClient:
+        if persona not in self.clients:
+            client = self.stack.enter_context(TestClient(self.app, base_url="http://127.0.0.1"))
+            if persona != ANONYMOUS:
+                self._sign_in(client, SIGNED_OUT if persona == SIGNED_OUT else persona)
+            self.clients[persona] = client
+        return self.clients[persona]
+
+    def _sign_in(self, client: TestClient, persona: Persona) -> None:
+        person = (C, PM) if persona == SIGNED_OUT else persona
+        actor = self.rw.people[person] if isinstance(person, str) else self.rw.driver.who(*person)
+        answer = client.post(
+            "/signin",
+            data={
+                "email": actor.email,
+                "password": PASSWORD,
+                "csrf_token": _csrf(client, "/signin"),
+            },
+            follow_redirects=False,
+        )
+        assert answer.status_code == 303, answer.text
+        if persona == SIGNED_OUT:
+            kept = dict(client.cookies)
+            ended = client.post("/signout", data={"csrf_token": _csrf(client, "/settings")})
+            assert ended.status_code in (200, 303), ended.text
+            client.cookies.clear()
+            client.cookies.update(kept)  # the old cookie, as a stale browser would send it
+
+
+def _csrf(client: TestClient, path: str) -> str:
+    match = CSRF_FIELD.search(client.get(path).text)
+    assert match is not None, path
+    return match[1]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def visitors(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Visitors]:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("pages") / "accord.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+    engine = make_engine(url)
+    if request.param == "postgresql":
+        _truncate_all(engine)
+    app = create_app(engine, clock=lambda: DEC_1)
+    with Session(engine, expire_on_commit=False) as session, ExitStack() as stack:
+        driver = make_world(session)
+        api = stack.enter_context(TestClient(app))
+        rw = populate(api, driver)
+        emails = [a.email for a in [*driver.parties.actors.values(), *rw.people.values()]]
+        set_passwords(session, actor=None, emails=emails, password=PASSWORD, now=driver.now)
+        yield Visitors(rw, app, stack, {})
+    engine.dispose()
+
+
+def _cells() -> Iterator[Any]:
+    for template, page in PAGES.items():
+        for who in range(5):
+            persona = (*VISITORS, page.lacking, page.allowed)[who]
+            name = persona if isinstance(persona, str) else f"{persona[0]} {persona[1]}"
+            yield pytest.param(template, who, id=f"GET {template} {name}")
+
+
+@pytest.mark.parametrize(("template", "who"), list(_cells()))
+def test_who_may_see_which_page(visitors: Visitors, template: str, who: int) -> None:
+    page = PAGES[template]
+    persona = (*VISITORS, page.lacking, page.allowed)[who]
+    rw = visitors.rw
+    target = rw.shared(page.target.__name__, lambda: page.target(rw))
+    path = template.format(**page.fill(rw, target))
+    answer = visitors.client(persona).get(path, follow_redirects=False)
+    assert answer.status_code == page.statuses[who], answer.text[:500]
+    if answer.status_code == 303:
+        # Only visitors without a session are sent to sign in.
+        assert answer.headers["location"].startswith("/signin") == (persona in VISITORS[:2])
+    if page.offered is not None and who >= 3:
+        assert (page.offered in answer.text) == (who == 4)
+    if persona == STRANGER and answer.status_code == 200:
+        leaked = [key for key in rw.keys if re.search(rf"\b{key}\b", answer.text)]
+        assert not leaked, f"a stranger was shown {leaked}"
+
+
+def _form_cells() -> Iterator[Any]:
+    for template in FORMS:
+        for who, persona in enumerate(VISITORS):
+            yield pytest.param(template, who, id=f"POST {template} {persona}")
+
+
+@pytest.mark.parametrize(("template", "who"), list(_form_cells()))
+def test_who_may_send_which_form(visitors: Visitors, template: str, who: int) -> None:
+    form = FORMS[template]
+    persona = VISITORS[who]
+    rw = visitors.rw
+    target = rw.shared(form.target.__name__, lambda: form.target(rw))
+    path = template.format(**form.fill(rw, target))
+    client = visitors.client(persona)
+    token = _csrf(client, "/signin" if who < 2 else "/settings")
+    before = rw.writes()
+    answer = client.post(
+        path, data={**form.fields(target), "csrf_token": token}, follow_redirects=False
+    )
+    assert answer.status_code == form.statuses[who], answer.text[:500]
+    if who < 2:
+        assert answer.headers["location"].startswith("/signin")
+    if form.statuses[who] != 303 or who < 2:
+        assert rw.writes() == before, "a refused form wrote something"
+
+
+def test_every_page_has_an_entry() -> None:
+    """A page added without a row here fails: each needs its visitors' cases."""
+    app = create_app(make_engine("sqlite://"))
+    pages = {
+        route.path
+        for route in iter_route_contexts(app.routes)
+        if route.path
+        and not route.path.startswith("/api/")
+        and "GET" in (route.methods or ())
+        and route.path not in PUBLIC
+    }
+    assert pages - set(PAGES) == set(), "pages without visitor cases"
+    assert set(PAGES) - pages == set(), "cases for pages the app no longer has"
+    forms = {
+        route.path
+        for route in iter_route_contexts(app.routes)
+        if route.path
+        and not route.path.startswith("/api/")
+        and "POST" in (route.methods or ())
+        and route.path not in {"/signin", "/signout"}
+    }
+    assert forms - set(FORMS) == set(), "forms without visitor cases"
+    assert set(FORMS) - forms == set(), "cases for forms the app no longer has"
