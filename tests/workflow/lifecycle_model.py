@@ -248,15 +248,9 @@ def open_tasks_belong_to_their_state(reader: Session) -> None:
         .where(Task.state == "open")
     ).all()
     for task_id, kind, state in rows:
-        if kind == "rework" and state in LINGERING_REWORK:
-            continue  # the known defect test_a_resubmitted_draft_closes_its_rework_task shows
         assert kind in OPENED_IN.get(state, set()), (
             f"task {task_id}: an open {kind} task on a version in {state}"
         )
-
-
-# Submitting a draft for review leaves its rework task open, through approval and beyond.
-LINGERING_REWORK = {"joint_review", "gap_analysis", "approval", "active"}
 
 
 def approvals_keep_their_rules(reader: Session, agreement_id: int) -> None:

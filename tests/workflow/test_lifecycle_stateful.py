@@ -551,11 +551,6 @@ def test_random_commands_keep_the_lifecycle_invariants(engine: Engine) -> None:
     assert {"joint_review", "gap_analysis", "approval", "active"} <= REACHED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: submit_for_review does not close the draft's open rework task, which then "
-    "stays open (reminded, escalated) through review, approval and activation",
-)
 def test_a_resubmitted_draft_closes_its_rework_task(session: Session) -> None:
     world = make_world(session)
     agreement = world.create()
