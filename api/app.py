@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from api import metrics, pages, problems
+from api import logs, metrics, pages, problems
 from api.deps import IdempotentReplay
 from api.limits import BodySizeLimit
 from api.observability import RequestContext
@@ -90,19 +90,20 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=metrics.API_PREFIX)
     pages.install(app)
-    if settings.metrics_enabled:
-        metrics.install(app, engine, clock)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         RateLimit,
         per_token_per_minute=settings.rate_limit_per_minute,
         per_address_per_minute=settings.rate_limit_address_per_minute,
     )
+    if settings.metrics_enabled:
+        metrics.install(app, engine, clock)
     app.add_middleware(RequestContext)  # outermost: every answer carries its request id
     return app
 
 
 def worker_app() -> FastAPI:
-    """One of `accord serve --workers N`'s processes: its own engine, no ticker (the
-    supervisor runs the scheduler once for all of them)."""
+    """One of `accord serve --workers N`'s processes: its own engine and logging, no ticker
+    (the supervisor runs the scheduler once for all of them)."""
+    logs.configure(get_settings().log_format)
     return create_app(scheduler=False)

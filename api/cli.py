@@ -239,6 +239,7 @@ def _agreement(session: Session, key: str) -> Agreement:
 
 
 DRAIN_SECONDS = 5
+WORKER_START_SECONDS = 60
 
 
 @app.command()
@@ -265,6 +266,9 @@ def serve(
         "timeout_graceful_shutdown": DRAIN_SECONDS,
         "log_config": None,  # the handlers logs.configure set up
         "access_log": False,  # api/observability.py logs each request with its id
+        # Behind a proxy, the client's address (for rate limits and logs) comes from these.
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
     }
     with _engine(ctx, upgrade_sqlite=True) as engine:
         if workers == 1:
@@ -279,7 +283,14 @@ def serve(
             ticker.start()
             typer.echo(f"scheduler running in the supervisor of {workers} workers", err=True)
         try:
-            uvicorn.run("api.app:worker_app", factory=True, workers=workers, **options)
+            uvicorn.run(
+                "api.app:worker_app",
+                factory=True,
+                workers=workers,
+                # A worker imports the whole service before it answers the supervisor.
+                timeout_worker_healthcheck=WORKER_START_SECONDS,
+                **options,
+            )
         finally:
             stop.set()
             if ticker is not None:

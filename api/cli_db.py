@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Annotated
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -139,10 +140,12 @@ def restore(
     """Restore a backup into this (empty) database and verify its audit chains."""
     if not file.is_file():
         raise CliError(f"{file} is not a file")
-    header = file.read_bytes()[:16]
+    with file.open("rb") as opened:
+        header = opened.read(16)
     url = _current_url(ctx)
     if header.startswith(SQLITE_HEADER):
-        source = make_engine(f"sqlite:///{file.resolve()}")
+        # Read-only, and without the service's pragmas: restoring never writes to the backup.
+        source = sa.create_engine(f"sqlite:///file:{file.resolve()}?mode=ro&uri=true")
         target = make_engine(url)
         try:
             counts = transfer.copy_installation(source, target)

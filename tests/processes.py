@@ -71,9 +71,9 @@ class Server(Process):
 
     def start(self) -> None:
         super().start()
-        assert self.wait_until_up(), "the server did not start within 30 s"
+        assert self.wait_until_up(), "the server did not start within 90 s"
 
-    def wait_until_up(self, seconds: float = 30.0) -> bool:
+    def wait_until_up(self, seconds: float = 90.0) -> bool:
         deadline = time.monotonic() + seconds
         with httpx2.Client(base_url=self.base, timeout=2) as probe:
             while time.monotonic() < deadline:

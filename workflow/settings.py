@@ -65,9 +65,11 @@ class Settings(BaseSettings):
     # `json`: one JSON object per log line (request id, route, status, duration, user, ...).
     log_format: Literal["text", "json"] = "text"
     # API requests a minute per bearer token and per client address (api/ratelimit.py);
-    # 0 switches a limit off. Behind a proxy, run uvicorn with --proxy-headers.
+    # 0 switches a limit off. Behind a proxy, set ACCORD_FORWARDED_ALLOW_IPS.
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_address_per_minute: int = Field(default=1200, ge=0)
+    # Proxies whose X-Forwarded-For is believed (comma-separated addresses, or "*").
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @field_validator("database_url")
     @classmethod
@@ -105,12 +107,12 @@ class Settings(BaseSettings):
     @property
     def cookies_secure(self) -> bool:
         if self.cookie_secure is None:
-            return self.base_url.startswith("https://")
+            return self.base_url.lower().startswith("https://")
         return self.cookie_secure
 
     @model_validator(mode="after")
     def _https_means_secure_cookies(self) -> Self:
-        if self.base_url.startswith("https://") and self.cookie_secure is False:
+        if self.base_url.lower().startswith("https://") and self.cookie_secure is False:
             raise ValueError(
                 "ACCORD_COOKIE_SECURE cannot be false when ACCORD_BASE_URL is https: "
                 "sign-in cookies would travel without TLS"

@@ -62,11 +62,9 @@ def copy_installation(
     """Copy every row from `source` into `target` (migrated here if it is not yet); refuse a
     target that holds any row. Returns each table's count on both sides."""
     require_current(source)
+    _require_empty(target)  # before migrating: never touch a database that holds data
     upgrade(target)
-    with target.connect() as probe:
-        filled = sorted(name for name, count in row_counts(probe).items() if count)
-    if filled:
-        raise Conflict(f"the target database is not empty ({', '.join(filled)}); nothing copied")
+    _require_empty(target)
     with source.connect() as reading:
         _read_only_snapshot(reading)
         expected = row_counts(reading)
@@ -77,6 +75,19 @@ def copy_installation(
             copied = row_counts(writing)
         reading.rollback()
     return [TableCount(name, expected[name], copied[name]) for name in expected]
+
+
+def _require_empty(target: Engine) -> None:
+    with target.connect() as probe:
+        present = set(sa.inspect(probe).get_table_names())
+        filled = sorted(
+            t.name
+            for t in tables()
+            if t.name in present
+            and probe.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+        )
+    if filled:
+        raise Conflict(f"the target database is not empty ({', '.join(filled)}); nothing copied")
 
 
 def _read_only_snapshot(connection: Connection) -> None:

@@ -63,7 +63,7 @@ def test_killed_servers_lose_nothing_and_do_nothing_twice(
     lock = threading.Lock()
     server = Server(database_url, free_port(), tmp_path)
     server.start()
-    rng = random.Random(20261202)
+    rng = random.Random(20261202)  # which acknowledgement each kill follows
 
     def client(keys: list[str]) -> None:
         for key in keys:
@@ -81,10 +81,14 @@ def test_killed_servers_lose_nothing_and_do_nothing_twice(
     try:
         for worker in workers:
             worker.start()
-        while server.kills < KILLS:  # kill at random moments while the clients are sending
-            time.sleep(rng.uniform(0.1, 0.6))
-            if not any(w.is_alive() for w in workers):
-                break
+        # Each kill lands after a random number of further acknowledgements (not after a
+        # wall-clock delay), so it falls mid-load on a fast machine and a slow one alike.
+        for _ in range(KILLS):
+            goal = min(KEYS - CLIENTS, len(answers) + rng.randint(1, KEYS // (KILLS + 1)))
+            deadline = time.monotonic() + 120
+            while len(answers) < goal and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert any(w.is_alive() for w in workers), "the load ended before every kill"
             server.kill()
             server.start()
         for worker in workers:

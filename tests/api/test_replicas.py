@@ -29,7 +29,7 @@ from workflow.models import Agreement, AgreementVersion, NotificationDelivery, O
 
 PM = Role.PROGRAM_MANAGER
 BACKLOG = 4  # drafts submitted at T0: a month overdue, so reminders and escalations are due
-NEW = 12  # agreements created through the servers while they are killed
+NEW = 24  # agreements created through the servers, one of them killed a quarter in
 
 
 def _post(bases: list[str], path: str, token: str, key: str, body: Any) -> Any:
@@ -91,9 +91,12 @@ def test_two_servers_and_two_schedulers_survive_a_kill_of_one_of_each(
 
             driver = threading.Thread(target=drive)
             driver.start()
-            assert mailbox.in_data.wait(60), "no scheduler started sending"
-            time.sleep(0.5)
+            deadline = time.monotonic() + 120
+            while len(acknowledged) < NEW // 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert driver.is_alive(), "the commands were all done before the server was killed"
             servers[0].kill()
+            assert mailbox.in_data.wait(60), "no scheduler started sending"
             schedulers[0].kill()
             driver.join(timeout=180)
             assert not driver.is_alive()
