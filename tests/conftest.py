@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -30,6 +31,17 @@ def _postgres_admin_url() -> str | None:
     if not url and os.environ.get("CI"):
         pytest.fail(f"{POSTGRES_ENV} must be set in CI so that the PostgreSQL tests run")
     return normalise_url(url) if url else None
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """`accord serve` and `accord scheduler` configure the process's logging; a test that runs
+    them in process must not leave its handlers and level to the tests after it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

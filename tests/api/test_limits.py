@@ -26,7 +26,9 @@ def _chunked(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
 def _assert_413(reply: Any) -> None:
     assert reply.status_code == 413, reply.text
     assert reply.headers["content-type"] == "application/problem+json"
-    assert reply.json() == {
+    body = reply.json()
+    assert body.pop("request_id") == reply.headers["x-request-id"]
+    assert body == {
         "type": "/problems/too-large",
         "title": "Request body too large",
         "status": 413,
