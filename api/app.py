@@ -11,11 +11,13 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from api import metrics, pages, problems
+from api import metrics, openapi, pages, problems
 from api.deps import IdempotentReplay
 from api.idempotency import IdempotencyRecorder
 from api.limits import BodySizeLimit
+from api.pages.handlers import internal_error_page
 from api.routers import ROUTERS
+from api.safe_input import SafeInput
 from notifications.scheduler import build_scheduler
 from workflow.db import make_engine
 from workflow.schema import is_current
@@ -57,6 +59,7 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock
     problems.install(app)
+    openapi.install(app)
 
     @app.exception_handler(IdempotentReplay)
     async def _replay(_request: Request, exc: IdempotentReplay) -> Response:
@@ -71,7 +74,7 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses={503: openapi.error("not ready")})
     def readyz() -> JSONResponse:
         try:
             with engine.connect() as conn:
@@ -84,10 +87,12 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     for router in ROUTERS:
-        app.include_router(router, prefix=metrics.API_PREFIX)
+        app.include_router(router, prefix=metrics.API_PREFIX, dependencies=[SafeInput])
     pages.install(app)
     if settings.metrics_enabled:
         metrics.install(app)
     app.add_middleware(IdempotencyRecorder)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so outermost: it also answers for a fault in the middlewares above.
+    app.add_middleware(problems.ProblemOnError, page_answer=internal_error_page)
     return app
