@@ -29,6 +29,7 @@ COMMON_ERRORS = {
     500: "an unexpected fault of ours (logged)",
 }
 BODY_ERRORS = {
+    400: "the body could not be read (e.g. not UTF-8)",
     413: "the request body is over the size limit",
     415: "the body's Content-Type is not one this operation reads",
 }
