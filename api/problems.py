@@ -48,14 +48,14 @@ _TITLES = {
 class FieldError(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    field: str = Field(description="the field, e.g. `metrics.0.target` or `query.q`")
+    field: str = Field(description="the field, e.g. `metrics.0.target`, `q` or `If-Match`")
     message: str
 
 
 class Problem(BaseModel):
     """RFC 9457 problem details, as every error of the API is answered."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": True})
+    model_config = ConfigDict(extra="allow")
 
     type: str = Field(description="`about:blank` or `/problems/<slug>`")
     title: str

@@ -1,14 +1,17 @@
 """Input no column can hold, refused before anything reads it: NUL characters anywhere (in the
-path, the query, a header, a JSON or form body) and non-finite numbers in JSON.
+path, the query, a header, a JSON or form body), and in JSON also lone surrogates (`"\\ud800"`)
+and non-finite numbers.
 
-PostgreSQL cannot store NUL in text and SQLite would store it silently; Python's json module
-reads `NaN` and `Infinity`, which are not JSON and mean nothing as a target or a value. Both are
-refused with 422 naming each offending field, the same on every database.
+PostgreSQL cannot store NUL in text and SQLite would store it silently; neither driver can
+encode a lone surrogate; Python's json module reads `NaN` and `Infinity`, which are not JSON and
+mean nothing as a target or a value. All are refused with 422 naming each offending field, the
+same on every database.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +22,8 @@ from fastapi.routing import APIRoute
 NUL = "\x00"
 NUL_MESSAGE = "must not contain NUL characters"
 NON_FINITE_MESSAGE = "must be a finite number (NaN and Infinity are not JSON)"
+SURROGATE_MESSAGE = "must be valid Unicode (a lone surrogate is not)"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # A body with thousands of bad values is refused with the first few named.
 MAX_ERRORS = 50
@@ -27,13 +32,16 @@ Loc = tuple[str | int, ...]
 
 
 def _printable(key: str) -> str:
-    return key.replace(NUL, "\\u0000")
+    """A name as the problem can show it (JSON cannot carry a lone surrogate)."""
+    return key.replace(NUL, "\\u0000").encode("utf-8", "backslashreplace").decode()
 
 
 def _bad_values(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
     if isinstance(value, str):
         if NUL in value:
             yield loc, NUL_MESSAGE
+        elif _SURROGATE.search(value):
+            yield loc, SURROGATE_MESSAGE
     elif isinstance(value, float):
         if not math.isfinite(value):
             yield loc, NON_FINITE_MESSAGE
@@ -41,6 +49,8 @@ def _bad_values(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
         for key, item in value.items():
             if NUL in key:
                 yield (*loc, _printable(key)), "a member name " + NUL_MESSAGE
+            elif _SURROGATE.search(key):
+                yield (*loc, _printable(key)), "a member name " + SURROGATE_MESSAGE
             yield from _bad_values(item, (*loc, _printable(key)))
     elif isinstance(value, list):
         for index, item in enumerate(value):

@@ -17,7 +17,7 @@ from api.deps import NowDep, SessionDep
 from api.pages.errors import PageError
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUser, PageUserDep
-from api.types import Id, parse_id
+from api.types import INT32_MAX, Id, parse_id
 from workflow import commands
 from workflow.calendar import local_date
 from workflow.commands.notifications import retry_notification
@@ -38,7 +38,7 @@ ORG_CHOICES = 1000
 NameField = Annotated[str, Form(max_length=200)]
 Text = Annotated[str, Form(max_length=320)]
 PasswordField = Annotated[str, Form(max_length=1000)]
-After = Annotated[int | None, Query(ge=0)]
+After = Annotated[int | None, Query(ge=0, le=INT32_MAX)]
 
 
 def admin_user(user: PageUserDep) -> PageUser:

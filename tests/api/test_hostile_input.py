@@ -224,18 +224,31 @@ def test_a_yaml_import_with_a_non_finite_target_is_refused(api: Api) -> None:
             headers={**owner, "Content-Type": "application/yaml", "If-Match": '"1"'},
         )
         assert {f for f in fields(answer) if f.endswith("target")}, answer.text
+    # YAML can spell NUL too ("\0"); the document is refused naming the metric's name.
+    hostile = re.sub(r"(\n\s+name: )[^\n]+", r'\g<1>"A\\0B"', exported, count=1)
+    answer = api.client.post(
+        f"{version_url(sla['id'])}/import",
+        content=hostile,
+        headers={**owner, "Content-Type": "application/yaml", "If-Match": '"1"'},
+    )
+    assert {f for f in fields(answer) if f.endswith("name")}, answer.text
     assert version(api, sla["id"])["lock_version"] == 1
 
 
-def test_a_measurement_batch_with_a_non_finite_value_is_refused_at_parse_time(api: Api) -> None:
+def test_a_measurement_batch_with_what_no_column_holds_is_refused_at_parse_time(api: Api) -> None:
     sla = create_sla(api)
-    body = '{"observations": [{"metric": "m", "observed_at": "2026-11-02", "value": NaN}]}'
-    answer = api.client.post(
-        f"/api/v1/slas/{sla['id']}/measurements",
-        content=body,
-        headers={**api.auth(P, PM), "Content-Type": "application/json"},
-    )
-    assert fields(answer) == {"observations.0.value"}
+    observation = '{"metric": "%s", "observed_at": "2026-11-02", "value": %s}'
+    for metric, value, field in (
+        ("m", "NaN", "observations.0.value"),
+        ("\\u0000", "1", "observations.0.metric"),
+        ("\\ud800", "1", "observations.0.metric"),  # a lone surrogate no driver can encode
+    ):
+        answer = api.client.post(
+            f"/api/v1/slas/{sla['id']}/measurements",
+            content='{"observations": [' + observation % (metric, value) + "]}",
+            headers={**api.auth(P, PM), "Content-Type": "application/json"},
+        )
+        assert fields(answer) == {field}
 
 
 def test_an_empty_cursor_is_the_first_page(api: Api) -> None:

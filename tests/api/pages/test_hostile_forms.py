@@ -42,9 +42,7 @@ def test_a_nul_in_a_draft_term_is_shown_at_its_field(world: World, signed_in: Cl
     client = signed_in(world.who(P, Role.PROGRAM_MANAGER).email)
     path = _edit(agreement)
     before = _version(world, agreement)
-    answer = _post(
-        client, f"{path}/terms", _terms_form(before, service_hours="Mon-Fri\x00"), path
-    )
+    answer = _post(client, f"{path}/terms", _terms_form(before, service_hours="Mon-Fri\x00"), path)
     assert answer.status_code == 422
     assert 'id="t-service_hours-error"' in answer.text
     assert "NUL" in unescape(answer.text)
@@ -78,7 +76,12 @@ def test_an_id_past_the_column_in_a_page_address_is_a_422_page(
     world: World, signed_in: Client
 ) -> None:
     client = signed_in(world.who(C, Role.BUSINESS_OWNER).email)
-    for path in (f"/slas/{2**31}", f"/slas/1/versions/{2**31}", f"/slas/{2**63}/periods"):
+    for path in (
+        f"/slas/{2**31}",
+        f"/slas/1/versions/{2**31}",
+        f"/slas/{2**63}/periods",
+        f"/slas/1/versions/1/diff?against={2**31}",
+    ):
         answer = client.get(path)
         assert answer.status_code == 422, (path, answer.status_code)
         assert answer.headers["content-type"].startswith("text/html")
