@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from api.problems import PROBLEM_JSON, Problem
 
@@ -70,21 +69,16 @@ def _declare_errors(document: dict[str, Any]) -> None:
             continue
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            for status, description in sorted(errors_of(method, path, operation).items()):
+            for status, description in errors_of(method, path, operation).items():
                 responses[str(status)] = error(description)
+            operation["responses"] = dict(sorted(responses.items()))
 
 
 def build(app: FastAPI) -> dict[str, Any]:
     """The document `/openapi.json` serves (built once)."""
     if app.openapi_schema:
         return app.openapi_schema
-    document = get_openapi(
-        title=app.title,
-        version=app.version,
-        summary=app.summary,
-        description=app.description,
-        routes=app.routes,
-    )
+    document = FastAPI.openapi(app)  # FastAPI's own document, completed below
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     problem_schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(problem_schema.pop("$defs", {}))
