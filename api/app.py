@@ -12,12 +12,14 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from api import logs, metrics, pages, problems
+from api import logs, metrics, openapi, pages, problems
 from api.deps import IdempotentReplay
 from api.limits import BodySizeLimit
 from api.observability import RequestContext
+from api.pages.handlers import internal_error_page
 from api.ratelimit import RateLimit
 from api.routers import ROUTERS
+from api.safe_input import SafeInput
 from notifications.scheduler import build_scheduler
 from workflow.db import make_engine
 from workflow.schema import is_current
@@ -61,6 +63,7 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock
     problems.install(app)
+    openapi.install(app)
 
     @app.exception_handler(IdempotentReplay)
     async def _replay(_request: Request, exc: IdempotentReplay) -> Response:
@@ -75,7 +78,7 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses={503: openapi.error("not ready")})
     def readyz() -> JSONResponse:
         try:
             with engine.connect() as conn:
@@ -88,7 +91,7 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     for router in ROUTERS:
-        app.include_router(router, prefix=metrics.API_PREFIX)
+        app.include_router(router, prefix=metrics.API_PREFIX, dependencies=[SafeInput])
     pages.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -98,6 +101,8 @@ def create_app(
     )
     if settings.metrics_enabled:
         metrics.install(app, engine, clock)
+    # Outside the middlewares above, so it also answers for a fault in one of them.
+    app.add_middleware(problems.ProblemOnError, page_answer=internal_error_page)
     app.add_middleware(RequestContext)  # outermost: every answer carries its request id
     return app
 

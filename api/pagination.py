@@ -15,7 +15,10 @@ from workflow.queries.common import Slice
 T = TypeVar("T")
 
 LimitQuery = Annotated[int, Query(ge=1, le=500, description="page size (max 500)")]
-CursorQuery = Annotated[str | None, Query(description="next_cursor of the previous page")]
+CursorQuery = Annotated[
+    str | None,
+    Query(max_length=1000, description="next_cursor of the previous page; empty: the first page"),
+]
 
 
 class Page(BaseModel, Generic[T]):
@@ -28,8 +31,9 @@ def encode_cursor(position: list[Any]) -> str:
 
 
 def decode_cursor(cursor: str | None) -> list[Any] | None:
-    """The position after which the next page starts, or None for the first page."""
-    if cursor is None:
+    """The position after which the next page starts, or None for the first page (no cursor,
+    or an empty one: clients building `?cursor={next_cursor}` send that on the first call)."""
+    if not cursor:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)

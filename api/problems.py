@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workflow.errors import (
     Conflict,
@@ -23,6 +27,8 @@ from workflow.errors import (
 
 PROBLEM_JSON = "application/problem+json"
 
+log = logging.getLogger("accord.api")
+
 _TITLES = {
     400: "Bad request",
     401: "Authentication required",
@@ -34,8 +40,32 @@ _TITLES = {
     415: "Unsupported media type",
     422: "Invalid request",
     428: "Precondition required",
+    429: "Too many requests",
     500: "Internal error",
 }
+
+
+class FieldError(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    field: str = Field(description="the field, e.g. `metrics.0.target`, `q` or `If-Match`")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of the API is answered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="`about:blank` or `/problems/<slug>`")
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = Field(default=None, description="422: every offending field")
+    current_state: str | None = Field(default=None, description="409: the state now")
+    allowed_events: list[str] | None = Field(
+        default=None, description="409: what the caller may do now"
+    )
 
 
 def problem(status: int, detail: str, *, slug: str | None = None, **extra: Any) -> JSONResponse:
@@ -82,7 +112,58 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts)
 
 
+INTERNAL_DETAIL = "something went wrong on our side; it has been logged, please try again later"
+
+
+def internal_error() -> JSONResponse:
+    return problem(500, INTERNAL_DETAIL, slug="internal")
+
+
+class ProblemOnError:
+    """Outermost middleware: an exception nothing else handled becomes a problem+json 500.
+
+    It answers here, inside the application, because Starlette's ServerErrorMiddleware always
+    re-raises after answering, and uvicorn then closes the keep-alive connection, so the
+    client's next request on it is reset. `page_answer` answers people (HTML) instead.
+    """
+
+    def __init__(
+        self, app: ASGIApp, page_answer: Callable[[Scope], Response] | None = None
+    ) -> None:
+        self.app = app
+        self.page_answer = page_answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if started:
+                raise  # half an answer is out: only closing the connection can tell the client
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            await self._answer(scope)(scope, receive, send)
+
+    def _answer(self, scope: Scope) -> Response:
+        if self.page_answer is not None and not str(scope.get("path", "")).startswith("/api/"):
+            return self.page_answer(scope)
+        return internal_error()
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(Exception)
+    async def _unhandled(_request: Request, _exc: Exception) -> JSONResponse:
+        # Only reached when ProblemOnError itself fails: Starlette logs and re-raises after.
+        return internal_error()
+
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
         return domain_problem(exc)

@@ -1,9 +1,10 @@
-"""What request bodies share: unknown fields are refused, so server-owned ones cannot sneak in."""
+"""What request bodies share: unknown fields are refused, so server-owned ones cannot sneak in;
+so are NUL characters and non-finite numbers (see `workflow.content.Strict`)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from workflow import content
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Strict(content.Strict):
+    """The base of every request body."""

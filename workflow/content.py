@@ -9,12 +9,21 @@ from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
+    AllowInfNan,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
+
+NUL = "\x00"
+
+# A figure (target, warning, requirement, capability): finite, and small enough that the
+# compliance arithmetic on it stays finite too.
+FIGURE_LIMIT = 1e15
+Figure = Annotated[float, AllowInfNan(False), Field(ge=-FIGURE_LIMIT, le=FIGURE_LIMIT)]
 
 Text = Annotated[str, StringConstraints(max_length=2000)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
@@ -55,8 +64,29 @@ class Party(StrEnum):
     SHARED = "shared"
 
 
+def has_nul(value: Any) -> bool:
+    """Does a string, or any string inside a list or mapping (keys too), contain NUL?"""
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(has_nul(v) for v in value)
+    return False
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """An input model: unknown fields, NUL characters and non-finite numbers are refused (no
+    column can hold NUL on PostgreSQL, and NaN or Infinity mean nothing as a figure)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if has_nul(value):
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class TargetChange(Strict):
@@ -97,13 +127,13 @@ class Metric(Strict):
     category: Category
     unit: Annotated[str, StringConstraints(min_length=1, max_length=40)]
     direction: Direction
-    target: float
-    warning: float | None = None
+    target: Figure
+    warning: Figure | None = None
     window: Window = Window.MONTH
     aggregation: Aggregation = Aggregation.MEAN
     responsible_party: Party
-    requirement: float | None = None
-    capability: float | None = None
+    requirement: Figure | None = None
+    capability: Figure | None = None
     service_credit_percent: Annotated[float, Field(ge=0, le=100)] | None = None
     performing_org: Text | None = None
     reporting_org: Text | None = None

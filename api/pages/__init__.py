@@ -27,10 +27,14 @@ from api.pages import (
     versions,
 )
 from api.pages.csrf import verify_csrf
+from api.safe_input import SafeForm, SafeUrl
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
 
-router = APIRouter(dependencies=[Depends(verify_csrf)], include_in_schema=False)
+router = APIRouter(dependencies=[SafeUrl, Depends(verify_csrf)], include_in_schema=False)
+# Sign-in and the draft editor show a NUL character as a field error of their own form; every
+# other form is refused with the 422 page naming the field.
+_OWN_FIELD_ERRORS = (auth, drafts)
 for _module in (
     audit,
     auth,
@@ -44,7 +48,8 @@ for _module in (
     gaps,
     versions,
 ):
-    router.include_router(_module.router)
+    _checks = [] if _module in _OWN_FIELD_ERRORS else [SafeForm]
+    router.include_router(_module.router, dependencies=_checks)
 
 
 def install(app: FastAPI) -> None:

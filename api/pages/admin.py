@@ -17,6 +17,7 @@ from api.deps import NowDep, SessionDep
 from api.pages.errors import PageError
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUser, PageUserDep
+from api.types import INT32_MAX, Id, parse_id
 from workflow import commands
 from workflow.calendar import local_date
 from workflow.commands.notifications import retry_notification
@@ -37,7 +38,7 @@ ORG_CHOICES = 1000
 NameField = Annotated[str, Form(max_length=200)]
 Text = Annotated[str, Form(max_length=320)]
 PasswordField = Annotated[str, Form(max_length=1000)]
-After = Annotated[int | None, Query(ge=0)]
+After = Annotated[int | None, Query(ge=0, le=INT32_MAX)]
 
 
 def admin_user(user: PageUserDep) -> PageUser:
@@ -196,7 +197,7 @@ def create_user(
     form = {"email": email, "name": name, "organization_id": organization_id, "is_admin": is_admin}
     try:
         # An unchosen organisation is refused by the command as an unknown one.
-        org_id = int(organization_id) if organization_id.isdigit() else 0
+        org_id = parse_id(organization_id) or 0
         created = commands.create_user(
             session,
             actor=user.actor,
@@ -255,14 +256,14 @@ def _user_page(
 
 
 @router.get("/users/{user_id}")
-def user_detail(request: Request, user_id: int, user: AdminDep, session: SessionDep) -> Response:
+def user_detail(request: Request, user_id: Id, user: AdminDep, session: SessionDep) -> Response:
     return _user_page(request, session, user_id)
 
 
 @router.post("/users/{user_id}/password")
 def set_password(
     request: Request,
-    user_id: int,
+    user_id: Id,
     user: AdminDep,
     session: SessionDep,
     now: NowDep,
@@ -292,7 +293,7 @@ def set_password(
 @router.post("/users/{user_id}/tokens")
 def create_token(
     request: Request,
-    user_id: int,
+    user_id: Id,
     user: AdminDep,
     session: SessionDep,
     now: NowDep,
@@ -342,9 +343,7 @@ def _token(session: Session, token_id: int) -> ApiToken:
 
 
 @router.get("/tokens/{token_id}/revoke")
-def confirm_revoke(
-    request: Request, token_id: int, user: AdminDep, session: SessionDep
-) -> Response:
+def confirm_revoke(request: Request, token_id: Id, user: AdminDep, session: SessionDep) -> Response:
     token = _token(session, token_id)
     owners = people(session, [token.user_id])
     session.rollback()
@@ -361,7 +360,7 @@ def confirm_revoke(
 
 
 @router.post("/tokens/{token_id}/revoke")
-def revoke_token(token_id: int, user: AdminDep, session: SessionDep, now: NowDep) -> Response:
+def revoke_token(token_id: Id, user: AdminDep, session: SessionDep, now: NowDep) -> Response:
     token = _token(session, token_id)
     owner_id, prefix, was_revoked = token.user_id, token.prefix, token.revoked_at is not None
     session.rollback()
@@ -442,7 +441,7 @@ def notifications(
 
 @router.get("/notifications/{notification_id}/retry")
 def confirm_retry(
-    request: Request, notification_id: int, user: AdminDep, session: SessionDep
+    request: Request, notification_id: Id, user: AdminDep, session: SessionDep
 ) -> Response:
     message = notification_detail(session, notification_id)
     session.rollback()
@@ -462,7 +461,7 @@ def _not_dead(notification_id: int, status: str) -> Response:
 
 
 @router.post("/notifications/{notification_id}/retry")
-def retry(notification_id: int, user: AdminDep, session: SessionDep, now: NowDep) -> Response:
+def retry(notification_id: Id, user: AdminDep, session: SessionDep, now: NowDep) -> Response:
     message = notification_detail(session, notification_id)
     session.rollback()
     try:

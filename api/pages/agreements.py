@@ -15,6 +15,7 @@ from api.pages.diagram import layout, svg
 from api.pages.errors import PageError
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUserDep
+from api.types import Id
 from states import LIFECYCLE
 from workflow import commands
 from workflow.access import Actor, grants
@@ -137,7 +138,7 @@ def _detail_page(
 
 @router.get("/slas/{agreement_id}")
 def agreement(
-    request: Request, agreement_id: int, user: PageUserDep, session: SessionDep, now: NowDep
+    request: Request, agreement_id: Id, user: PageUserDep, session: SessionDep, now: NowDep
 ) -> Response:
     return _detail_page(request, session, user.actor, agreement_id, now)
 
@@ -176,8 +177,8 @@ def _known_event(event: str) -> dict[str, Any]:
 @router.post("/slas/{agreement_id}/versions/{number}/events/{event}/confirm")
 def confirm_event(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     event: str,
     user: PageUserDep,
     session: SessionDep,
@@ -205,8 +206,8 @@ def confirm_event(
 @router.post("/slas/{agreement_id}/versions/{number}/events/{event}")
 def fire_event(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     event: str,
     user: PageUserDep,
     session: SessionDep,
@@ -282,7 +283,7 @@ def fire_event(
 
 @router.post("/slas/{agreement_id}/revisions")
 def start_revision(
-    request: Request, agreement_id: int, user: PageUserDep, session: SessionDep, now: NowDep
+    request: Request, agreement_id: Id, user: PageUserDep, session: SessionDep, now: NowDep
 ) -> Response:
     """A new draft cloned from the active version, as `POST /api/v1/slas/{id}/revisions`."""
     try:

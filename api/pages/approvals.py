@@ -13,6 +13,7 @@ from api.pages.due import due_status
 from api.pages.errors import PageError
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUserDep
+from api.types import Id
 from states import task_kind
 from workflow import commands
 from workflow.access import Actor
@@ -126,7 +127,7 @@ def _approval_page(
 
 @router.get("/approvals/{task_id}")
 def approval(
-    request: Request, task_id: int, user: PageUserDep, session: SessionDep, now: NowDep
+    request: Request, task_id: Id, user: PageUserDep, session: SessionDep, now: NowDep
 ) -> Response:
     task = _approval(session, user.actor, task_id, now)
     return _approval_page(request, session, user.actor, task, now)
@@ -158,7 +159,7 @@ def _already_done(task: TaskView) -> Response:
 @router.post("/approvals/{task_id}/confirm")
 def confirm(
     request: Request,
-    task_id: int,
+    task_id: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,
@@ -187,7 +188,7 @@ def confirm(
 @router.post("/approvals/{task_id}")
 def decide(
     request: Request,
-    task_id: int,
+    task_id: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,

@@ -25,6 +25,7 @@ from api.pages.audit_sentences import SYSTEM, sentence
 from api.pages.errors import PageError
 from api.pages.render import render
 from api.pages.session import PageUserDep
+from api.types import Id, parse_id
 from workflow import audit
 from workflow.access import Actor
 from workflow.calendar import local_date
@@ -89,12 +90,10 @@ def _int(value: str, field: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    try:
-        return int(value)
-    except ValueError:
-        raise PageError(
-            422, "Please check what you entered", f"{field} must be a number."
-        ) from None
+    number = parse_id(value)
+    if number is None:
+        raise PageError(422, "Please check what you entered", f"{field} must be a number.")
+    return number
 
 
 def _date(value: str, field: str) -> date | None:
@@ -234,9 +233,7 @@ def _download(agreement: AgreementItem, number: int, suffix: str) -> dict[str, s
 
 
 @router.get("/slas/{agreement_id}/versions/{number}/evidence.json")
-def evidence_json(
-    agreement_id: int, number: int, user: PageUserDep, session: SessionDep
-) -> Response:
+def evidence_json(agreement_id: Id, number: Id, user: PageUserDep, session: SessionDep) -> Response:
     detail, events = _evidence(session, user.actor, agreement_id, number)
     chain = audit.agreement_chain(agreement_id)
     body = {
@@ -271,9 +268,7 @@ def _cells(chain: str, entry: AuditEntry) -> list[str]:
 
 
 @router.get("/slas/{agreement_id}/versions/{number}/evidence.csv")
-def evidence_csv(
-    agreement_id: int, number: int, user: PageUserDep, session: SessionDep
-) -> Response:
+def evidence_csv(agreement_id: Id, number: Id, user: PageUserDep, session: SessionDep) -> Response:
     detail, events = _evidence(session, user.actor, agreement_id, number)
     chain = audit.agreement_chain(agreement_id)
     out = io.StringIO()

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from api.deps import NowDep, SessionDep
 from api.pages.render import Flash, redirect, render
 from api.pages.session import clear_session_cookie, session_token, set_session_cookie
+from api.safe_input import NUL
 from workflow.calendar import BUSINESS_TIME_ZONE, time_zone
 from workflow.commands.sign_in import sign_in, sign_out
 from workflow.queries.sign_in import signed_in
@@ -54,8 +55,12 @@ def signin_submit(
     password: PasswordField = "",
     next: NextField = "/",
 ) -> Response:
+    context = {"next": safe_next(next), "email": email.replace(NUL, "")}
+    if NUL in email or NUL in password:
+        # No account has such an email or password; nothing is looked up or recorded.
+        error = "The email or password contains a character that is not allowed."
+        return render(request, "signin.html", {**context, "error": error}, status_code=422)
     result = sign_in(session, email=email, password=password, address=_address(request), now=now)
-    context = {"next": safe_next(next), "email": email}
     if result.retry_at is not None:
         local = result.retry_at.astimezone(time_zone(BUSINESS_TIME_ZONE))
         wait = max(1, int((result.retry_at - now).total_seconds()))

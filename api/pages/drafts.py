@@ -8,6 +8,7 @@ what is stored now next to the person's unsaved values, which stay in the form.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -21,6 +22,7 @@ from api.deps import NowDep, SessionDep
 from api.pages.errors import PageError
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUserDep
+from api.types import Id, parse_id
 from workflow import commands
 from workflow.access import Actor
 from workflow.content import (
@@ -283,8 +285,8 @@ def _refused(
 @router.get(EDIT)
 def edit(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,
@@ -349,8 +351,8 @@ def _save(
 @router.post(EDIT + "/terms")
 def save_terms(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,
@@ -383,8 +385,8 @@ def _stored_metrics(
 @router.post(EDIT + "/metrics/{key}")
 def save_metric(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     key: str,
     user: PageUserDep,
     session: SessionDep,
@@ -420,8 +422,8 @@ def save_metric(
 @router.post(EDIT + "/metrics")
 def add_metric(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,
@@ -447,8 +449,8 @@ def add_metric(
 @router.get(EDIT + "/metrics/{key}/remove")
 def confirm_remove(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     key: str,
     user: PageUserDep,
     session: SessionDep,
@@ -477,8 +479,8 @@ def confirm_remove(
 @router.post(EDIT + "/metrics/{key}/remove")
 def remove_metric(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     key: str,
     user: PageUserDep,
     session: SessionDep,
@@ -509,8 +511,8 @@ def remove_metric(
 @router.post(EDIT + "/catalog")
 def add_from_catalog(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,
@@ -522,10 +524,12 @@ def add_from_catalog(
     values = {name: form.get(name, "") for name in ("measure_id", "key", "target")}
     refusal = Refusal(f"catalog:{values['measure_id']}", values)
     target: float | None = None
+    measure_id = parse_id(values["measure_id"])
     try:
-        measure_id = int(values["measure_id"])
         target = float(values["target"]) if values["target"] else None
     except ValueError:
+        target = math.nan
+    if measure_id is None or (target is not None and not math.isfinite(target)):
         refusal.errors = {"target": "Enter a number."}
         return _refused(request, session, user.actor, ids, now, refusal, 422, q)
     session.rollback()

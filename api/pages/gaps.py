@@ -22,6 +22,7 @@ from api.pages.errors import PageError
 from api.pages.render import Flash, redirect, render
 from api.pages.reports import REPORT_CSP
 from api.pages.session import PageUserDep
+from api.types import Id
 from states.lifecycle import GAP_ANALYSIS
 from workflow import commands
 from workflow.access import Actor
@@ -209,8 +210,8 @@ def _gaps_page(
 @router.get("/slas/{agreement_id}/versions/{number}/gaps")
 def gaps_page(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,
@@ -234,8 +235,8 @@ def _refusal(exc: DomainError) -> tuple[int, dict[str, str]]:
 @router.post("/slas/{agreement_id}/versions/{number}/gaps")
 def add_gap(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,
@@ -274,9 +275,9 @@ def add_gap(
 @router.post("/slas/{agreement_id}/versions/{number}/gaps/{gap_id}/resolve")
 def resolve_gap(
     request: Request,
-    agreement_id: int,
-    number: int,
-    gap_id: int,
+    agreement_id: Id,
+    number: Id,
+    gap_id: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,
@@ -348,9 +349,9 @@ def resolve_gap(
 @router.post("/slas/{agreement_id}/versions/{number}/gaps/tasks/{task_id}")
 def task_done(
     request: Request,
-    agreement_id: int,
-    number: int,
-    task_id: int,
+    agreement_id: Id,
+    number: Id,
+    task_id: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,
@@ -383,8 +384,8 @@ def task_done(
 @router.post("/slas/{agreement_id}/versions/{number}/gaps/submit")
 def submit_for_approval(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,

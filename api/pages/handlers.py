@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
 from api.pages.errors import PageError, SignInRequired
 from api.pages.render import is_htmx, redirect, render
@@ -46,6 +47,19 @@ def page_error(request: Request, error: PageError) -> Response:
         {"title": error.title, "message": error.message},
         status_code=error.status_code,
         headers=error.headers,
+    )
+
+
+def internal_error_page(scope: Scope) -> Response:
+    """What a person sees when something failed on our side (the fault is logged)."""
+    return page_error(
+        Request(scope),
+        PageError(
+            500,
+            "Something went wrong",
+            "Something went wrong on our side and it has been logged. Nothing you sent was "
+            "half-saved: go back and try again in a moment.",
+        ),
     )
 
 

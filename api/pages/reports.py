@@ -17,6 +17,7 @@ from sqlmodel import Session
 from api.deps import NowDep, SessionDep
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUserDep
+from api.types import Id
 from states import REPORTING
 from workflow import commands
 from workflow.access import Actor
@@ -60,17 +61,24 @@ DONE_WORDS = {
 }
 
 
+# Forty years of monthly periods; older ones stay in the API (`GET …/periods?cursor=`).
+PERIODS_SHOWN = 500
+
+
 def _path(agreement_id: int, period: str) -> str:
     return f"/slas/{agreement_id}/periods/{period}"
 
 
 @router.get("/slas/{agreement_id}/periods")
-def periods(
-    request: Request, agreement_id: int, user: PageUserDep, session: SessionDep
-) -> Response:
+def periods(request: Request, agreement_id: Id, user: PageUserDep, session: SessionDep) -> Response:
     agreement = visible_agreement(session, user.actor, agreement_id)  # NotFound unless a party
-    rows = list_periods(session, user.actor, agreement_id)
-    context = {"section": "agreements", "agreement": _ref(agreement), "periods": rows}
+    found = list_periods(session, user.actor, agreement_id, limit=PERIODS_SHOWN)
+    context = {
+        "section": "agreements",
+        "agreement": _ref(agreement),
+        "periods": found.items,
+        "more": found.next_after is not None,
+    }
     session.rollback()
     return render(request, "reports/list.html", context)
 
@@ -142,7 +150,7 @@ def _period_page(
 
 @router.get("/slas/{agreement_id}/periods/{period}.csv")
 def period_csv(
-    agreement_id: int, period: PeriodLabel, user: PageUserDep, session: SessionDep
+    agreement_id: Id, period: PeriodLabel, user: PageUserDep, session: SessionDep
 ) -> Response:
     agreement = visible_agreement(session, user.actor, agreement_id)
     detail = period_detail(session, user.actor, agreement_id, period)
@@ -168,7 +176,7 @@ def period_csv(
 @router.get("/slas/{agreement_id}/periods/{period}")
 def period_page(
     request: Request,
-    agreement_id: int,
+    agreement_id: Id,
     period: PeriodLabel,
     user: PageUserDep,
     session: SessionDep,
@@ -194,7 +202,7 @@ def _dispute_problem(disputes: list[dict[str, str]]) -> str | None:
 @router.post("/slas/{agreement_id}/periods/{period}/events/{event}")
 def fire(
     request: Request,
-    agreement_id: int,
+    agreement_id: Id,
     period: PeriodLabel,
     event: str,
     user: PageUserDep,
@@ -268,7 +276,7 @@ def fire(
 @router.post("/slas/{agreement_id}/periods/{period}/amendments")
 def amend(
     request: Request,
-    agreement_id: int,
+    agreement_id: Id,
     period: PeriodLabel,
     user: PageUserDep,
     session: SessionDep,

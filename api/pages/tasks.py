@@ -13,6 +13,7 @@ from api.deps import NowDep, SessionDep
 from api.pages.due import due_status
 from api.pages.render import Flash, is_htmx, redirect, render
 from api.pages.session import PageUserDep
+from api.types import Id
 from states import task_kind
 from workflow import commands
 from workflow.calendar import local_date
@@ -83,7 +84,7 @@ def _tasks_page(
 @router.post("/tasks/{task_id}/complete")
 def complete(
     request: Request,
-    task_id: int,
+    task_id: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from api.deps import NowDep, SessionDep
 from api.pages.render import render
 from api.pages.session import PageUserDep
+from api.types import Id
 from workflow.access import require_party
 from workflow.export import MEDIA_TYPE, export_version, to_yaml
 from workflow.models import Agreement
@@ -26,8 +27,8 @@ APPROVALS_LIMIT = 200
 @router.get("/slas/{agreement_id}/versions/{number}")
 def version(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     user: PageUserDep,
     session: SessionDep,
     now: NowDep,
@@ -60,11 +61,11 @@ def version(
 @router.get("/slas/{agreement_id}/versions/{number}/diff")
 def diff(
     request: Request,
-    agreement_id: int,
-    number: int,
+    agreement_id: Id,
+    number: Id,
     user: PageUserDep,
     session: SessionDep,
-    against: Annotated[int | None, Query()] = None,
+    against: Annotated[Id | None, Query()] = None,
 ) -> Response:
     agreement = agreement_detail(session, user.actor, agreement_id)
     changes = version_diff(session, user.actor, agreement_id, number, against)
@@ -83,7 +84,7 @@ def diff(
 
 
 @router.get("/slas/{agreement_id}/versions/{number}/export.yaml")
-def export(agreement_id: int, number: int, user: PageUserDep, session: SessionDep) -> Response:
+def export(agreement_id: Id, number: Id, user: PageUserDep, session: SessionDep) -> Response:
     """The same document as `GET /api/v1/slas/{id}/versions/{n}/export`, as a download."""
     agreement = require_party(session.get(Agreement, agreement_id), user.actor)
     found = version_by_number(session, agreement, number)

@@ -6,11 +6,13 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, AdminDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
+from api.schemas import Strict
+from api.types import Id
 from workflow import commands
 from workflow.calendar import local_date
 from workflow.queries import parties
@@ -27,10 +29,6 @@ from workflow.queries.parties import (
 router = APIRouter(tags=["administration"])
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class OrganizationCreate(Strict):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     holiday_calendar: Annotated[str, Field(max_length=40)] = "US"
@@ -39,7 +37,7 @@ class OrganizationCreate(Strict):
 class UserCreate(Strict):
     email: Annotated[str, Field(min_length=3, max_length=320)]
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    organization_id: int
+    organization_id: Id
     is_admin: bool = False
 
 
@@ -54,7 +52,7 @@ class TokenOut(BaseModel):
 
 
 class DelegationCreate(Strict):
-    delegate_id: int
+    delegate_id: Id
     starts_on: date
     ends_on: date
 
@@ -109,7 +107,7 @@ def list_users(
 )
 @idempotent
 def create_token(
-    user_id: int, session: SessionDep, actor: AdminDep, now: NowDep, body: TokenCreate | None = None
+    user_id: Id, session: SessionDep, actor: AdminDep, now: NowDep, body: TokenCreate | None = None
 ) -> TokenOut:
     token, plain = commands.create_token(
         session, actor=actor, user_id=user_id, name=body.name if body else "", now=now
@@ -119,7 +117,7 @@ def create_token(
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> None:
+def revoke_token(token_id: Id, session: SessionDep, actor: ActorDep, now: NowDep) -> None:
     commands.revoke_token(session, actor=actor, token_id=token_id, now=now)
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from api.deps import ActorDep, AdminDep, SessionDep
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
+from api.types import Id
 from workflow import audit
 from workflow.queries.audit_log import AuditEntry, agreement_audit
 
@@ -27,7 +28,7 @@ class Verification(BaseModel):
 
 @router.get("/slas/{sla_id}/audit")
 def get_audit(
-    sla_id: int,
+    sla_id: Id,
     session: SessionDep,
     actor: ActorDep,
     limit: LimitQuery = 50,

@@ -12,9 +12,11 @@ from pydantic import Field, TypeAdapter
 from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
 from api.schemas import Strict
+from api.types import Id
 from workflow import commands
 from workflow.compliance import ComplianceReport
 from workflow.compliance.what_if import WhatIf
+from workflow.content import Figure
 from workflow.errors import InvalidInput
 from workflow.queries.compliance import agreement_compliance_report
 from workflow.queries.what_if import version_what_if
@@ -53,7 +55,7 @@ class ExcusalOut(Strict):
 @router.post("/excusals", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep])
 @idempotent
 def post_excusal(
-    sla_id: int, body: ExcusalIn, session: SessionDep, actor: ActorDep, now: NowDep
+    sla_id: Id, body: ExcusalIn, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> ExcusalOut:
     """Excuse a miss: the metric-window's miss is attributed to a party, with a reason.
     Program Manager or Business Owner of either side; one excusal per metric and window."""
@@ -103,7 +105,7 @@ def _wanted(format_: Format | None, accept: str) -> Format:
     },
 )
 def get_compliance_report(
-    sla_id: int,
+    sla_id: Id,
     request: Request,
     session: SessionDep,
     actor: ActorDep,
@@ -141,12 +143,12 @@ def get_compliance_report(
     responses={200: {"description": "per window: actual, status and credit under both targets"}},
 )
 def get_what_if(
-    sla_id: int,
-    number: int,
+    sla_id: Id,
+    number: Id,
     session: SessionDep,
     actor: ActorDep,
     metric: Annotated[str, Query(min_length=1, max_length=80, description="the metric's key")],
-    target: Annotated[float, Query(description="the proposed target")],
+    target: Annotated[Figure, Query(description="the proposed target (finite)")],
 ) -> JSONResponse:
     """Replay the recorded history of one metric of version `number` under a proposed target:
     per window (every window from the first to the last observation) the actual, the status

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
 from api.preconditions import etag, expected_lock_version
+from api.types import Id, LockVersion
 from workflow import commands
 from workflow.access import require_party
 from workflow.export import MEDIA_TYPE, export_version, parse_document, to_yaml
@@ -54,7 +55,7 @@ class ImportedVersion(BaseModel):
     response_class=Response,
     responses={200: {"content": {MEDIA_TYPE: {"schema": {"type": "string"}}}}},
 )
-def export_yaml(sla_id: int, number: int, session: SessionDep, actor: ActorDep) -> Response:
+def export_yaml(sla_id: Id, number: Id, session: SessionDep, actor: ActorDep) -> Response:
     """The version as YAML in the shape of example-sla.yaml, plus identification keys."""
     agreement = require_party(session.get(Agreement, sla_id), actor)
     version = version_by_number(session, agreement, number)
@@ -84,15 +85,15 @@ async def yaml_body(request: Request) -> bytes:
 )
 @idempotent
 def import_yaml(
-    sla_id: int,
-    number: int,
+    sla_id: Id,
+    number: Id,
     session: SessionDep,
     actor: ActorDep,
     now: NowDep,
     response: Response,
     body: Annotated[bytes, Depends(yaml_body)],
     if_match: Annotated[str | None, Header()] = None,
-    lock_version: Annotated[int | None, Query(ge=1)] = None,
+    lock_version: Annotated[LockVersion | None, Query()] = None,
 ) -> ImportedVersion:
     """Replace a draft's terms and metrics with those of a YAML document. Send the
     lock_version you read as `If-Match` (the version's ETag) or `?lock_version=`."""

@@ -11,7 +11,9 @@ from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.schemas import Strict
+from api.types import Id
 from workflow import commands
+from workflow.content import Figure
 from workflow.queries.gaps import GapView, gap_detail, gaps_of_version
 
 router = APIRouter(tags=["gaps"])
@@ -21,21 +23,25 @@ class GapCreate(Strict):
     # Emptiness is left to the command, which checks these three together.
     metric_key: Annotated[str, Field(max_length=80)]
     description: Annotated[str, Field(max_length=2000)]
-    severity: str = Field(description="low, medium or high")
+    severity: Annotated[str, Field(max_length=10, description="low, medium or high")]
 
 
 class GapResolve(Strict):
-    resolution: str = Field(
-        description="provider_commits, customer_accepts, target_adjusted or waived"
-    )
+    resolution: Annotated[
+        str,
+        Field(
+            max_length=20,
+            description="provider_commits, customer_accepts, target_adjusted or waived",
+        ),
+    ]
     note: Annotated[str, Field(max_length=4000)] | None = None
-    agreed_target: float | None = Field(default=None, description="for target_adjusted")
+    agreed_target: Figure | None = Field(default=None, description="for target_adjusted")
 
 
 @router.get("/slas/{sla_id}/versions/{number}/gaps")
 def list_gaps(
-    sla_id: int,
-    number: int,
+    sla_id: Id,
+    number: Id,
     session: SessionDep,
     actor: ActorDep,
     limit: LimitQuery = 50,
@@ -53,7 +59,7 @@ def list_gaps(
 )
 @idempotent
 def add_gap(
-    sla_id: int, number: int, body: GapCreate, session: SessionDep, actor: ActorDep, now: NowDep
+    sla_id: Id, number: Id, body: GapCreate, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> GapView:
     """Add a gap by hand during gap analysis."""
     gap = commands.add_gap(
@@ -73,7 +79,7 @@ def add_gap(
 @router.post("/gaps/{gap_id}/resolve", dependencies=[IdempotencyDep])
 @idempotent
 def resolve_gap(
-    gap_id: int, body: GapResolve, session: SessionDep, actor: ActorDep, now: NowDep
+    gap_id: Id, body: GapResolve, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> GapView:
     """Resolve a gap; the metric's requirement, capability and target follow the resolution."""
     commands.resolve_gap(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from api.deps import ActorDep, AdminDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
+from api.types import Id
 from workflow.commands.notifications import retry_notification, set_notification_mode
 from workflow.models import User
 from workflow.queries.notifications import (
@@ -35,8 +36,8 @@ class NotificationSettings(BaseModel):
 def get_notifications(
     session: SessionDep,
     _admin: AdminDep,
-    status: Annotated[str | None, Query(description="pending, sent or dead")] = None,
-    topic: Annotated[str | None, Query(description="e.g. task.assigned")] = None,
+    status: Annotated[str | None, Query(max_length=10, description="pending, sent or dead")] = None,
+    topic: Annotated[str | None, Query(max_length=60, description="e.g. task.assigned")] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[NotificationView]:
@@ -50,7 +51,7 @@ def get_notifications(
 
 @router.get("/notifications/{notification_id}")
 def get_notification(
-    notification_id: int, session: SessionDep, _admin: AdminDep
+    notification_id: Id, session: SessionDep, _admin: AdminDep
 ) -> NotificationDetail:
     """One message with its payload and everyone it has reached so far."""
     return notification_detail(session, notification_id)
@@ -59,7 +60,7 @@ def get_notification(
 @router.post("/notifications/{notification_id}/retry", dependencies=[IdempotencyDep])
 @idempotent
 def retry(
-    notification_id: int, session: SessionDep, admin: AdminDep, now: NowDep
+    notification_id: Id, session: SessionDep, admin: AdminDep, now: NowDep
 ) -> NotificationView:
     """Requeue a dead message (409 unless it is dead); people it reached are not mailed again."""
     message = retry_notification(session, actor=admin, outbox_id=notification_id, now=now)

@@ -9,7 +9,9 @@ from pydantic import Field
 
 from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
+from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.schemas import Strict
+from api.types import Id
 from workflow import commands
 from workflow.queries.periods import (
     AmendmentView,
@@ -44,14 +46,20 @@ class AmendmentIn(Strict):
 
 
 @router.get("")
-def get_periods(sla_id: int, session: SessionDep, actor: ActorDep) -> list[PeriodView]:
-    """Every reporting period of the agreement, newest first."""
-    return list_periods(session, actor, sla_id)
+def get_periods(
+    sla_id: Id,
+    session: SessionDep,
+    actor: ActorDep,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[PeriodView]:
+    """The agreement's reporting periods, newest first."""
+    return page(list_periods(session, actor, sla_id, limit=limit, after=decode_cursor(cursor)))
 
 
 @router.get("/{period}")
 def get_period(
-    sla_id: int, period: PeriodLabel, session: SessionDep, actor: ActorDep
+    sla_id: Id, period: PeriodLabel, session: SessionDep, actor: ActorDep
 ) -> PeriodDetail:
     """One period: state, the submitted results, disputes with answers, amendments, tasks."""
     return period_detail(session, actor, sla_id, period)
@@ -60,7 +68,7 @@ def get_period(
 @router.post("/{period}/events/{event}", dependencies=[IdempotencyDep])
 @idempotent
 def fire_period_event(
-    sla_id: int,
+    sla_id: Id,
     period: PeriodLabel,
     event: str,
     session: SessionDep,
@@ -90,7 +98,7 @@ def fire_period_event(
 )
 @idempotent
 def post_amendment(
-    sla_id: int,
+    sla_id: Id,
     period: PeriodLabel,
     body: AmendmentIn,
     session: SessionDep,

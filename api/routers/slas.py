@@ -13,6 +13,7 @@ from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.preconditions import with_etag
 from api.schemas import Strict
+from api.types import Id
 from states import Role, Side
 from workflow import commands
 from workflow.content import Content
@@ -27,14 +28,14 @@ router = APIRouter(prefix="/slas", tags=["agreements"])
 class StakeholderIn(Strict):
     side: Side
     role: Role
-    user_id: int
+    user_id: Id
 
 
 # Content plus the agreement's own fields, so that one validation pass names every bad field.
 class SlaCreate(Content):
     title: Annotated[str, Field(min_length=1, max_length=300)]
-    customer_org_id: int
-    provider_org_id: int
+    customer_org_id: Id
+    provider_org_id: Id
     stakeholders: Annotated[list[StakeholderIn], Field(max_length=100)] = []
     remedy_policy: Literal["service_credits", "corrective_action"] = "corrective_action"
     allow_editor_approval: bool = False
@@ -87,7 +88,7 @@ def list_slas(
     session: SessionDep,
     actor: ActorDep,
     state: Annotated[
-        str | None, Query(description="state of the working or active version")
+        str | None, Query(max_length=20, description="state of the working or active version")
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="in title or key")] = None,
     limit: LimitQuery = 50,
@@ -100,13 +101,13 @@ def list_slas(
 
 
 @router.get("/{sla_id}")
-def get_sla(sla_id: int, session: SessionDep, actor: ActorDep) -> AgreementDetail:
+def get_sla(sla_id: Id, session: SessionDep, actor: ActorDep) -> AgreementDetail:
     return agreement_detail(session, actor, sla_id)
 
 
 @router.put("/{sla_id}/stakeholders")
 def put_stakeholders(
-    sla_id: int, body: StakeholdersPut, session: SessionDep, actor: ActorDep, now: NowDep
+    sla_id: Id, body: StakeholdersPut, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> AgreementDetail:
     """Replace every role assignment (Program Manager or Business Owner); open tasks follow
     their role to its new holder."""
@@ -125,7 +126,7 @@ def put_stakeholders(
 )
 @idempotent
 def start_revision(
-    sla_id: int, session: SessionDep, actor: ActorDep, now: NowDep, response: Response
+    sla_id: Id, session: SessionDep, actor: ActorDep, now: NowDep, response: Response
 ) -> VersionDetail:
     """Open a new draft version cloned from the active one, which stays in force meanwhile."""
     version = commands.start_revision(session, actor=actor, agreement_id=sla_id, now=now)
@@ -133,6 +134,6 @@ def start_revision(
 
 
 @router.get("/{sla_id}/blockers")
-def get_blockers(sla_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> Blockers:
+def get_blockers(sla_id: Id, session: SessionDep, actor: ActorDep, now: NowDep) -> Blockers:
     """Open tasks, who holds them since when, and when they are next reminded and escalated."""
     return blockers(session, actor, sla_id, now=now)

@@ -11,6 +11,7 @@ from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.schemas import Strict
+from api.types import Id
 from workflow import commands
 from workflow.queries.tasks import TaskFilter, TaskView, list_tasks, task_detail
 
@@ -30,9 +31,11 @@ def get_tasks(
     assignee: Annotated[
         Literal["me"] | None, Query(description="me: mine and my delegators' tasks")
     ] = None,
-    state: Annotated[str | None, Query(description="open, completed or cancelled")] = None,
-    kind: str | None = None,
-    sla_id: int | None = None,
+    state: Annotated[
+        str | None, Query(max_length=10, description="open, completed or cancelled")
+    ] = None,
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+    sla_id: Id | None = None,
     overdue: Annotated[bool | None, Query(description="open and past its due date")] = None,
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
@@ -48,14 +51,14 @@ def get_tasks(
 
 
 @router.get("/{task_id}")
-def get_task(task_id: int, session: SessionDep, actor: ActorDep, now: NowDep) -> TaskView:
+def get_task(task_id: Id, session: SessionDep, actor: ActorDep, now: NowDep) -> TaskView:
     return task_detail(session, actor, task_id, now=now)
 
 
 @router.post("/{task_id}/complete", dependencies=[IdempotencyDep])
 @idempotent
 def complete_task(
-    task_id: int, body: TaskComplete, session: SessionDep, actor: ActorDep, now: NowDep
+    task_id: Id, body: TaskComplete, session: SessionDep, actor: ActorDep, now: NowDep
 ) -> TaskView:
     """Complete a task as its assignee or their delegate; the version advances by itself
     when the last required task of its step is done."""

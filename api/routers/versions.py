@@ -11,6 +11,7 @@ from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
 from api.preconditions import expected_lock_version, required_lock_version, with_etag
 from api.schemas import Strict
+from api.types import Id, LockVersion
 from workflow import commands
 from workflow.content import Metrics, Terms, dump_metrics
 from workflow.queries.versions import VersionDetail, VersionDiff, version_detail, version_diff
@@ -23,19 +24,19 @@ IfMatch = Annotated[
 
 
 class VersionPatch(Strict):
-    lock_version: int | None = None
+    lock_version: LockVersion | None = None
     terms: Terms | None = Field(default=None, description="merged key by key; null unsets")
     metrics: Metrics | None = Field(default=None, description="replaces every metric")
 
 
 class EventIn(Strict):
     comment: Annotated[str, Field(max_length=4000)] | None = None
-    lock_version: int | None = None
+    lock_version: LockVersion | None = None
 
 
 @router.get("")
 def get_version(
-    sla_id: int, number: int, session: SessionDep, actor: ActorDep, now: NowDep, response: Response
+    sla_id: Id, number: Id, session: SessionDep, actor: ActorDep, now: NowDep, response: Response
 ) -> VersionDetail:
     """The version's content and the events you may fire now; `ETag` is `"<lock_version>"`."""
     return with_etag(version_detail(session, actor, sla_id, number, now=now), response)
@@ -43,8 +44,8 @@ def get_version(
 
 @router.patch("")
 def edit_version(
-    sla_id: int,
-    number: int,
+    sla_id: Id,
+    number: Id,
     body: VersionPatch,
     session: SessionDep,
     actor: ActorDep,
@@ -71,8 +72,8 @@ def edit_version(
 @router.post("/events/{event}", dependencies=[IdempotencyDep])
 @idempotent
 def fire_event(
-    sla_id: int,
-    number: int,
+    sla_id: Id,
+    number: Id,
     event: str,
     session: SessionDep,
     actor: ActorDep,
@@ -99,7 +100,7 @@ def fire_event(
 
 @router.get("/diff")
 def diff_version(
-    sla_id: int, number: int, session: SessionDep, actor: ActorDep, against: int | None = None
+    sla_id: Id, number: Id, session: SessionDep, actor: ActorDep, against: Id | None = None
 ) -> VersionDiff:
     """What changed in terms and metrics against version `against` (default: the active
     version, else the previous one)."""

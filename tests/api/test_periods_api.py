@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import select
 
 from notifications.render import Reason, RecipientInfo, render
@@ -32,7 +34,8 @@ def test_a_dispute_round_over_http(api: Api) -> None:
     base = PERIODS.format(agreement.id)
     listed = api.client.get(base, headers=api.auth(C, Role.BUSINESS_OWNER))
     assert listed.status_code == 200
-    [period] = listed.json()
+    assert listed.json()["next_cursor"] is None
+    [period] = listed.json()["items"]
     assert (period["period"], period["state"], period["due_on"]) == (
         "2026-11",
         "open",
@@ -117,6 +120,25 @@ def test_a_dispute_round_over_http(api: Api) -> None:
     assert api.world.session.exec(
         select(OutboxMessage).where(OutboxMessage.topic == "period.final")
     ).one()
+
+
+def test_the_periods_list_is_paginated_newest_first(api: Api) -> None:
+    agreement = _reporting(api)
+    # Three months later, December, January and February have ended too.
+    commands.open_due_periods(api.world.session, now=DEC_1 + timedelta(days=92))
+    base = PERIODS.format(agreement.id)
+    owner = api.auth(C, Role.BUSINESS_OWNER)
+
+    first = api.client.get(base, params={"limit": 3, "cursor": ""}, headers=owner).json()
+    assert [p["period"] for p in first["items"]] == ["2027-02", "2027-01", "2026-12"]
+    rest = api.client.get(
+        base, params={"limit": 3, "cursor": first["next_cursor"]}, headers=owner
+    ).json()
+    assert ([p["period"] for p in rest["items"]], rest["next_cursor"]) == (["2026-11"], None)
+
+    refused = api.client.get(base, params={"cursor": "bm90IGEgbGlzdA"}, headers=owner)
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [{"field": "cursor", "message": "not a cursor"}]
 
 
 def test_periods_are_hidden_from_strangers_and_labels_are_checked(api: Api) -> None:

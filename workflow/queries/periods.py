@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from states import REPORTING
 from workflow.access import Actor
@@ -17,7 +17,7 @@ from workflow.compliance.closing import closing_in, report_start
 from workflow.errors import NotFound
 from workflow.models import PeriodAmendment, PeriodDispute, ReportingPeriod, Task
 from workflow.queries.agreements import visible_agreement
-from workflow.queries.common import Person, View, people
+from workflow.queries.common import Person, Slice, View, after_date_and_id, page_of, people
 from workflow.queries.compliance import agreement_compliance_report
 
 _REPORT = TypeAdapter(ComplianceReport)
@@ -124,19 +124,34 @@ class PeriodDetail(PeriodView):
     tasks: list[PeriodTaskView]
 
 
-def list_periods(session: Session, actor: Actor, agreement_id: int) -> list[PeriodView]:
-    """Every period of the agreement, newest first."""
+def list_periods(
+    session: Session,
+    actor: Actor,
+    agreement_id: int,
+    *,
+    limit: int,
+    after: list[Any] | None = None,
+) -> Slice[PeriodView]:
+    """The agreement's periods, newest first (by first day, then id), a page at a time."""
     visible_agreement(session, actor, agreement_id)
-    rows = list(
-        session.exec(
-            select(ReportingPeriod)
-            .where(ReportingPeriod.agreement_id == agreement_id)
-            .order_by(col(ReportingPeriod.first_day).desc())
-        ).all()
-    )
+    query = select(ReportingPeriod).where(ReportingPeriod.agreement_id == agreement_id)
+    position = after_date_and_id(after)
+    if position is not None:
+        first_day, period_id = position
+        query = query.where(
+            or_(
+                col(ReportingPeriod.first_day) < first_day,
+                (col(ReportingPeriod.first_day) == first_day)
+                & (col(ReportingPeriod.id) < period_id),
+            )
+        )
+    query = query.order_by(col(ReportingPeriod.first_day).desc(), col(ReportingPeriod.id).desc())
+    found = list(session.exec(query.limit(limit + 1)).all())
+    rows, next_after = page_of(found, limit, lambda r: [r.first_day.isoformat(), r.id])
     open_disputes = _open_dispute_counts(session, rows)
     who = people(session, (r.submitted_by_id for r in rows))
-    return [_view(r, who, open_disputes.get(r.id or 0, 0)) for r in rows]
+    views = [_view(r, who, open_disputes.get(r.id or 0, 0)) for r in rows]
+    return Slice(views, next_after)
 
 
 def period_detail(session: Session, actor: Actor, agreement_id: int, label: str) -> PeriodDetail:
