@@ -76,7 +76,8 @@ def _with_request_id(body: bytes, request_id: str) -> bytes:
     if not isinstance(problem, dict):
         return body
     problem["request_id"] = request_id
-    return json.dumps(problem).encode()
+    # As Starlette's JSONResponse renders it, so the body keeps its shape.
+    return json.dumps(problem, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _log_request(scope: Scope, request_id: str, status: int, seconds: float) -> None:
