@@ -13,6 +13,7 @@ from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.preconditions import required_lock_version, with_etag
 from api.problems import problem
 from api.schemas import Strict
+from api.types import Id, LockVersion
 from workflow import commands
 from workflow.catalog.package import WorkbookTooLarge
 from workflow.catalog.report import ImportReport
@@ -31,8 +32,8 @@ _WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
 
 class FromCatalog(Strict):
-    measure_id: int = Field(description="the catalogue measure's id")
-    lock_version: int | None = None
+    measure_id: Id = Field(description="the catalogue measure's id")
+    lock_version: LockVersion | None = None
     key: Annotated[str, Field(max_length=80)] | None = Field(
         default=None, description="the metric key; default: from the measure's ID"
     )
@@ -102,15 +103,15 @@ def browse_catalog(
 
 @router.get("/catalog/{measure_id}")
 def get_catalog_measure(
-    measure_id: int, session: SessionDep, _actor: ActorDep
+    measure_id: Id, session: SessionDep, _actor: ActorDep
 ) -> CatalogMeasureDetail:
     return catalog_measure(session, measure_id)
 
 
 @router.post("/slas/{sla_id}/versions/{number}/metrics:from-catalog", tags=["versions"])
 def add_metric_from_catalog(
-    sla_id: int,
-    number: int,
+    sla_id: Id,
+    number: Id,
     body: FromCatalog,
     session: SessionDep,
     actor: ActorDep,

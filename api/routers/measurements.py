@@ -23,6 +23,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, NowDep, SessionDep
+from api.types import Id
 from workflow import commands
 from workflow.commands.measurements import IngestReport
 from workflow.measurements import csv_rows, json_rows
@@ -82,7 +83,7 @@ def _result(report: IngestReport) -> IngestResult:
     status_code=status.HTTP_202_ACCEPTED,
 )
 def post_measurements(
-    sla_id: int,
+    sla_id: Id,
     body: MeasurementBatchIn,
     session: SessionDep,
     actor: ActorDep,
@@ -141,7 +142,7 @@ class _BodyStream(io.RawIOBase):
     response_model=IngestResult,
 )
 def post_measurements_csv(
-    sla_id: int,
+    sla_id: Id,
     request: Request,
     session: SessionDep,
     actor: ActorDep,
