@@ -9,10 +9,9 @@ way the answer is a problem+json 413.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.problems import problem
 from workflow.settings import get_settings
 
 UPLOAD_SUFFIXES = ("/measurements:csv",)
@@ -40,7 +39,7 @@ class BodySizeLimit:
         limit = self.limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(send, limit)
+            await _refuse(scope, receive, send, limit)
             return
         seen = 0
         started = refused = False
@@ -56,7 +55,7 @@ class BodySizeLimit:
                 if seen > limit:
                     if not started and not refused:
                         refused = True
-                        await self._refuse(send, limit)
+                        await _refuse(scope, receive, send, limit)
                     raise BodyTooLarge
             return message
 
@@ -77,23 +76,7 @@ class BodySizeLimit:
             if not refused:
                 raise
 
-    async def _refuse(self, send: Send, limit: int) -> None:
-        body = json.dumps(
-            {
-                "type": "/problems/too-large",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": f"the request body exceeds {limit} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    detail = f"the request body exceeds {limit} bytes"
+    await problem(413, detail, slug="too-large")(scope, receive, send)

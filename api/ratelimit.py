@@ -9,13 +9,14 @@ the allowance, which still bounds abuse; a shared limit belongs in the proxy in 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.problems import problem
 
 LIMITED_PREFIX = "/api/"
 MAX_BUCKETS = 50_000  # least recently seen buckets make way: memory stays bounded
@@ -71,7 +72,7 @@ class RateLimit:
         if not wait and self.tokens is not None and token is not None:
             wait = self.tokens.take(f"token:{hashlib.sha256(token).hexdigest()[:32]}")
         if wait:
-            await _refuse(send, wait)
+            await _refuse(scope, receive, send, wait)
             return
         await self.app(scope, receive, send)
 
@@ -86,25 +87,8 @@ def _bearer(scope: Scope) -> bytes | None:
     return None
 
 
-async def _refuse(send: Send, wait: float) -> None:
+async def _refuse(scope: Scope, receive: Receive, send: Send, wait: float) -> None:
     seconds = max(1, math.ceil(wait))
-    body = json.dumps(
-        {
-            "type": "/problems/rate-limited",
-            "title": "Too many requests",
-            "status": 429,
-            "detail": f"too many requests; try again in {seconds} s",
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(seconds).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    refusal = problem(429, f"too many requests; try again in {seconds} s", slug="rate-limited")
+    refusal.headers["Retry-After"] = str(seconds)
+    await refusal(scope, receive, send)
