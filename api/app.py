@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from api import logs, metrics, openapi, pages, problems
+from api import logs, metrics, openapi, pages, problems, tracing
 from api.deps import IdempotentReplay
 from api.limits import BodySizeLimit
 from api.observability import RequestContext
@@ -104,6 +104,8 @@ def create_app(
     # Outside the middlewares above, so it also answers for a fault in one of them.
     app.add_middleware(problems.ProblemOnError, page_answer=internal_error_page)
     app.add_middleware(RequestContext)  # outermost: every answer carries its request id
+    if settings.otel_enabled:
+        tracing.install(app)
     return app
 
 

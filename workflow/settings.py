@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     # `json`: one JSON object per log line (request id, route, status, duration, user, ...).
     log_format: Literal["text", "json"] = "text"
+    # OpenTelemetry traces over OTLP (the `otel` extra; OTEL_EXPORTER_OTLP_* name the collector).
+    otel_enabled: bool = False
     # API requests a minute per bearer token and per client address (api/ratelimit.py);
     # 0 switches a limit off. Behind a proxy, set ACCORD_FORWARDED_ALLOW_IPS.
     rate_limit_per_minute: int = Field(default=600, ge=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -173,7 +174,10 @@ def _stream(app: Any, path: str, headers: dict[str, str], body: bytes) -> tuple[
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 80),
     }
-    anyio.run(app, scope, receive, send)
+    # In a thread of its own: a loop some other test left running here must not matter.
+    runner = threading.Thread(target=anyio.run, args=(app, scope, receive, send))
+    runner.start()
+    runner.join(timeout=120)
     (start,) = [m for m in sent if m["type"] == "http.response.start"]
     answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], json.loads(answer)
