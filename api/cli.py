@@ -10,9 +10,7 @@ Every refusal is one line on stderr and a non-zero exit; usage errors exit 2, th
 from __future__ import annotations
 
 import json
-import os
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,26 +19,25 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 from typer._click.exceptions import NoArgsIsHelpError
 from typer.core import TyperGroup
 
-from api import cli_db, logs
+from api import cli_db
 from api import demo as demo_data
 from api.cli_catalog import catalog_app
+from api.cli_common import CliError, shown_url
 from api.cli_config import config_app
-from api.cli_errors import CliError
 from api.cli_jobs import jobs_app
 from api.cli_jobs import scheduler as scheduler_command
 from api.cli_measurements import measurements_app
 from api.cli_notifications import notifications_app
-from notifications.scheduler import build_scheduler
+from api.cli_serve import run_server
 from states import LIFECYCLE
 from states.diagram import mermaid
 from workflow import audit, commands
@@ -182,13 +179,6 @@ def _url(ctx: typer.Context) -> str:
     return state.database_url
 
 
-def _shown(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "the database"
-
-
 @contextmanager
 def _engine(ctx: typer.Context, *, upgrade_sqlite: bool = False) -> Iterator[Engine]:
     """The engine, with the schema checked: upgraded first on SQLite when asked (the embedded
@@ -199,7 +189,7 @@ def _engine(ctx: typer.Context, *, upgrade_sqlite: bool = False) -> Iterator[Eng
             upgrade(engine)
         elif not is_current(engine):
             raise CliError(
-                f"the schema of {_shown(_url(ctx))} is not current; run `accord db upgrade`"
+                f"the schema of {shown_url(_url(ctx))} is not current; run `accord db upgrade`"
             )
         yield engine
     finally:
@@ -238,10 +228,6 @@ def _agreement(session: Session, key: str) -> Agreement:
 # ---- serve and schema ----------------------------------------------------------------------
 
 
-DRAIN_SECONDS = 5
-WORKER_START_SECONDS = 60
-
-
 @app.command()
 def serve(
     ctx: typer.Context,
@@ -253,48 +239,9 @@ def serve(
 ) -> None:
     """Run the HTTP API (on SQLite, the schema is upgraded first). With --workers N the
     processes share the port and the in-process scheduler runs once, in the supervisor."""
-    from api.app import create_app  # FastAPI is only needed here
-
     settings = get_settings()
-    inprocess = settings.scheduler == "inprocess"
-    logs.configure(settings.log_format)
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        # SIGTERM: requests in flight get this long, then the scheduler stops after the
-        # email it is sending; together well inside an orchestrator's 30 s grace period.
-        "timeout_graceful_shutdown": DRAIN_SECONDS,
-        "log_config": None,  # the handlers logs.configure set up
-        "access_log": False,  # api/observability.py logs each request with its id
-        # Behind a proxy, the client's address (for rate limits and logs) comes from these.
-        "proxy_headers": True,
-        "forwarded_allow_ips": settings.forwarded_allow_ips,
-    }
     with _engine(ctx, upgrade_sqlite=True) as engine:
-        if workers == 1:
-            uvicorn.run(create_app(engine, scheduler=inprocess), **options)
-            return
-        if engine.dialect.name == "sqlite":
-            typer.echo("note: on SQLite the workers queue for one writer", err=True)
-        os.environ["ACCORD_DATABASE_URL"] = _url(ctx)  # the workers build their own engines
-        stop = threading.Event()
-        ticker = build_scheduler(engine, _now, stop=stop) if inprocess else None
-        if ticker is not None:
-            ticker.start()
-            typer.echo(f"scheduler running in the supervisor of {workers} workers", err=True)
-        try:
-            uvicorn.run(
-                "api.app:worker_app",
-                factory=True,
-                workers=workers,
-                # A worker imports the whole service before it answers the supervisor.
-                timeout_worker_healthcheck=WORKER_START_SECONDS,
-                **options,
-            )
-        finally:
-            stop.set()
-            if ticker is not None:
-                ticker.shutdown(wait=True)
+        run_server(engine, _url(ctx), settings, host=host, port=port, workers=workers)
 
 
 @db_app.command("upgrade")
@@ -305,7 +252,7 @@ def db_upgrade(ctx: typer.Context) -> None:
         upgrade(engine)
     finally:
         engine.dispose()
-    typer.echo(f"{_shown(_url(ctx))} is at schema revision {head_revision()}")
+    typer.echo(f"{shown_url(_url(ctx))} is at schema revision {head_revision()}")
 
 
 # ---- administration ------------------------------------------------------------------------

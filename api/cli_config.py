@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 from pydantic import SecretStr
-from sqlalchemy.engine import make_url
 
+from api.cli_common import shown_url
 from workflow.settings import ENV_FILE, PREFIX, Settings, get_settings, unknown_variables
 
 config_app = typer.Typer(help="The service's configuration.", no_args_is_help=True)
@@ -20,7 +20,7 @@ def shown(name: str, value: object) -> str:
     if isinstance(value, SecretStr):
         return MASK if value.get_secret_value() else ""
     if name == "database_url":
-        return make_url(str(value)).render_as_string(hide_password=True)
+        return shown_url(str(value))
     return "" if value is None else str(value)
 
 

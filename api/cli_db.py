@@ -21,7 +21,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from api.cli_errors import CliError
+from api.cli_common import CliError, shown_url
 from workflow import audit, transfer
 from workflow.db import make_engine, normalise_url
 from workflow.errors import Conflict
@@ -33,10 +33,6 @@ PG_DUMP_HEADER = b"PGDMP"
 def _current_url(ctx: typer.Context) -> str:
     url: str = ctx.obj.database_url  # the CLI's --database-url, else ACCORD_DATABASE_URL
     return normalise_url(url)
-
-
-def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -61,7 +57,7 @@ def copy(
         _print_counts(counts)
         if not all(c.matches for c in counts):
             raise CliError("row counts differ between source and target")
-        _verify(target, where=_shown(normalise_url(to)))
+        _verify(target, where=shown_url(normalise_url(to)))
     finally:
         source.dispose()
         target.dispose()
@@ -130,7 +126,7 @@ def backup(
             "or your provider's snapshots"
         )
     _run([pg_dump, "--format=custom", "--no-owner", f"--file={file}", _libpq(url)])
-    typer.echo(f"backed up {_shown(url)} to {file} with pg_dump ({file.stat().st_size} bytes)")
+    typer.echo(f"backed up {shown_url(url)} to {file} with pg_dump ({file.stat().st_size} bytes)")
 
 
 def restore(
@@ -150,7 +146,7 @@ def restore(
         try:
             counts = transfer.copy_installation(source, target)
             typer.echo(f"restored {sum(c.target for c in counts)} rows from {file}")
-            _verify(target, where=_shown(url))
+            _verify(target, where=shown_url(url))
         finally:
             source.dispose()
             target.dispose()
@@ -176,8 +172,8 @@ def _restore_pg_dump(file: Path, url: str) -> None:
         if has_tables:
             raise Conflict("the target database is not empty; restore into a new database")
         _run([pg_restore, "--no-owner", "--exit-on-error", f"--dbname={_libpq(url)}", str(file)])
-        typer.echo(f"restored {file} into {_shown(url)}")
-        _verify(engine, where=_shown(url))
+        typer.echo(f"restored {file} into {shown_url(url)}")
+        _verify(engine, where=shown_url(url))
     finally:
         engine.dispose()
 

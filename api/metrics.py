@@ -29,6 +29,16 @@ COMMAND_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_PREFIX = "/api/v1"
 
 
+def route_template(scope: Scope) -> str:
+    """The path template the request matched (`unmatched` when none), so labels and log
+    fields stay few whatever the ids."""
+    template: str = getattr(scope.get("route"), "path", None) or "unmatched"
+    # Routes of included routers carry their path without the router's prefix.
+    if scope["path"].startswith(API_PREFIX) and not template.startswith(API_PREFIX):
+        template = API_PREFIX + template
+    return template
+
+
 class RequestMetrics:
     """Counts by route template, not raw path, so label cardinality stays bounded."""
 
@@ -69,10 +79,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, capture)
         finally:
-            template = getattr(scope.get("route"), "path", "unmatched")
-            # Routes of included routers carry their path without the router's prefix.
-            if scope["path"].startswith(API_PREFIX) and not template.startswith(API_PREFIX):
-                template = API_PREFIX + template
+            template = route_template(scope)
             self.requests.labels(scope["method"], template, str(status)).inc()
             if scope["method"] in COMMAND_METHODS and template.startswith(API_PREFIX):
                 command = f"{scope['method']} {template}"

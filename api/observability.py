@@ -16,7 +16,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.metrics import API_PREFIX
+from api.metrics import route_template
 
 log = logging.getLogger("accord.request")
 
@@ -81,9 +81,7 @@ def _with_request_id(body: bytes, request_id: str) -> bytes:
 
 
 def _log_request(scope: Scope, request_id: str, status: int, seconds: float) -> None:
-    template = getattr(scope.get("route"), "path", None) or "unmatched"
-    if scope["path"].startswith(API_PREFIX) and not template.startswith(API_PREFIX):
-        template = API_PREFIX + template
+    template = route_template(scope)
     state = scope.get("state", {})
     agreement = scope.get("path_params", {}).get("sla_id")
     fields = {

@@ -107,14 +107,16 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def served_over_https(self) -> bool:
+        return self.base_url.lower().startswith("https://")
+
+    @property
     def cookies_secure(self) -> bool:
-        if self.cookie_secure is None:
-            return self.base_url.lower().startswith("https://")
-        return self.cookie_secure
+        return self.served_over_https if self.cookie_secure is None else self.cookie_secure
 
     @model_validator(mode="after")
     def _https_means_secure_cookies(self) -> Self:
-        if self.base_url.lower().startswith("https://") and self.cookie_secure is False:
+        if self.served_over_https and self.cookie_secure is False:
             raise ValueError(
                 "ACCORD_COOKIE_SECURE cannot be false when ACCORD_BASE_URL is https: "
                 "sign-in cookies would travel without TLS"

@@ -44,10 +44,13 @@ def tables() -> list[sa.Table]:
     return list(SQLModel.metadata.sorted_tables)
 
 
-def row_counts(connection: Connection) -> dict[str, int]:
+def row_counts(connection: Connection, *, present_only: bool = False) -> dict[str, int]:
+    """Rows per table; with `present_only`, of the tables that exist (before migrating)."""
+    present = set(sa.inspect(connection).get_table_names()) if present_only else None
     return {
         t.name: int(connection.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
         for t in tables()
+        if present is None or t.name in present
     }
 
 
@@ -79,13 +82,7 @@ def copy_installation(
 
 def _require_empty(target: Engine) -> None:
     with target.connect() as probe:
-        present = set(sa.inspect(probe).get_table_names())
-        filled = sorted(
-            t.name
-            for t in tables()
-            if t.name in present
-            and probe.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-        )
+        filled = sorted(name for name, n in row_counts(probe, present_only=True).items() if n)
     if filled:
         raise Conflict(f"the target database is not empty ({', '.join(filled)}); nothing copied")
 
