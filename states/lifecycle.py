@@ -38,6 +38,7 @@ _REWORK = TaskTemplate(
 
 LIFECYCLE = MachineSpec(
     name="sla_version",
+    subject="version",
     initial=DRAFT,
     states=(
         State(DRAFT, in_progress=True, description="being written; the only editable state"),
@@ -97,6 +98,7 @@ LIFECYCLE = MachineSpec(
             GAP_ANALYSIS,
             FiredBy.SYSTEM,
             guards=("all_reviews_accepted",),
+            effects=("compute_gaps",),
             opens=(
                 TaskTemplate(
                     "confirm_requirements",
@@ -192,6 +194,7 @@ LIFECYCLE = MachineSpec(
             ACTIVE,
             FiredBy.SYSTEM,
             guards=("all_approvals_approved",),
+            effects=("take_effect", "open_follow_ups"),
             topic="version.activated",
             description="every approval given: the version is in force",
         ),
@@ -253,6 +256,14 @@ LIFECYCLE = MachineSpec(
         "period_ended": "the period of performance has not ended",
         "has_active_version": "the agreement has no active version to revise",
         "no_version_in_progress": "another version of this agreement is already in progress",
+    },
+    effects={
+        "compute_gaps": (
+            "replace the version's gaps with those its requirements, capabilities and the last "
+            "six measured windows imply"
+        ),
+        "take_effect": "the version comes into force; the one in force until now is superseded",
+        "open_follow_ups": "each condition of approval becomes a follow-up task for its approver",
     },
     conditions={
         "lcce_review_needed": "version 1, or annual cost, currency or payment terms changed",

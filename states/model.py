@@ -86,7 +86,9 @@ class Transition:
     guards: tuple[str, ...] = ()
     opens: tuple[TaskTemplate, ...] = ()
     cancels_open_tasks: bool = False
-    topic: str = ""  # outbox topic announcing the transition
+    effects: tuple[str, ...] = ()  # named effects (MachineSpec.effects), run in this order
+    then: str | None = None  # a system event fired right after this one, when its guards hold
+    topic: str = ""  # outbox topic announcing the transition to every stakeholder
     description: str = ""
 
 
@@ -164,11 +166,14 @@ class MachineSpec:
     """A whole machine: what the engine builds its `transitions.Machine` from."""
 
     name: str
+    subject: str  # what one instance is called in audit actions: "version", "period"
     initial: str
     states: tuple[State, ...]
     transitions: tuple[Transition, ...]
     guards: dict[str, str]  # guard name -> the refusal people read when it does not hold
     conditions: dict[str, str] = field(default_factory=dict)  # task-template predicates
+    # effect name -> what it does, in words; the engine holds one implementation per name
+    effects: dict[str, str] = field(default_factory=dict)
     task_kinds: tuple[TaskKind, ...] = ()
     actions: tuple[Action, ...] = ()
     reminders: ReminderPolicy = ReminderPolicy()

@@ -66,6 +66,7 @@ CORRECTIVE_ACTION = TaskTemplate(
 
 REPORTING = MachineSpec(
     name="reporting_period",
+    subject="period",
     initial=OPEN,
     states=(
         State(OPEN, description="the period has ended; the provider prepares its results"),
@@ -82,8 +83,8 @@ REPORTING = MachineSpec(
             SUBMITTED,
             FiredBy.TASK_ASSIGNEE,
             task_kind="submit_results",
+            effects=("record_results",),
             opens=(_REVIEW,),
-            topic="period.submitted",
             description="the provider submits the period's results",
         ),
         Transition(
@@ -93,6 +94,7 @@ REPORTING = MachineSpec(
             FiredBy.TASK_ASSIGNEE,
             task_kind="review_results",
             guards=("disputes_named",),
+            effects=("record_disputes",),
             opens=(
                 TaskTemplate(
                     "address_dispute",
@@ -103,7 +105,6 @@ REPORTING = MachineSpec(
                     title="Answer the customer's dispute and resubmit the results",
                 ),
             ),
-            topic="period.disputed",
             description="the customer disputes named metrics, each with a reason",
         ),
         Transition(
@@ -112,8 +113,8 @@ REPORTING = MachineSpec(
             RESUBMITTED,
             FiredBy.TASK_ASSIGNEE,
             task_kind="address_dispute",
+            effects=("record_results",),
             opens=(_REVIEW,),
-            topic="period.resubmitted",
             description="the provider resubmits corrected results",
         ),
         Transition(
@@ -122,7 +123,7 @@ REPORTING = MachineSpec(
             ACCEPTED,
             FiredBy.TASK_ASSIGNEE,
             task_kind="review_results",
-            topic="period.accepted",
+            then="finalize",
             description="the customer accepts the results",
         ),
         Transition(
@@ -130,10 +131,20 @@ REPORTING = MachineSpec(
             (ACCEPTED,),
             FINAL,
             FiredBy.SYSTEM,
-            topic="period.final",
+            effects=("freeze_report", "open_corrective_actions", "send_final_report"),
             description="the accepted report is frozen and sent to both sides",
         ),
     ),
+    effects={
+        "record_results": (
+            "compute the period's results from the measurements, count the round and answer "
+            "the previous round's disputes"
+        ),
+        "record_disputes": "record each disputed metric with its reason",
+        "freeze_report": "freeze the accepted results by their content hash",
+        "open_corrective_actions": "a corrective-action task per unexcused miss",
+        "send_final_report": "mail the final report to every stakeholder",
+    },
     guards={
         "disputes_named": "a dispute must name at least one metric of the report, with a reason",
     },

@@ -34,6 +34,13 @@ def validate(spec: MachineSpec) -> MachineSpec:
             problems.append(f"{t.event}: fired by roles but names none")
         if t.fired_by is FiredBy.TASK_ASSIGNEE and t.task_kind not in kinds:
             problems.append(f"{t.event}: unknown task kind {t.task_kind!r}")
+        for e in t.effects:
+            if e not in spec.effects:
+                problems.append(f"{t.event}: unknown effect {e!r}")
+        if t.then is not None and (
+            t.then not in events or spec.transition(t.then).fired_by is not FiredBy.SYSTEM
+        ):
+            problems.append(f"{t.event}: then {t.then!r} is not a system event of this machine")
         for tpl in t.opens:
             if tpl.kind not in kinds:
                 problems.append(f"{t.event}: opens unknown task kind {tpl.kind!r}")
@@ -56,6 +63,10 @@ def validate(spec: MachineSpec) -> MachineSpec:
         for g in a.guards:
             if g not in spec.guards:
                 problems.append(f"action {a.name}: unknown guard {g!r}")
+    used = {e for t in spec.transitions for e in t.effects}
+    problems.extend(
+        f"effect {e!r} is declared but no transition runs it" for e in spec.effects if e not in used
+    )
     for state in spec.states:
         if state.final and spec.events_from(state.name):
             problems.append(f"final state {state.name!r} has exits")

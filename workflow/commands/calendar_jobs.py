@@ -4,7 +4,7 @@ Days are local to the business time zone (`workflow.calendar`), as for reminders
 
 - **Expiry.** A period of performance ends with its last day: an active version whose
   `period_end` is before today (local) is expired through the spec's `expire` transition
-  (`effects.apply_transition`: open tasks cancelled, `version.expire` audited, `version.expired`
+  (`engine.run`: open tasks cancelled, `version.expire` audited, `version.expired`
   queued). Exactly once because the version's state is the guard, re-read under the agreement
   lock, as every command does.
 - **Renewal reminders** (`LIFECYCLE.governance.renewal_days_before`: 90, 60, 30 calendar days
@@ -43,11 +43,13 @@ from workflow import audit
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date, start_of_day, time_zone
 from workflow.commands.sweeps import existing_keys, insert_once, outbox_row
 from workflow.db import begin_write
-from workflow.effects import agreement_payload, apply_transition, open_tasks
+from workflow.effects import agreement_payload, open_tasks
+from workflow.engine import run
 from workflow.errors import NotAllowedNow
 from workflow.guards import VersionContext
 from workflow.models import Agreement, AgreementVersion, Task
 from workflow.permissions import lock_agreement
+from workflow.subjects.version import VersionSubject
 from workflow.transaction import commit
 
 RENEWAL_TOPIC = "agreement.renewal_upcoming"
@@ -237,11 +239,9 @@ def _expire(session: Session, c: _Candidate, local_now: datetime, report: Calend
         if version is None or version.state != "active":
             session.rollback()  # someone else expired, superseded or terminated it first
             return
-        ctx = VersionContext(session, agreement, version, now=local_now)
+        subject = VersionSubject(session, agreement, version, now=local_now)
         try:
-            apply_transition(
-                ctx, LIFECYCLE.transition("expire"), actor=None, grant=None, now=local_now
-            )
+            run(subject, LIFECYCLE.transition("expire"), actor=None, grant=None, now=local_now)
         except NotAllowedNow as refusal:
             session.rollback()
             report.waiting.append(f"{c.agreement_key} v{c.number}: {refusal.message}")

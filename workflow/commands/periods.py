@@ -10,54 +10,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from states import (
-    CORRECTIVE_ACTION,
-    REPORTING,
-    SUBMIT_RESULTS,
-    FiredBy,
-    Role,
-    Side,
-    TaskTemplate,
-    Transition,
-)
-from workflow import audit, outbox
+from states import REPORTING, SUBMIT_RESULTS
+from workflow import audit
 from workflow.access import Actor, require_role
-from workflow.calendar import BUSINESS_TIME_ZONE, add_business_days, local_date
-from workflow.completion import chosen_outcome, record_completion
+from workflow.calendar import BUSINESS_TIME_ZONE, local_date
 from workflow.compliance.windows import TimeWindow, window_for_day
 from workflow.content import Window
 from workflow.db import begin_write
-from workflow.effects import announce_task
-from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
-from workflow.models import (
-    Agreement,
-    AgreementVersion,
-    PeriodAmendment,
-    PeriodDispute,
-    ReportingPeriod,
-    Task,
-)
-from workflow.period_context import PeriodContext, trigger
+from workflow.engine import fire, transition_named
+from workflow.errors import InvalidInput, NotAllowedNow
+from workflow.models import Agreement, AgreementVersion, PeriodAmendment, ReportingPeriod
 from workflow.permissions import actor_grants, lock_agreement
-from workflow.queries.periods import (
-    period_report,
-    results_hash,
-    results_of,
-    stored_report,
-    trend_report,
+from workflow.queries.periods import period_report, results_hash, results_of
+from workflow.subjects.period import PeriodSubject, lock_period
+from workflow.subjects.period_effects import (
+    REASON_MAX,
+    open_corrective_actions,
+    send_final_report,
 )
-from workflow.report_mail import report_fragment, status_lines
 from workflow.transaction import command_body, commit, flush
 
-ALL_STAKEHOLDERS: dict[str, Any] = {"stakeholders": "all"}
-FINAL_TOPIC = "period.final"
-AMENDED_TOPIC = "period.amended"
-REASON_MAX = 4000
 # A scheduler that was off for years must not open hundreds of periods in one run.
 MAX_PERIODS_PER_RUN = 36
 MAX_WINDOWS_SCANNED = 12 * 100  # an agreement's whole life, monthly, with room to spare
@@ -193,12 +169,9 @@ def _open(
         return
     flush(session)
     for period in opened:
-        ctx = PeriodContext(session, agreement, period, now=now)
-        tasks = _open_tasks(
-            ctx,
-            [(SUBMIT_RESULTS, _submit_detail(period))],
-            now=now,
-            due_on=period.due_on,
+        subject = PeriodSubject(session, agreement, period, now=now)
+        tasks = subject.open_new_tasks(
+            [(SUBMIT_RESULTS, _submit_detail(period))], now=now, due_on=period.due_on
         )
         audit.append(
             session,
@@ -242,402 +215,10 @@ def fire_period_event(
     """Fire `event` on the agreement's period as `actor`; one transaction, one commit."""
     begin_write(session)
     with command_body(session):
-        ctx = _fire(session, actor, agreement_id, period, event, now, comment, disputes)
+        subject = lock_period(session, agreement_id, actor, now, label=period, disputes=disputes)
+        fire(subject, transition_named(REPORTING, event), actor, now=now, comment=comment)
     commit(session)
-    return ctx.period
-
-
-def _fire(
-    session: Session,
-    actor: Actor,
-    agreement_id: int,
-    period: str,
-    event: str,
-    now: datetime,
-    comment: str | None,
-    disputes: list[dict[str, str]] | None,
-) -> PeriodContext:
-    ctx = _lock(session, agreement_id, actor, period, now, disputes)
-    try:
-        transition = REPORTING.transition(event)
-    except KeyError:
-        raise NotFound(f"no period event named {event!r}") from None
-    day = local_date(now)
-    if ctx.period.state not in transition.sources:
-        allowed = _allowed(ctx, actor, day)
-        raise NotAllowedNow(
-            f"{event} is not allowed while period {period} is {ctx.period.state}"
-            + (f"; you may: {', '.join(allowed)}" if allowed else ""),
-            current_state=ctx.period.state,
-            allowed_events=allowed,
-        )
-    if transition.fired_by is FiredBy.SYSTEM:
-        raise Forbidden(f"{event} happens automatically; nobody fires it by hand")
-    assert transition.task_kind is not None
-    task, on_behalf_of = _task_for(ctx, actor, transition.task_kind, day)
-    outcome = next(o for o in REPORTING.task_kind(task.kind).outcomes if o.fires == event)
-    _finish(ctx, task, outcome.name, actor, on_behalf_of, comment, now)
-    return ctx
-
-
-def complete_period_task(
-    session: Session,
-    *,
-    actor: Actor,
-    task: Task,
-    agreement_id: int,
-    outcome: str,
-    comment: str | None,
-    now: datetime,
-) -> None:
-    """The part of `complete_task` for a period's task, inside that command's transaction."""
-    assert task.period_id is not None
-    label = session.exec(
-        select(ReportingPeriod.period).where(ReportingPeriod.id == task.period_id)
-    ).one()
-    ctx = _lock(session, agreement_id, actor, label, now, None)
-    task = next(t for t in ctx.tasks if t.id == task.id)  # read under the lock
-    if task.state != "open":
-        raise NotAllowedNow(
-            f"task {task.id} is already {task.state}", current_state=task.state, allowed_events=[]
-        )
-    day = local_date(now)
-    if task.assignee_id == actor.user_id:
-        on_behalf_of = None
-    elif task.assignee_id in ctx.delegators(actor.user_id, day):
-        on_behalf_of = task.assignee_id
-    else:
-        raise Forbidden("only the task's assignee or their delegate may complete it")
-    _finish(ctx, task, outcome, actor, on_behalf_of, comment, now)
-
-
-def _lock(
-    session: Session,
-    agreement_id: int,
-    actor: Actor | None,
-    label: str,
-    now: datetime,
-    disputes: list[dict[str, str]] | None,
-) -> PeriodContext:
-    agreement = lock_agreement(session, agreement_id, actor)
-    period = session.exec(
-        select(ReportingPeriod)
-        .where(ReportingPeriod.agreement_id == agreement_id, ReportingPeriod.period == label)
-        .execution_options(populate_existing=True)
-    ).first()
-    if period is None:
-        raise NotFound(f"{agreement.key} has no reporting period {label!r}")
-    return PeriodContext(session, agreement, period, now=now, disputes=disputes)
-
-
-def _task_for(ctx: PeriodContext, actor: Actor, kind: str, day: date) -> tuple[Task, int | None]:
-    principals = [actor.user_id, *ctx.delegators(actor.user_id, day)]
-    for principal in principals:
-        for task in ctx.open_tasks(kind):
-            if task.assignee_id == principal:
-                return task, None if principal == actor.user_id else principal
-    holders = ctx.open_tasks(kind)
-    who = (
-        f"the {holders[0].side} {Role(holders[0].role).label}"
-        if holders
-        else "the holder of the task"
-    )
-    raise Forbidden(f"only {who} (or their delegate) may do this: it is their {kind} task")
-
-
-def _allowed(ctx: PeriodContext, actor: Actor, day: date) -> list[str]:
-    allowed = []
-    for t in REPORTING.events_from(ctx.period.state):
-        if t.fired_by is not FiredBy.TASK_ASSIGNEE or t.task_kind is None:
-            continue
-        try:
-            _task_for(ctx, actor, t.task_kind, day)
-        except Forbidden:
-            continue
-        allowed.append(t.event)
-    return allowed
-
-
-def _finish(
-    ctx: PeriodContext,
-    task: Task,
-    outcome_name: str,
-    actor: Actor,
-    on_behalf_of: int | None,
-    comment: str | None,
-    now: datetime,
-) -> None:
-    """Complete the task with `outcome_name`, then fire the event the outcome leads to."""
-    outcome = chosen_outcome(REPORTING.task_kind(task.kind), outcome_name)
-    transition = REPORTING.transition(outcome.fires) if outcome.fires else None
-    if transition is not None:
-        _check(ctx, transition)  # a dispute naming nothing is refused for that, first
-    if outcome.comment_required and not (comment and comment.strip()) and not ctx.disputes:
-        raise InvalidInput(
-            f"{outcome.name} needs a comment", [{"field": "comment", "message": "required"}]
-        )
-    record_completion(task, outcome, actor, on_behalf_of, comment=comment, now=now)
-    ctx.session.add(task)
-    audit.append(
-        ctx.session,
-        action="task.completed",
-        now=now,
-        agreement_id=ctx.agreement.id,
-        actor_id=actor.user_id,
-        on_behalf_of_id=on_behalf_of,
-        data={
-            "task_id": task.id,
-            "period": ctx.period.period,
-            "outcome": outcome.name,
-            "comment": comment,
-        },
-    )
-    if transition is not None:
-        _apply(ctx, transition, actor, on_behalf_of, comment, now)
-
-
-def _check(ctx: PeriodContext, transition: Transition) -> None:
-    if ctx.period.state not in transition.sources:
-        raise NotAllowedNow(
-            f"{transition.event} is not allowed while period {ctx.period.period} is "
-            f"{ctx.period.state}",
-            current_state=ctx.period.state,
-            allowed_events=[],
-        )
-    failed = ctx.failed_guards(transition.guards)
-    if failed:
-        reasons = [REPORTING.guards[g] for g in failed]
-        raise NotAllowedNow(
-            f"cannot {transition.event} now: " + "; ".join(reasons),
-            current_state=ctx.period.state,
-            allowed_events=[],
-            reasons=reasons + _dispute_problems(ctx),
-        )
-
-
-def _dispute_problems(ctx: PeriodContext) -> list[str]:
-    reported = ctx.reported_metrics
-    problems = []
-    for d in ctx.disputes:
-        if d.get("metric") not in reported:
-            problems.append(f"{d.get('metric')!r} is not a metric of this period's results")
-        if not (d.get("reason") or "").strip():
-            problems.append(f"the dispute of {d.get('metric')!r} gives no reason")
-    return problems
-
-
-def _apply(
-    ctx: PeriodContext,
-    transition: Transition,
-    actor: Actor | None,
-    on_behalf_of: int | None,
-    comment: str | None,
-    now: datetime,
-) -> None:
-    _check(ctx, transition)
-    period = ctx.period
-    source = period.state
-    if not trigger(ctx, transition.event):
-        raise RuntimeError(f"machine refused {transition.event} after its guards held")
-    period.state_changed_at = now
-    data: dict[str, Any] = {"period": period.period, "from_state": source, "to_state": period.state}
-    if comment:
-        data["comment"] = comment
-    if transition.event in ("submit", "resubmit"):
-        _submit(ctx, actor, comment, now)
-        data["round"], data["results_hash"] = period.round, period.results_hash
-    elif transition.event == "dispute":
-        data["disputes"] = _record_disputes(ctx, actor, now)
-    elif transition.event == "finalize":
-        period.final_hash, period.finalized_at = period.results_hash, now
-        data["final_hash"] = period.final_hash
-    ctx.session.add(period)
-    flush(ctx.session)
-    opened = _open_tasks(ctx, [(t, _detail(ctx, t)) for t in transition.opens], now=now)
-    if transition.event == "finalize":
-        opened += _corrective_actions(ctx, now)
-    if opened:
-        data["opened_tasks"] = [t.id for t in opened]
-    audit.append(
-        ctx.session,
-        action=f"period.{transition.event}",
-        now=now,
-        agreement_id=ctx.agreement.id,
-        actor_id=actor.user_id if actor else None,
-        on_behalf_of_id=on_behalf_of,
-        data=data,
-    )
-    if transition.event == "finalize":
-        _announce_final(ctx, now)
-    if transition.event == "accept":
-        _apply(ctx, REPORTING.transition("finalize"), None, None, None, now)
-
-
-def _submit(ctx: PeriodContext, actor: Actor | None, comment: str | None, now: datetime) -> None:
-    period = ctx.period
-    report = period_report(
-        ctx.session, ctx.agreement.id or 0, period.first_day, period.last_day, now=now
-    )
-    period.results = results_of(report)
-    period.results_hash = results_hash(period.results)
-    period.round += 1
-    period.submitted_at, period.submitted_by_id = now, actor.user_id if actor else None
-    if period.round > 1:
-        for dispute in ctx.session.exec(
-            select(PeriodDispute).where(
-                PeriodDispute.period_id == period.id,
-                PeriodDispute.round == period.round - 1,
-                col(PeriodDispute.answer).is_(None),
-            )
-        ):
-            dispute.answer = (comment or "").strip() or "resubmitted without comment"
-            dispute.answered_at = now
-            ctx.session.add(dispute)
-
-
-def _record_disputes(
-    ctx: PeriodContext, actor: Actor | None, now: datetime
-) -> list[dict[str, str]]:
-    recorded = []
-    for d in ctx.disputes:
-        reason = d["reason"].strip()[:REASON_MAX]
-        ctx.session.add(
-            PeriodDispute(
-                period_id=ctx.period.id or 0,
-                round=ctx.period.round,
-                metric_key=d["metric"],
-                reason=reason,
-                raised_by_id=actor.user_id if actor else None,
-                raised_at=now,
-            )
-        )
-        recorded.append({"metric": d["metric"], "reason": reason})
-    return recorded
-
-
-def _detail(ctx: PeriodContext, template: TaskTemplate) -> str:
-    period = ctx.period
-    if template.kind == "address_dispute":
-        named = "; ".join(f"{d['metric']}: {d['reason'].strip()}" for d in ctx.disputes)
-        return f"The customer disputed round {period.round} of {period.period}: {named}"
-    totals = (period.results or {}).get("totals", {})
-    return (
-        f"Round {period.round} of {period.period}'s results: {totals.get('met', 0)} met, "
-        f"{totals.get('warning', 0)} warning, {totals.get('missed', 0)} missed, "
-        f"{totals.get('excused', 0)} excused, {totals.get('no_data', 0)} without data. "
-        "Accept them, or dispute the metrics you disagree with, each with a reason."
-    )
-
-
-def _open_tasks(
-    ctx: PeriodContext,
-    templates: list[tuple[TaskTemplate, str]],
-    *,
-    now: datetime,
-    due_on: date | None = None,
-    titles: Sequence[str] | None = None,
-) -> list[Task]:
-    opened = []
-    for i, (template, detail) in enumerate(templates):
-        side = Side(template.side.value)
-        opened.append(
-            Task(
-                agreement_id=ctx.agreement.id or 0,
-                version_id=None,
-                period_id=ctx.period.id,
-                kind=template.kind,
-                side=side.value,
-                role=template.role.value,
-                assignee_id=ctx.assignee_for(side, template.role),
-                title=titles[i] if titles else f"{template.title} ({ctx.period.period})",
-                detail=detail,
-                required=template.required,
-                due_on=due_on
-                or add_business_days(
-                    local_date(now), template.due_business_days, ctx.calendars[side]
-                ),
-                escalation_roles=[r.value for r in template.escalation_roles],
-                created_at=now,
-            )
-        )
-    if not opened:
-        return []
-    ctx.session.add_all(opened)
-    flush(ctx.session)
-    ctx.tasks.extend(opened)
-    for task in opened:
-        announce_task(ctx.session, task, about=_payload(ctx), now=now)
-    return opened
-
-
-def _corrective_actions(ctx: PeriodContext, now: datetime) -> list[Task]:
-    """A task per unexcused miss not yet given one in this period (corrective-action policy)."""
-    misses = (ctx.period.results or {}).get("corrective_actions", [])
-    have = {t.title for t in ctx.tasks if t.kind == CORRECTIVE_ACTION.kind}
-    wanted = []
-    for miss in misses:
-        title = f"Corrective action: {miss['metric_key']} missed in {miss['window']}"
-        if title not in have:
-            have.add(title)
-            wanted.append(
-                (
-                    title,
-                    f"{miss['metric_key']} was {miss['actual']} in {miss['window']} against a "
-                    f"target of {miss['target']}. Find the cause, plan the correction and "
-                    "report it to the customer.",
-                )
-            )
-    return _open_tasks(
-        ctx,
-        [(CORRECTIVE_ACTION, detail) for _title, detail in wanted],
-        now=now,
-        titles=[title for title, _detail in wanted],
-    )
-
-
-def _payload(ctx: PeriodContext) -> dict[str, Any]:
-    period = ctx.period
-    return {
-        "agreement": {
-            "id": ctx.agreement.id,
-            "key": ctx.agreement.key,
-            "title": ctx.agreement.title,
-        },
-        "version": {"id": None, "number": None, "modification_number": None, "state": None},
-        "period": {
-            "label": period.period,
-            "first_day": period.first_day.isoformat(),
-            "last_day": period.last_day.isoformat(),
-            "state": period.state,
-            "round": period.round,
-        },
-    }
-
-
-def _announce_final(ctx: PeriodContext, now: datetime, *, amendment: int | None = None) -> None:
-    period = ctx.period
-    report = stored_report(period.results or {})
-    topic = FINAL_TOPIC if amendment is None else AMENDED_TOPIC
-    outbox.enqueue(
-        ctx.session,
-        topic=topic,
-        dedupe_key=f"{topic}:{period.id}:{amendment or 0}",
-        now=now,
-        agreement_id=ctx.agreement.id,
-        recipients=ALL_STAKEHOLDERS,
-        payload={
-            **_payload(ctx),
-            "content_hash": period.final_hash if amendment is None else period.results_hash,
-            "amendment": amendment,
-            "totals": (period.results or {}).get("totals", {}),
-            "lines": status_lines(report),
-            "report_html": report_fragment(
-                report,
-                title=f"{ctx.agreement.key}: results of {period.period}",
-                trend=trend_report(ctx.session, ctx.agreement.id or 0, period.last_day, now=now),
-            ),
-        },
-    )
+    return subject.period
 
 
 # ---- amendments ---------------------------------------------------------------------------
@@ -663,7 +244,7 @@ def amend_period(
 def _amend(
     session: Session, actor: Actor, agreement_id: int, period: str, reason: str, now: datetime
 ) -> PeriodAmendment:
-    ctx = _lock(session, agreement_id, actor, period, now, None)
+    ctx = lock_period(session, agreement_id, actor, now, label=period)
     grant = require_role(
         actor_grants(session, ctx.agreement, actor, local_date(now)),
         REPORTING.action("amend_report").roles,
@@ -701,7 +282,7 @@ def _amend(
     row.results, row.results_hash = results, digest
     session.add_all([row, amendment])
     flush(session)
-    opened = _corrective_actions(ctx, now)
+    opened = open_corrective_actions(ctx, now)
     audit.append(
         session,
         action="period.amended",
@@ -718,5 +299,5 @@ def _amend(
             "opened_tasks": [t.id for t in opened],
         },
     )
-    _announce_final(ctx, now, amendment=amendment.number)
+    send_final_report(ctx, now, amendment=amendment.number)
     return amendment

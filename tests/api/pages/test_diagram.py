@@ -94,6 +94,7 @@ def test_without_a_current_state_nothing_is_highlighted() -> None:
 def test_names_are_escaped() -> None:
     spec = MachineSpec(
         name="odd",
+        subject="thing",
         initial="a<b",
         states=(State("a<b"), State("c&d", final=True)),
         transitions=(Transition("go_<now>", ("a<b",), "c&d", FiredBy.ROLES),),

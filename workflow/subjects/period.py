@@ -1,0 +1,335 @@
+"""A reporting period as the engine's subject: the cycle of `states.REPORTING`.
+
+A command builds a `PeriodSubject` from rows it loaded under the agreement lock; nothing here
+commits. Its tasks belong to the period (not to a version), are titled with the period's label
+and say what the period's results were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from states import REPORTING, MachineSpec, Outcome, Role, Side, TaskTemplate, Transition
+from workflow.access import Actor, Grant, delegators_of
+from workflow.calendar import add_business_days, local_date
+from workflow.effects import announce_task
+from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
+from workflow.models import Agreement, Organization, ReportingPeriod, StakeholderAssignment, Task
+from workflow.permissions import actor_grants, lock_agreement
+from workflow.transaction import flush
+
+_TASKS = (
+    select(Task)
+    .where(Task.period_id == sa.bindparam("period_id"))
+    .order_by(col(Task.id))
+    .execution_options(populate_existing=True)
+)
+
+
+class PeriodSubject:
+    """One period of one agreement, with the disputes an event brings (if any)."""
+
+    spec: ClassVar[MachineSpec] = REPORTING
+    # A dispute's refusal names each bad dispute, which matters more than a missing comment.
+    check_event_first: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        session: Session,
+        agreement: Agreement,
+        period: ReportingPeriod,
+        *,
+        now: datetime,
+        disputes: list[dict[str, str]] | None = None,
+    ) -> None:
+        self.session = session
+        self.agreement = agreement
+        self.period = period
+        self.now = now
+        self.disputes = disputes or []
+        self._delegators: dict[tuple[int, date], list[int]] = {}
+
+    @property
+    def state(self) -> str:
+        return self.period.state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        self.period.state = value
+
+    @property
+    def title(self) -> str:
+        return f"period {self.period.period}"
+
+    # ---- guards (names from states.REPORTING.guards) ----------------------------------------
+
+    def disputes_named(self, _event: Any = None) -> bool:
+        reported = self.reported_metrics
+        return bool(self.disputes) and all(
+            d.get("metric") in reported and (d.get("reason") or "").strip() for d in self.disputes
+        )
+
+    def failed_guards(self, guards: tuple[str, ...]) -> list[str]:
+        return [g for g in guards if not getattr(self, g)()]
+
+    def refusal_details(self) -> list[str]:
+        reported = self.reported_metrics
+        problems = []
+        for d in self.disputes:
+            if d.get("metric") not in reported:
+                problems.append(f"{d.get('metric')!r} is not a metric of this period's results")
+            if not (d.get("reason") or "").strip():
+                problems.append(f"the dispute of {d.get('metric')!r} gives no reason")
+        return problems
+
+    # ---- what the engine asks of a subject ----------------------------------------------------
+
+    def entered(self, transition: Transition, now: datetime) -> None:
+        self.period.state_changed_at = now
+        self.session.add(self.period)
+
+    def snapshot(self) -> dict[str, Any] | None:
+        return None  # the period's results are hashed in the events that change them
+
+    def event_data(self) -> dict[str, Any]:
+        return {"period": self.period.period}
+
+    def audit_target(self) -> dict[str, Any]:
+        return {}
+
+    def cancel_open_tasks(self, now: datetime) -> list[int]:
+        raise NotImplementedError("no reporting transition cancels open tasks")
+
+    def new_tasks(self, transition: Transition, grant: Grant | None, now: datetime) -> list[Task]:
+        return self.add_tasks([(t, self._detail(t)) for t in transition.opens], now=now)
+
+    def announce_tasks(self, tasks: list[Task], now: datetime) -> None:
+        for task in tasks:
+            announce_task(self.session, task, about=self.payload(), now=now)
+
+    def announcement(self, transition: Transition, source: str) -> tuple[str, dict[str, Any]]:
+        return f"{transition.topic}:{self.period.id}:{self.period.round}", self.payload()
+
+    def grants(self, actor: Actor, day: date) -> list[Grant]:
+        return actor_grants(self.session, self.agreement, actor, day)
+
+    def task_for(self, actor: Actor, kind: str, day: date) -> tuple[Task, int | None]:
+        principals = [actor.user_id, *self.delegators(actor.user_id, day)]
+        for principal in principals:
+            for task in self.open_tasks(kind):
+                if task.assignee_id == principal:
+                    return task, None if principal == actor.user_id else principal
+        holders = self.open_tasks(kind)
+        who = (
+            f"the {holders[0].side} {Role(holders[0].role).label}"
+            if holders
+            else "the holder of the task"
+        )
+        raise Forbidden(f"only {who} (or their delegate) may do this: it is their {kind} task")
+
+    def refuse(self, actor: Actor, event: str, day: date) -> NotAllowedNow:
+        allowed = self.allowed_events(actor, day)
+        return NotAllowedNow(
+            f"{event} is not allowed while period {self.period.period} is {self.period.state}"
+            + (f"; you may: {', '.join(allowed)}" if allowed else ""),
+            current_state=self.period.state,
+            allowed_events=allowed,
+        )
+
+    def allowed_events(self, actor: Actor, day: date) -> list[str]:
+        allowed = []
+        for t in REPORTING.events_from(self.period.state):
+            if t.task_kind is None:
+                continue
+            try:
+                self.task_for(actor, t.task_kind, day)
+            except Forbidden:
+                continue
+            allowed.append(t.event)
+        return allowed
+
+    def prepare_completion(
+        self,
+        task: Task,
+        outcome: Outcome,
+        actor: Actor,
+        on_behalf_of: int | None,
+        comment: str | None,
+    ) -> dict[str, Any]:
+        # Disputes, each with its reason, are the comment a dispute needs.
+        if outcome.comment_required and not (comment and comment.strip()) and not self.disputes:
+            raise InvalidInput(
+                f"{outcome.name} needs a comment", [{"field": "comment", "message": "required"}]
+            )
+        return {}
+
+    def completion_data(self, task: Task, before: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def completed(self, task: Task, actor: Actor, now: datetime) -> None:
+        return None
+
+    # ---- what the period's effects read -------------------------------------------------------
+
+    @property
+    def reported_metrics(self) -> set[str]:
+        results = self.period.results or {}
+        return {m["key"] for m in results.get("metrics", [])}
+
+    @cached_property
+    def tasks(self) -> list[Task]:
+        self.session.flush()
+        return list(self.session.exec(_TASKS, params={"period_id": self.period.id}).all())
+
+    def open_tasks(self, kind: str) -> list[Task]:
+        return [t for t in self.tasks if t.kind == kind and t.state == "open"]
+
+    @cached_property
+    def assignments(self) -> dict[tuple[Side, Role], int]:
+        rows = self.session.exec(
+            select(
+                StakeholderAssignment.side,
+                StakeholderAssignment.role,
+                StakeholderAssignment.user_id,
+            ).where(StakeholderAssignment.agreement_id == self.agreement.id)
+        ).all()
+        return {(Side(side), Role(role)): user for side, role, user in rows}
+
+    def assignee_for(self, side: Side, role: Role) -> int | None:
+        """The role's holder, or the side's Program Manager when the role is not filled."""
+        return self.assignments.get((side, role)) or self.assignments.get(
+            (side, Role.PROGRAM_MANAGER)
+        )
+
+    @cached_property
+    def calendars(self) -> dict[Side, str]:
+        rows = self.session.exec(
+            select(Organization.id, Organization.holiday_calendar).where(
+                col(Organization.id).in_(
+                    (self.agreement.customer_org_id, self.agreement.provider_org_id)
+                )
+            )
+        ).all()
+        by_org = dict(rows)
+        return {side: by_org.get(self.agreement.org_of(side), "US") for side in Side}
+
+    def delegators(self, user_id: int, day: date) -> list[int]:
+        key = (user_id, day)
+        if key not in self._delegators:
+            self._delegators[key] = delegators_of(self.session, user_id, day)
+        return self._delegators[key]
+
+    def payload(self) -> dict[str, Any]:
+        """What every message about the period carries."""
+        period = self.period
+        return {
+            "agreement": {
+                "id": self.agreement.id,
+                "key": self.agreement.key,
+                "title": self.agreement.title,
+            },
+            "version": {"id": None, "number": None, "modification_number": None, "state": None},
+            "period": {
+                "label": period.period,
+                "first_day": period.first_day.isoformat(),
+                "last_day": period.last_day.isoformat(),
+                "state": period.state,
+                "round": period.round,
+            },
+        }
+
+    def add_tasks(
+        self,
+        templates: list[tuple[TaskTemplate, str]],
+        *,
+        now: datetime,
+        due_on: date | None = None,
+        titles: Sequence[str] | None = None,
+    ) -> list[Task]:
+        """New tasks of the period, added to the session but not flushed."""
+        opened = []
+        for i, (template, detail) in enumerate(templates):
+            side = Side(template.side.value)
+            opened.append(
+                Task(
+                    agreement_id=self.agreement.id or 0,
+                    version_id=None,
+                    period_id=self.period.id,
+                    kind=template.kind,
+                    side=side.value,
+                    role=template.role.value,
+                    assignee_id=self.assignee_for(side, template.role),
+                    title=titles[i] if titles else f"{template.title} ({self.period.period})",
+                    detail=detail,
+                    required=template.required,
+                    due_on=due_on
+                    or add_business_days(
+                        local_date(now), template.due_business_days, self.calendars[side]
+                    ),
+                    escalation_roles=[r.value for r in template.escalation_roles],
+                    created_at=now,
+                )
+            )
+        self.session.add_all(opened)
+        if "tasks" in self.__dict__:
+            self.tasks.extend(opened)
+        return opened
+
+    def open_new_tasks(
+        self,
+        templates: list[tuple[TaskTemplate, str]],
+        *,
+        now: datetime,
+        due_on: date | None = None,
+        titles: Sequence[str] | None = None,
+    ) -> list[Task]:
+        """Open tasks outside a transition's own templates: flushed and announced now."""
+        opened = self.add_tasks(templates, now=now, due_on=due_on, titles=titles)
+        if opened:
+            flush(self.session)
+            self.announce_tasks(opened, now)
+        return opened
+
+    def _detail(self, template: TaskTemplate) -> str:
+        period = self.period
+        if template.kind == "address_dispute":
+            named = "; ".join(f"{d['metric']}: {d['reason'].strip()}" for d in self.disputes)
+            return f"The customer disputed round {period.round} of {period.period}: {named}"
+        totals = (period.results or {}).get("totals", {})
+        return (
+            f"Round {period.round} of {period.period}'s results: {totals.get('met', 0)} met, "
+            f"{totals.get('warning', 0)} warning, {totals.get('missed', 0)} missed, "
+            f"{totals.get('excused', 0)} excused, {totals.get('no_data', 0)} without data. "
+            "Accept them, or dispute the metrics you disagree with, each with a reason."
+        )
+
+
+def lock_period(
+    session: Session,
+    agreement_id: int,
+    actor: Actor | None,
+    now: datetime,
+    *,
+    label: str | None = None,
+    period_id: int | None = None,
+    disputes: list[dict[str, str]] | None = None,
+) -> PeriodSubject:
+    """Lock the agreement, then read its period (by label or id) under that lock."""
+    agreement = lock_agreement(session, agreement_id, actor)
+    match = (
+        ReportingPeriod.period == label if period_id is None else ReportingPeriod.id == period_id
+    )
+    period = session.exec(
+        select(ReportingPeriod)
+        .where(ReportingPeriod.agreement_id == agreement_id, match)
+        .execution_options(populate_existing=True)
+    ).first()
+    if period is None:
+        raise NotFound(f"{agreement.key} has no reporting period {label!r}")
+    return PeriodSubject(session, agreement, period, now=now, disputes=disputes)

@@ -1,0 +1,156 @@
+"""The named effects of the reporting cycle (`states.REPORTING.effects`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+
+from states import CORRECTIVE_ACTION, REPORTING
+from workflow import outbox
+from workflow.engine import ALL_STAKEHOLDERS, Firing, register_effects
+from workflow.models import PeriodDispute, Task
+from workflow.queries.periods import (
+    period_report,
+    results_hash,
+    results_of,
+    stored_report,
+    trend_report,
+)
+from workflow.report_mail import report_fragment, status_lines
+from workflow.subjects.period import PeriodSubject
+
+FINAL_TOPIC = "period.final"
+AMENDED_TOPIC = "period.amended"
+REASON_MAX = 4000
+
+
+def _record_results(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
+    """The results as measured now; a resubmission also answers the round's disputes."""
+    period = subject.period
+    report = period_report(
+        subject.session,
+        subject.agreement.id or 0,
+        period.first_day,
+        period.last_day,
+        now=firing.now,
+    )
+    period.results = results_of(report)
+    period.results_hash = results_hash(period.results)
+    period.round += 1
+    period.submitted_at = firing.now
+    period.submitted_by_id = firing.actor.user_id if firing.actor else None
+    if period.round > 1:
+        for dispute in subject.session.exec(
+            select(PeriodDispute).where(
+                PeriodDispute.period_id == period.id,
+                PeriodDispute.round == period.round - 1,
+                col(PeriodDispute.answer).is_(None),
+            )
+        ):
+            dispute.answer = (firing.comment or "").strip() or "resubmitted without comment"
+            dispute.answered_at = firing.now
+            subject.session.add(dispute)
+    return {"round": period.round, "results_hash": period.results_hash}
+
+
+def _record_disputes(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
+    recorded = []
+    for d in subject.disputes:
+        reason = d["reason"].strip()[:REASON_MAX]
+        subject.session.add(
+            PeriodDispute(
+                period_id=subject.period.id or 0,
+                round=subject.period.round,
+                metric_key=d["metric"],
+                reason=reason,
+                raised_by_id=firing.actor.user_id if firing.actor else None,
+                raised_at=firing.now,
+            )
+        )
+        recorded.append({"metric": d["metric"], "reason": reason})
+    return {"disputes": recorded}
+
+
+def _freeze_report(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
+    period = subject.period
+    period.final_hash, period.finalized_at = period.results_hash, firing.now
+    return {"final_hash": period.final_hash}
+
+
+def _open_corrective_actions(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
+    opened = open_corrective_actions(subject, firing.now)
+    return {"opened_tasks": [t.id for t in opened]} if opened else {}
+
+
+def _send_final_report(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
+    send_final_report(subject, firing.now)
+    return {}
+
+
+def open_corrective_actions(subject: PeriodSubject, now: datetime) -> list[Task]:
+    """A task per unexcused miss not yet given one in this period (corrective-action policy)."""
+    misses = (subject.period.results or {}).get("corrective_actions", [])
+    have = {t.title for t in subject.tasks if t.kind == CORRECTIVE_ACTION.kind}
+    wanted = []
+    for miss in misses:
+        title = f"Corrective action: {miss['metric_key']} missed in {miss['window']}"
+        if title not in have:
+            have.add(title)
+            wanted.append(
+                (
+                    title,
+                    f"{miss['metric_key']} was {miss['actual']} in {miss['window']} against a "
+                    f"target of {miss['target']}. Find the cause, plan the correction and "
+                    "report it to the customer.",
+                )
+            )
+    return subject.open_new_tasks(
+        [(CORRECTIVE_ACTION, detail) for _title, detail in wanted],
+        now=now,
+        titles=[title for title, _detail in wanted],
+    )
+
+
+def send_final_report(
+    subject: PeriodSubject, now: datetime, *, amendment: int | None = None
+) -> None:
+    """Mail the final report (or its numbered amendment) to every stakeholder."""
+    period = subject.period
+    report = stored_report(period.results or {})
+    topic = FINAL_TOPIC if amendment is None else AMENDED_TOPIC
+    outbox.enqueue(
+        subject.session,
+        topic=topic,
+        dedupe_key=f"{topic}:{period.id}:{amendment or 0}",
+        now=now,
+        agreement_id=subject.agreement.id,
+        recipients=ALL_STAKEHOLDERS,
+        payload={
+            **subject.payload(),
+            "content_hash": period.final_hash if amendment is None else period.results_hash,
+            "amendment": amendment,
+            "totals": (period.results or {}).get("totals", {}),
+            "lines": status_lines(report),
+            "report_html": report_fragment(
+                report,
+                title=f"{subject.agreement.key}: results of {period.period}",
+                trend=trend_report(
+                    subject.session, subject.agreement.id or 0, period.last_day, now=now
+                ),
+            ),
+        },
+    )
+
+
+register_effects(
+    REPORTING,
+    {
+        "record_results": _record_results,
+        "record_disputes": _record_disputes,
+        "freeze_report": _freeze_report,
+        "open_corrective_actions": _open_corrective_actions,
+        "send_final_report": _send_final_report,
+    },
+)
