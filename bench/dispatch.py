@@ -35,7 +35,7 @@ from bench.target import open_target
 from notifications.dispatch import DispatchCounts, Outgoing, RetryPolicy, dispatch_pending
 from notifications.recipients import Envelope
 from notifications.senders import SmtpSender
-from workflow import outbox
+from workflow.command import command
 from workflow.db import make_engine
 from workflow.example import load_example, seed_parties
 from workflow.models import OutboxMessage
@@ -136,20 +136,18 @@ def queue(url: str, messages: int) -> None:
         parties = seed_parties(session, load_example(), now=T0)
         people = [a.user_id for a in parties.actors.values()]
         for start in range(0, messages, 500):
-            session.connection()
-            for n in range(start, min(start + 500, messages)):
-                outbox.enqueue(
-                    session,
-                    topic="task.assigned",
-                    dedupe_key=f"bench:{n}",
-                    now=T0,
-                    recipients={"user_ids": [people[n % len(people)]]},
-                    payload={
-                        "agreement": {"id": 1, "key": "SLA-2026-0001", "title": "Payroll"},
-                        "task": {"id": n, "kind": "review", "due_on": "2026-11-09"},
-                    },
-                )
-            session.commit()
+            with command(session) as tx:
+                for n in range(start, min(start + 500, messages)):
+                    tx.enqueue(
+                        topic="task.assigned",
+                        dedupe_key=f"bench:{n}",
+                        now=T0,
+                        recipients={"user_ids": [people[n % len(people)]]},
+                        payload={
+                            "agreement": {"id": 1, "key": "SLA-2026-0001", "title": "Payroll"},
+                            "task": {"id": n, "kind": "review", "due_on": "2026-11-09"},
+                        },
+                    )
     engine.dispose()
 
 

@@ -19,8 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from workflow import outbox
-from workflow.db import begin_write
+from workflow.command import command
 from workflow.models import NotificationDelivery, OutboxMessage, User
 
 DIGEST_TOPIC = "digest.daily"
@@ -61,8 +60,7 @@ def compile_digests(
 ) -> DigestCounts:
     """Queue one digest per person with shares from before today (UTC); one transaction."""
     cutoff = datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
-    with Session(engine, expire_on_commit=False) as session:
-        begin_write(session)
+    with Session(engine, expire_on_commit=False) as session, command(session) as tx:
         rows = session.exec(
             select(NotificationDelivery, OutboxMessage)
             .join(OutboxMessage, col(OutboxMessage.id) == col(NotificationDelivery.outbox_id))
@@ -76,7 +74,7 @@ def compile_digests(
             .with_for_update(skip_locked=True, of=NotificationDelivery)
         ).all()
         if not rows:
-            session.rollback()
+            tx.rollback()
             return DigestCounts()
         by_user: dict[int, list[tuple[NotificationDelivery, OutboxMessage]]] = {}
         for share, message in rows:
@@ -93,8 +91,7 @@ def compile_digests(
                 .where(table.c.id.in_([s.id for s, _ in shares]), table.c.digest_key.is_(None))
                 .values(digest_key=key)
             )
-            outbox.enqueue(
-                session,
+            tx.enqueue(
                 topic=DIGEST_TOPIC,
                 dedupe_key=key,
                 now=now,
@@ -111,5 +108,4 @@ def compile_digests(
                     ],
                 },
             )
-        session.commit()
     return DigestCounts(digests=len(by_user), items=len(rows))

@@ -10,23 +10,26 @@ from datetime import UTC, datetime
 from functools import partial
 from itertools import groupby
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
-from workflow.canonical import canonical_json, sha256_hex
+from workflow.canonical import sha256_hex
 from workflow.db import is_postgres
 from workflow.models import AuditChainHead, AuditEvent
+
+if TYPE_CHECKING:
+    from workflow.command import Command
 
 GENESIS = "0" * 64
 HASH_TAG = "accord.audit.v1"
 SYSTEM_CHAIN = "system"
 CHECKPOINT_ACTION = "audit.checkpoint"
 APPEND_ONLY_MESSAGE = "audit events are append-only"
+
+
+_EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 def agreement_chain(agreement_id: int) -> str:
@@ -37,7 +40,7 @@ def event_hash(prev_hash: str, body: str) -> str:
     return sha256_hex(HASH_TAG, prev_hash, body)
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
     """Naive means UTC (as in canonical JSON); the column stores and returns aware UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -45,132 +48,17 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _iso(moment: datetime) -> str:
-    return _utc(moment).isoformat(timespec="microseconds")
+    return utc(moment).isoformat(timespec="microseconds")
 
 
-HEADS_KEY = "accord.audit_heads"
-PENDING_KEY = "accord.audit_pending"
-
-_EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
-_HEADS: sa.Table = AuditChainHead.__table__  # type: ignore[attr-defined]
-
-# Core statements built once: appends are on every command's path, and the unit of work
-# (object construction, flush bookkeeping, one INSERT per row) cost more than the SQL itself.
-_SELECT_HEAD = (
-    sa.select(_HEADS.c.seq, _HEADS.c.hash)
-    .where(_HEADS.c.chain == sa.bindparam("chain"))
-    .with_for_update()
-)
-_INSERT_EVENT = sa.insert(_EVENTS)
-# Executed with one parameter set per chain the transaction appended to.
-_UPDATE_HEAD = (
-    sa.update(_HEADS)
-    .where(_HEADS.c.chain == sa.bindparam("head_chain"))
-    .values(seq=sa.bindparam("head_seq"), hash=sa.bindparam("head_hash"))
-)
-_CREATE_HEAD = {
-    name: dialect.insert(_HEADS).on_conflict_do_nothing(index_elements=["chain"])
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-
-
-@dataclass
-class _Head:
-    """A chain's head as this transaction will leave it; the row stays locked until the end."""
-
-    seq: int
-    hash: str
-    moved: bool = False
-
-
-def _lock_head(session: Session, chain: str) -> _Head:
-    """The chain's head, locked for this transaction (and remembered until it ends)."""
-    held: dict[str, _Head] = session.info.setdefault(HEADS_KEY, {})
-    if chain in held:
-        return held[chain]
-    # A Core read: always the committed row (under the lock), never an identity-mapped copy.
-    connection = session.connection()
-    row = connection.execute(_SELECT_HEAD, {"chain": chain}).first()
-    if row is None:
-        connection.execute(
-            _CREATE_HEAD[connection.dialect.name], {"chain": chain, "seq": 0, "hash": GENESIS}
-        )
-        row = connection.execute(_SELECT_HEAD, {"chain": chain}).one()
-    head = held[chain] = _Head(seq=row.seq, hash=row.hash)
-    return head
-
-
-@event.listens_for(OrmSession, "before_commit")
-def _write_pending(session: OrmSession) -> None:
-    """The transaction's events in one INSERT, then its moved heads in one UPDATE."""
-    pending: list[dict[str, Any]] = session.info.pop(PENDING_KEY, [])
-    if not pending:
-        return
-    connection = session.connection()
-    connection.execute(_INSERT_EVENT, pending)
-    moved = [
-        {"head_chain": chain, "head_seq": head.seq, "head_hash": head.hash}
-        for chain, head in session.info.get(HEADS_KEY, {}).items()
-        if head.moved
-    ]
-    connection.execute(_UPDATE_HEAD, moved)
-    for head in session.info.get(HEADS_KEY, {}).values():
-        head.moved = False
-
-
-@event.listens_for(OrmSession, "after_commit")
-@event.listens_for(OrmSession, "after_rollback")
-def _release_heads(session: OrmSession) -> None:
-    session.info.pop(HEADS_KEY, None)
-    session.info.pop(PENDING_KEY, None)
-
-
-def append(
-    session: Session,
-    *,
-    action: str,
-    now: datetime,
-    agreement_id: int | None = None,
-    version_id: int | None = None,
-    actor_id: int | None = None,
-    on_behalf_of_id: int | None = None,
-    data: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event to the agreement's chain (or the system chain); no commit here.
-
-    The row is written just before the transaction commits, with the command's other events
-    (so the returned event has no `id`); a rollback discards it with everything else.
-    """
-    chain = agreement_chain(agreement_id) if agreement_id is not None else SYSTEM_CHAIN
-    head = _lock_head(session, chain)
-    row: dict[str, Any] = {
-        "chain": chain,
-        "seq": head.seq + 1,
-        "agreement_id": agreement_id,
-        "version_id": version_id,
-        "actor_id": actor_id,
-        "on_behalf_of_id": on_behalf_of_id,
-        "action": action,
-        "occurred_at": _utc(now),
-        "prev_hash": head.hash,
-    }
-    row["body"] = canonical_json({**_hashed_columns(_Columns(row)), "data": data or {}})
-    row["hash"] = event_hash(row["prev_hash"], row["body"])
-    session.info.setdefault(PENDING_KEY, []).append(row)
-    head.seq, head.hash, head.moved = row["seq"], row["hash"], True
-    # A plain snapshot of the row for the caller (model_construct: no validation and no ORM
-    # state, a tenth of the cost of a table model's __init__); it is not attached to a session.
-    return AuditEvent.model_construct(**row)
-
-
-class _Columns:
-    """Attribute access to a pending row, so `_hashed_columns` reads it as it reads a stored one."""
+class PendingColumns:
+    """Attribute access to a pending row, so `hashed_columns` reads it as it reads a stored one."""
 
     def __init__(self, row: dict[str, Any]) -> None:
         self.__dict__.update(row)
 
 
-def _hashed_columns(event: Any) -> dict[str, Any]:
+def hashed_columns(event: Any) -> dict[str, Any]:
     """Every column the body repeats (all but id, body and the hashes, which the hash covers)."""
     return {
         "chain": event.chain,
@@ -184,16 +72,17 @@ def _hashed_columns(event: Any) -> dict[str, Any]:
     }
 
 
-def checkpoint(session: Session, *, now: datetime) -> AuditEvent:
+def checkpoint(tx: Command, *, now: datetime) -> AuditEvent:
     """Record every chain head in the system chain, so a truncated tail cannot hide."""
-    _write_pending(session)  # heads this transaction moved must be read as it leaves them
+    session = tx.session
+    tx.trail.write(session.connection())  # heads this command moved, as it leaves them
     heads = session.exec(
         select(AuditChainHead.chain, AuditChainHead.seq, AuditChainHead.hash).where(
             AuditChainHead.chain != SYSTEM_CHAIN
         )
     )
     recorded = {chain: {"seq": seq, "hash": digest} for chain, seq, digest in heads}
-    return append(session, action=CHECKPOINT_ACTION, now=now, data={"heads": recorded})
+    return tx.audit(action=CHECKPOINT_ACTION, now=now, data={"heads": recorded})
 
 
 @dataclass
@@ -326,7 +215,7 @@ def _link_problem(row: sa.Row[Any], expected_seq: int, prev_hash: str) -> str | 
         body = None
     if not isinstance(body, dict):
         return "body is not a JSON object"
-    for name, value in _hashed_columns(row).items():
+    for name, value in hashed_columns(row).items():
         if body.get(name) != value:
             return f"column {name} does not match the hashed body (edited)"
     return None

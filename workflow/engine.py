@@ -20,15 +20,14 @@ from sqlmodel import Session
 from transitions import Machine
 
 from states import LIFECYCLE, REPORTING, FiredBy, MachineSpec, Outcome, Role, Side, Transition
-from workflow import audit, outbox
 from workflow.access import Actor, Grant, require_role
+from workflow.announcements import ALL_STAKEHOLDERS
 from workflow.calendar import local_date
+from workflow.command import Command
 from workflow.completion import chosen_outcome, record_completion
 from workflow.errors import Forbidden, NotAllowedNow, NotFound
 from workflow.models import Agreement, Task
 from workflow.transaction import flush
-
-ALL_STAKEHOLDERS: dict[str, Any] = {"stakeholders": "all"}
 
 
 class Subject(Protocol):
@@ -38,6 +37,7 @@ class Subject(Protocol):
     # Refuse a person's event before their task's outcome is checked (a period's refusal
     # names each bad dispute, which matters more than a missing comment).
     check_event_first: ClassVar[bool]
+    tx: Command
     session: Session
     agreement: Agreement
 
@@ -216,8 +216,7 @@ def run(
         data["opened_tasks"] = [*data.get("opened_tasks", []), *(t.id for t in opened)]
     if before is not None:
         data["before"], data["after"] = before, subject.snapshot()
-    audit.append(
-        subject.session,
+    subject.tx.audit(
         action=f"{spec.subject}.{transition.event}",
         now=now,
         agreement_id=subject.agreement.id,
@@ -228,8 +227,7 @@ def run(
     )
     if transition.topic:
         dedupe_key, payload = subject.announcement(transition, source)
-        outbox.enqueue(
-            subject.session,
+        subject.tx.enqueue(
             topic=transition.topic,
             dedupe_key=dedupe_key,
             now=now,
@@ -293,8 +291,7 @@ def complete(
     before = subject.prepare_completion(task, outcome, actor, on_behalf_of, comment)
     record_completion(task, outcome, actor, on_behalf_of, comment=comment, now=now)
     subject.session.add(task)  # written by the transition's flush below, or at commit
-    audit.append(
-        subject.session,
+    subject.tx.audit(
         action="task.completed",
         now=now,
         agreement_id=subject.agreement.id,
@@ -349,7 +346,6 @@ def complete_held_task(
 
 
 __all__ = [
-    "ALL_STAKEHOLDERS",
     "MACHINES",
     "Effect",
     "Firing",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -76,22 +74,6 @@ def flush(session: Session) -> None:
     """Flush inside a command; a lost optimistic-lock race is a 409 here as at commit."""
     try:
         session.flush()
-    except StaleDataError as exc:
-        session.rollback()
-        raise StaleVersion(STALE_MESSAGE) from exc
-
-
-@contextmanager
-def command_body(session: Session) -> Iterator[None]:
-    """Run a command's reads and effects: without autoflush, stale rows refused with a 409.
-
-    Commands read first and write at the end, so autoflush would only add a flush before
-    every query; the effects flush explicitly where they need ids or the new lock_version.
-    A flush anywhere in the body that loses an optimistic-lock race becomes StaleVersion.
-    """
-    try:
-        with session.no_autoflush:
-            yield
     except StaleDataError as exc:
         session.rollback()
         raise StaleVersion(STALE_MESSAGE) from exc

@@ -33,7 +33,8 @@ from notifications.senders import DeliveryError, MemorySender, Sender, SmtpSende
 from states import Role
 from tests.helpers import C, P, World, make_world
 from tests.notifications.smtp import HOST, Mailbox, free_port, smtp_server
-from workflow import commands, outbox
+from workflow import commands
+from workflow.command import command
 from workflow.commands.notifications import retry_notification, set_notification_mode
 from workflow.models import NotificationDelivery, OutboxMessage
 
@@ -123,17 +124,15 @@ def queue(world: World, count: int, *, user_ids: list[int] | None = None) -> lis
     people = [a.user_id for a in world.parties.actors.values()]
     session = world.session
     session.rollback()
-    session.connection()
-    for n in range(count):
-        outbox.enqueue(
-            session,
-            topic="task.assigned",
-            dedupe_key=f"test:{n}",
-            now=world.now,
-            recipients={"user_ids": user_ids or [people[n % len(people)]]},
-            payload={"n": n},
-        )
-    session.commit()
+    with command(session) as tx:
+        for n in range(count):
+            tx.enqueue(
+                topic="task.assigned",
+                dedupe_key=f"test:{n}",
+                now=world.now,
+                recipients={"user_ids": user_ids or [people[n % len(people)]]},
+                payload={"n": n},
+            )
     found = session.exec(
         select(OutboxMessage.id)
         .where(col(OutboxMessage.dedupe_key).startswith("test:"))
@@ -350,32 +349,28 @@ def test_a_retry_only_mails_the_people_still_waiting(world: World, engine: Engin
 def test_unusable_rows_are_dead_with_the_reason(world: World, engine: Engine) -> None:
     session = world.session
     session.rollback()
-    session.connection()
-    outbox.enqueue(
-        session,
-        topic="task.assigned",
-        dedupe_key="bad-spec",
-        now=world.now,
-        recipients={"user_ids": "everyone"},
-        payload={},
-    )
-    outbox.enqueue(
-        session,
-        topic="broken.topic",
-        dedupe_key="unrenderable",
-        now=world.now,
-        recipients={"user_ids": [world.who(C, Role.PROGRAM_MANAGER).user_id]},
-        payload={},
-    )
-    outbox.enqueue(
-        session,
-        topic="task.assigned",
-        dedupe_key="nobody",
-        now=world.now,
-        recipients={"user_ids": []},
-        payload={},
-    )
-    session.commit()
+    with command(session) as tx:
+        tx.enqueue(
+            topic="task.assigned",
+            dedupe_key="bad-spec",
+            now=world.now,
+            recipients={"user_ids": "everyone"},
+            payload={},
+        )
+        tx.enqueue(
+            topic="broken.topic",
+            dedupe_key="unrenderable",
+            now=world.now,
+            recipients={"user_ids": [world.who(C, Role.PROGRAM_MANAGER).user_id]},
+            payload={},
+        )
+        tx.enqueue(
+            topic="task.assigned",
+            dedupe_key="nobody",
+            now=world.now,
+            recipients={"user_ids": []},
+            payload={},
+        )
 
     def fussy(message: Outgoing, envelope: Envelope) -> EmailMessage:
         if message.topic == "broken.topic":

@@ -18,8 +18,8 @@ from states import Role
 from tests.helpers import T0, C, World, make_world
 from workflow import audit
 from workflow.canonical import canonical_json
+from workflow.command import command
 from workflow.commands.admin import create_token
-from workflow.db import begin_write
 from workflow.models import Agreement, AuditChainHead, AuditEvent
 
 EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -80,10 +80,8 @@ def _update(conn: sa.Connection, event_id: int, **values: Any) -> None:
 
 
 def _checkpoint(world: World) -> AuditEvent:
-    begin_write(world.session)
-    event = audit.checkpoint(world.session, now=world.tick())
-    world.session.commit()
-    return event
+    with command(world.session) as tx:
+        return audit.checkpoint(tx, now=world.tick())
 
 
 def _assert_refused(engine: Engine, statement: str) -> None:
@@ -154,9 +152,8 @@ def test_aware_and_naive_times_round_trip_identically(session: Session, engine: 
         datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=UTC),
     ]
     for moment in moments:
-        begin_write(session)
-        audit.append(session, action="test.time", now=moment, data={"at": moment})
-        session.commit()
+        with command(session) as tx:
+            tx.audit(action="test.time", now=moment, data={"at": moment})
     with engine.connect() as conn:
         rows = conn.execute(sa.select(EVENTS).order_by(EVENTS.c.seq)).all()
     assert [r.occurred_at for r in rows] == [
@@ -425,9 +422,8 @@ def test_verify_reads_one_snapshot_while_commands_append(
             return
         started.append(True)  # the append below selects the head too
         with Session(engine) as other:
-            begin_write(other)
-            event = audit.append(other, action="test.meanwhile", now=T0, agreement_id=active.id)
-            other.commit()
+            with command(other) as tx:
+                event = tx.audit(action="test.meanwhile", now=T0, agreement_id=active.id)
             appended.append(event.seq)
 
     sa.event.listen(engine, "after_cursor_execute", append_meanwhile)
@@ -463,9 +459,8 @@ def test_a_checkpoint_records_every_chain_head(
 
 
 def _note(world: World, agreement: Agreement) -> None:
-    begin_write(world.session)
-    audit.append(world.session, action="test.note", now=world.tick(), agreement_id=agreement.id)
-    world.session.commit()
+    with command(world.session) as tx:
+        tx.audit(action="test.note", now=world.tick(), agreement_id=agreement.id)
 
 
 def test_a_rewritten_chain_differs_from_its_checkpoint(
@@ -528,14 +523,12 @@ def test_concurrent_appends_to_one_chain_never_fork(engine: Engine, session: Ses
             with Session(engine) as own:
                 start.wait(timeout=30)
                 for n in range(appends):
-                    begin_write(own)
-                    audit.append(
-                        own,
-                        action="test.concurrent",
-                        now=T0 + timedelta(seconds=n),
-                        data={"worker": number, "n": n},
-                    )
-                    own.commit()
+                    with command(own) as tx:
+                        tx.audit(
+                            action="test.concurrent",
+                            now=T0 + timedelta(seconds=n),
+                            data={"worker": number, "n": n},
+                        )
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 

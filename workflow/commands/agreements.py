@@ -13,12 +13,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
 from states import DEFAULT_REPORTING_DAY, LIFECYCLE, Role, Side
-from workflow import audit
 from workflow.access import Actor, Grant, require_role
 from workflow.calendar import local_date
 from workflow.canonical import content_hash
+from workflow.command import Command, command
 from workflow.content import Content, Metric, dump_metrics, dump_terms
-from workflow.db import begin_write, is_postgres
+from workflow.db import is_postgres
 from workflow.errors import (
     Conflict,
     Forbidden,
@@ -44,7 +44,6 @@ from workflow.permissions import (
     version_by_number,
 )
 from workflow.snapshots import version_summary
-from workflow.transaction import commit
 
 
 @dataclass(frozen=True)
@@ -71,81 +70,79 @@ def create_agreement(
     reporting_day: int = DEFAULT_REPORTING_DAY,
 ) -> Agreement:
     """A new agreement with version 1 in draft; the actor's organisation must be a party."""
-    begin_write(session)
-    if customer_org_id == provider_org_id:
-        raise InvalidInput(
-            "customer and provider must be different organisations",
-            [{"field": "provider_org_id", "message": "must differ from customer_org_id"}],
-        )
-    for field, org_id in (
-        ("customer_org_id", customer_org_id),
-        ("provider_org_id", provider_org_id),
-    ):
-        if session.get(Organization, org_id) is None:
+    with command(session) as tx:
+        if customer_org_id == provider_org_id:
             raise InvalidInput(
-                f"no organisation {org_id}", [{"field": field, "message": "unknown"}]
+                "customer and provider must be different organisations",
+                [{"field": "provider_org_id", "message": "must differ from customer_org_id"}],
             )
-    if actor.organization_id not in (customer_org_id, provider_org_id):
-        raise Forbidden("you can only create agreements your own organisation is party to")
-    agreement = Agreement(
-        key=_next_key(session, now.year),
-        title=title,
-        customer_org_id=customer_org_id,
-        provider_org_id=provider_org_id,
-        remedy_policy=remedy_policy,
-        allow_editor_approval=allow_editor_approval,
-        executive_approval_threshold_pct=executive_approval_threshold_pct,
-        reporting_period=reporting_period,
-        reporting_day=reporting_day,
-        created_by_id=actor.user_id,
-        created_at=now,
-    )
-    session.add(agreement)
-    session.flush()
-    assert agreement.id is not None
-    _replace_stakeholders(session, agreement, stakeholders)
-    side = agreement.side_of_org(actor.organization_id)
-    assert side is not None
-    terms, metrics = dump_terms(content.terms), dump_metrics(content.metrics)
-    version = AgreementVersion(
-        agreement_id=agreement.id,
-        number=1,
-        modification_number=0,
-        state=LIFECYCLE.initial,
-        terms=terms,
-        metrics=metrics,
-        content_hash=content_hash(terms, metrics),
-        drafting_side=side.value,
-        created_by_id=actor.user_id,
-        last_edited_by_id=actor.user_id,
-        created_at=now,
-        state_changed_at=now,
-    )
-    session.add(version)
-    session.flush()
-    audit.append(
-        session,
-        action="agreement.created",
-        now=now,
-        agreement_id=agreement.id,
-        version_id=version.id,
-        actor_id=actor.user_id,
-        data={
-            "key": agreement.key,
-            "title": title,
-            "customer_org_id": customer_org_id,
-            "provider_org_id": provider_org_id,
-            "remedy_policy": remedy_policy,
-            "reporting_period": reporting_period,
-            "reporting_day": reporting_day,
-            "stakeholders": [
-                {"side": s.side.value, "role": s.role.value, "user_id": s.user_id}
-                for s in stakeholders
-            ],
-            "after": version_summary(version),
-        },
-    )
-    commit(session)
+        for field, org_id in (
+            ("customer_org_id", customer_org_id),
+            ("provider_org_id", provider_org_id),
+        ):
+            if session.get(Organization, org_id) is None:
+                raise InvalidInput(
+                    f"no organisation {org_id}", [{"field": field, "message": "unknown"}]
+                )
+        if actor.organization_id not in (customer_org_id, provider_org_id):
+            raise Forbidden("you can only create agreements your own organisation is party to")
+        agreement = Agreement(
+            key=_next_key(session, now.year),
+            title=title,
+            customer_org_id=customer_org_id,
+            provider_org_id=provider_org_id,
+            remedy_policy=remedy_policy,
+            allow_editor_approval=allow_editor_approval,
+            executive_approval_threshold_pct=executive_approval_threshold_pct,
+            reporting_period=reporting_period,
+            reporting_day=reporting_day,
+            created_by_id=actor.user_id,
+            created_at=now,
+        )
+        session.add(agreement)
+        session.flush()
+        assert agreement.id is not None
+        _replace_stakeholders(session, agreement, stakeholders)
+        side = agreement.side_of_org(actor.organization_id)
+        assert side is not None
+        terms, metrics = dump_terms(content.terms), dump_metrics(content.metrics)
+        version = AgreementVersion(
+            agreement_id=agreement.id,
+            number=1,
+            modification_number=0,
+            state=LIFECYCLE.initial,
+            terms=terms,
+            metrics=metrics,
+            content_hash=content_hash(terms, metrics),
+            drafting_side=side.value,
+            created_by_id=actor.user_id,
+            last_edited_by_id=actor.user_id,
+            created_at=now,
+            state_changed_at=now,
+        )
+        session.add(version)
+        session.flush()
+        tx.audit(
+            action="agreement.created",
+            now=now,
+            agreement_id=agreement.id,
+            version_id=version.id,
+            actor_id=actor.user_id,
+            data={
+                "key": agreement.key,
+                "title": title,
+                "customer_org_id": customer_org_id,
+                "provider_org_id": provider_org_id,
+                "remedy_policy": remedy_policy,
+                "reporting_period": reporting_period,
+                "reporting_day": reporting_day,
+                "stakeholders": [
+                    {"side": s.side.value, "role": s.role.value, "user_id": s.user_id}
+                    for s in stakeholders
+                ],
+                "after": version_summary(version),
+            },
+        )
     return agreement
 
 
@@ -215,38 +212,36 @@ def set_stakeholders(
     now: datetime,
 ) -> Agreement:
     """Replace the role assignments; open tasks follow their role to its new holder."""
-    begin_write(session)
-    agreement = lock_agreement(session, agreement_id, actor)
-    grant = require_role(
-        actor_grants(session, agreement, actor, local_date(now)),
-        LIFECYCLE.action("set_stakeholders").roles,
-        "changing stakeholders",
-    )
-    before = _assignment_list(session, agreement)
-    _replace_stakeholders(session, agreement, stakeholders)
-    holders = {(s.side.value, s.role.value): s.user_id for s in stakeholders}
-    moved = []
-    open_tasks = session.exec(
-        select(Task).where(Task.agreement_id == agreement.id, Task.state == "open")
-    ).all()
-    for task in open_tasks:
-        new = holders.get((task.side, task.role)) or holders.get(
-            (task.side, Role.PROGRAM_MANAGER.value)
+    with command(session) as tx:
+        agreement = lock_agreement(session, agreement_id, actor)
+        grant = require_role(
+            actor_grants(session, agreement, actor, local_date(now)),
+            LIFECYCLE.action("set_stakeholders").roles,
+            "changing stakeholders",
         )
-        if new != task.assignee_id:
-            moved.append({"task_id": task.id, "from": task.assignee_id, "to": new})
-            task.assignee_id = new
-            session.add(task)
-    audit.append(
-        session,
-        action="agreement.stakeholders_set",
-        now=now,
-        agreement_id=agreement.id,
-        actor_id=actor.user_id,
-        on_behalf_of_id=grant.on_behalf_of_id,
-        data={"before": before, "after": _assignment_list(session, agreement), "moved": moved},
-    )
-    commit(session)
+        before = _assignment_list(session, agreement)
+        _replace_stakeholders(session, agreement, stakeholders)
+        holders = {(s.side.value, s.role.value): s.user_id for s in stakeholders}
+        moved = []
+        open_tasks = session.exec(
+            select(Task).where(Task.agreement_id == agreement.id, Task.state == "open")
+        ).all()
+        for task in open_tasks:
+            new = holders.get((task.side, task.role)) or holders.get(
+                (task.side, Role.PROGRAM_MANAGER.value)
+            )
+            if new != task.assignee_id:
+                moved.append({"task_id": task.id, "from": task.assignee_id, "to": new})
+                task.assignee_id = new
+                session.add(task)
+        tx.audit(
+            action="agreement.stakeholders_set",
+            now=now,
+            agreement_id=agreement.id,
+            actor_id=actor.user_id,
+            on_behalf_of_id=grant.on_behalf_of_id,
+            data={"before": before, "after": _assignment_list(session, agreement), "moved": moved},
+        )
     return agreement
 
 
@@ -271,23 +266,22 @@ def edit_draft(
     metrics: list[dict[str, Any]] | None = None,
 ) -> AgreementVersion:
     """Change terms (merged key by key) and/or metrics (replaced) of a draft."""
-    begin_write(session)
-    agreement = lock_agreement(session, agreement_id, actor)
-    version = version_by_number(session, agreement, number)
-    merged_terms = {**version.terms, **(terms or {})}
-    new_metrics = metrics if metrics is not None else version.metrics
-    replace_draft_content(
-        session,
-        agreement,
-        version,
-        actor,
-        expected_lock_version,
-        merged_terms,
-        new_metrics,
-        now,
-        action="version.edited",
-    )
-    commit(session)
+    with command(session) as tx:
+        agreement = lock_agreement(session, agreement_id, actor)
+        version = version_by_number(session, agreement, number)
+        merged_terms = {**version.terms, **(terms or {})}
+        new_metrics = metrics if metrics is not None else version.metrics
+        replace_draft_content(
+            tx,
+            agreement,
+            version,
+            actor,
+            expected_lock_version,
+            merged_terms,
+            new_metrics,
+            now,
+            action="version.edited",
+        )
     return version
 
 
@@ -302,27 +296,26 @@ def import_version(
     now: datetime,
 ) -> AgreementVersion:
     """Replace a draft's terms and metrics with those of an exported YAML document."""
-    begin_write(session)
-    agreement = lock_agreement(session, agreement_id, actor)
-    version = version_by_number(session, agreement, number)
-    unknown = sorted(set(document) - IMPORTABLE_KEYS)
-    if unknown:
-        raise InvalidInput(
-            f"unknown top-level keys: {', '.join(unknown)}",
-            [{"field": k, "message": "not allowed"} for k in unknown],
+    with command(session) as tx:
+        agreement = lock_agreement(session, agreement_id, actor)
+        version = version_by_number(session, agreement, number)
+        unknown = sorted(set(document) - IMPORTABLE_KEYS)
+        if unknown:
+            raise InvalidInput(
+                f"unknown top-level keys: {', '.join(unknown)}",
+                [{"field": k, "message": "not allowed"} for k in unknown],
+            )
+        replace_draft_content(
+            tx,
+            agreement,
+            version,
+            actor,
+            expected_lock_version,
+            document.get("terms") or {},
+            document.get("metrics") or [],
+            now,
+            action="version.imported",
         )
-    replace_draft_content(
-        session,
-        agreement,
-        version,
-        actor,
-        expected_lock_version,
-        document.get("terms") or {},
-        document.get("metrics") or [],
-        now,
-        action="version.imported",
-    )
-    commit(session)
     return version
 
 
@@ -373,7 +366,7 @@ def check_draft_edit(
 
 
 def replace_draft_content(
-    session: Session,
+    tx: Command,
     agreement: Agreement,
     version: AgreementVersion,
     actor: Actor,
@@ -387,6 +380,7 @@ def replace_draft_content(
 ) -> None:
     """Validate and store a draft's new content, audited as `action` (plus `extra` data);
     the caller commits. Every draft edit goes through here."""
+    session = tx.session
     grant = check_draft_edit(session, agreement, version, actor, expected_lock_version, now)
     content = parse_content(terms, metrics)
     _require_target_change_reasons(session, agreement, version, content.metrics)
@@ -398,8 +392,7 @@ def replace_draft_content(
     version.last_edited_by_id = actor.user_id
     session.add(version)
     session.flush()
-    audit.append(
-        session,
+    tx.audit(
         action=action,
         now=now,
         agreement_id=agreement.id,
@@ -486,56 +479,54 @@ def start_revision(
     session: Session, *, actor: Actor, agreement_id: int, now: datetime
 ) -> AgreementVersion:
     """A new draft cloned from the active version; the active one stays in force."""
-    begin_write(session)
-    agreement = lock_agreement(session, agreement_id, actor)
-    grant = require_role(
-        actor_grants(session, agreement, actor, local_date(now)),
-        LIFECYCLE.action("start_revision").roles,
-        "starting a revision",
-    )
-    active = session.exec(
-        select(AgreementVersion).where(
-            AgreementVersion.agreement_id == agreement.id, AgreementVersion.state == "active"
+    with command(session) as tx:
+        agreement = lock_agreement(session, agreement_id, actor)
+        grant = require_role(
+            actor_grants(session, agreement, actor, local_date(now)),
+            LIFECYCLE.action("start_revision").roles,
+            "starting a revision",
         )
-    ).first()
-    if active is None:
-        raise Conflict(LIFECYCLE.guards["has_active_version"])
-    ctx = VersionContext(session, agreement, active, now=now)
-    if not ctx.no_version_in_progress():
-        raise Conflict(LIFECYCLE.guards["no_version_in_progress"])
-    last = session.exec(
-        select(AgreementVersion.number)
-        .where(AgreementVersion.agreement_id == agreement.id)
-        .order_by(col(AgreementVersion.number).desc())
-    ).first()
-    metrics = [{k: v for k, v in m.items() if k != "target_change"} for m in active.metrics]
-    version = AgreementVersion(
-        agreement_id=agreement.id,  # type: ignore[arg-type]
-        number=(last or 0) + 1,
-        modification_number=active.modification_number + 1,
-        state=LIFECYCLE.initial,
-        terms=dict(active.terms),
-        metrics=metrics,
-        content_hash=content_hash(active.terms, metrics),
-        drafting_side=grant.side.value,
-        created_by_id=actor.user_id,
-        last_edited_by_id=None,
-        created_at=now,
-        state_changed_at=now,
-    )
-    session.add(version)
-    session.flush()
-    audit.append(
-        session,
-        action="version.revision_started",
-        now=now,
-        agreement_id=agreement.id,
-        version_id=version.id,
-        actor_id=actor.user_id,
-        on_behalf_of_id=grant.on_behalf_of_id,
-        data={"from_version": active.number, "after": version_summary(version)},
-    )
-    commit(session)
+        active = session.exec(
+            select(AgreementVersion).where(
+                AgreementVersion.agreement_id == agreement.id, AgreementVersion.state == "active"
+            )
+        ).first()
+        if active is None:
+            raise Conflict(LIFECYCLE.guards["has_active_version"])
+        ctx = VersionContext(session, agreement, active, now=now)
+        if not ctx.no_version_in_progress():
+            raise Conflict(LIFECYCLE.guards["no_version_in_progress"])
+        last = session.exec(
+            select(AgreementVersion.number)
+            .where(AgreementVersion.agreement_id == agreement.id)
+            .order_by(col(AgreementVersion.number).desc())
+        ).first()
+        metrics = [{k: v for k, v in m.items() if k != "target_change"} for m in active.metrics]
+        version = AgreementVersion(
+            agreement_id=agreement.id,  # type: ignore[arg-type]
+            number=(last or 0) + 1,
+            modification_number=active.modification_number + 1,
+            state=LIFECYCLE.initial,
+            terms=dict(active.terms),
+            metrics=metrics,
+            content_hash=content_hash(active.terms, metrics),
+            drafting_side=grant.side.value,
+            created_by_id=actor.user_id,
+            last_edited_by_id=None,
+            created_at=now,
+            state_changed_at=now,
+        )
+        session.add(version)
+        session.flush()
+        tx.audit(
+            action="version.revision_started",
+            now=now,
+            agreement_id=agreement.id,
+            version_id=version.id,
+            actor_id=actor.user_id,
+            on_behalf_of_id=grant.on_behalf_of_id,
+            data={"from_version": active.number, "after": version_summary(version)},
+        )
     return version
 
 

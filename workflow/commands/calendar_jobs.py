@@ -39,18 +39,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from states import LIFECYCLE, Role, Side, TaskTemplate
-from workflow import audit
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date, start_of_day, time_zone
+from workflow.command import command
 from workflow.commands.sweeps import existing_keys, insert_once, outbox_row
-from workflow.db import begin_write
-from workflow.effects import agreement_payload, open_tasks
 from workflow.engine import run
 from workflow.errors import NotAllowedNow
-from workflow.guards import VersionContext
 from workflow.models import Agreement, AgreementVersion, Task
 from workflow.permissions import lock_agreement
-from workflow.subjects.version import VersionSubject
-from workflow.transaction import commit
+from workflow.subjects.version import VersionSubject, agreement_payload, open_tasks
 
 RENEWAL_TOPIC = "agreement.renewal_upcoming"
 RENEWAL_ACTION = "agreement.renewal_upcoming"
@@ -232,21 +228,19 @@ def _active_versions(session: Session, zone: str) -> list[_Candidate]:
 
 
 def _expire(session: Session, c: _Candidate, local_now: datetime, report: CalendarReport) -> None:
-    begin_write(session)
-    with session.no_autoflush:
+    with command(session) as tx:
         agreement = lock_agreement(session, c.agreement_id, None)
         version = _reload(session, c.version_id)
         if version is None or version.state != "active":
-            session.rollback()  # someone else expired, superseded or terminated it first
+            tx.rollback()  # someone else expired, superseded or terminated it first
             return
-        subject = VersionSubject(session, agreement, version, now=local_now)
+        subject = VersionSubject(tx, agreement, version, now=local_now)
         try:
             run(subject, LIFECYCLE.transition("expire"), actor=None, grant=None, now=local_now)
         except NotAllowedNow as refusal:
-            session.rollback()
+            tx.rollback()
             report.waiting.append(f"{c.agreement_key} v{c.number}: {refusal.message}")
             return
-    commit(session)
     report.actions.append(
         CalendarAction("expired", c.agreement_key, c.number, f"period ended {c.period_end}")
     )
@@ -349,14 +343,13 @@ def _apply(
 ) -> None:
     """One version's renewal reminder and review tasks: one transaction, one commit."""
     c = work.candidate
-    begin_write(session)
-    with session.no_autoflush:
+    with command(session) as tx:
         agreement = lock_agreement(session, c.agreement_id, None)
         version = _reload(session, c.version_id)
         if version is None or version.state != "active":
-            session.rollback()
+            tx.rollback()
             return
-        ctx = VersionContext(session, agreement, version, now=local_now)
+        ctx = VersionSubject(tx, agreement, version, now=local_now)
         done: list[CalendarAction] = []
         if work.renewal is not None:
             done.extend(_renewal(ctx, c, work.renewal, local_now))
@@ -371,8 +364,7 @@ def _apply(
                 continue
             (task,) = open_tasks(ctx, [(template, detail)], grant=None, now=local_now)
             assert task.id is not None
-            audit.append(
-                session,
+            tx.audit(
                 action=OPENED_ACTION[template.kind],
                 now=local_now,
                 agreement_id=c.agreement_id,
@@ -389,12 +381,11 @@ def _apply(
                 },
             )
             done.append(CalendarAction(template.kind, c.agreement_key, c.number, what, (task.id,)))
-    commit(session)
     report.actions.extend(done)
 
 
 def _renewal(
-    ctx: VersionContext, c: _Candidate, days: int, local_now: datetime
+    ctx: VersionSubject, c: _Candidate, days: int, local_now: datetime
 ) -> list[CalendarAction]:
     assert c.period_end is not None
     remaining = (c.period_end - local_now.date()).days
@@ -415,8 +406,7 @@ def _renewal(
     )
     if not insert_once(ctx.session, [row]):
         return []
-    audit.append(
-        ctx.session,
+    ctx.tx.audit(
         action=RENEWAL_ACTION,
         now=local_now,
         agreement_id=c.agreement_id,

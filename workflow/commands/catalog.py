@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from workflow import audit
 from workflow.access import Actor
 from workflow.catalog.keys import assign_keys
 from workflow.catalog.measures import measure_values
@@ -24,12 +23,11 @@ from workflow.catalog.report import (
     Uninterpretable,
 )
 from workflow.catalog.workbook import SheetRead, read_workbook
+from workflow.command import Command, command
 from workflow.commands.agreements import check_draft_edit, replace_draft_content
-from workflow.db import begin_write
 from workflow.errors import Forbidden, InvalidInput, NotFound
 from workflow.models import AgreementVersion, CatalogMeasure, CatalogSource
 from workflow.permissions import lock_agreement, version_by_number
-from workflow.transaction import commit
 
 
 def import_catalog(
@@ -81,56 +79,59 @@ def import_catalog(
     ]
     digest = hashlib.sha256(content).hexdigest()
 
-    begin_write(session)
-    source = _source_for(session, filename, digest)
-    source.content_sha256 = digest
-    source.sheets = [_sheet_summary(s) for s in sheets]
-    source.imported_by_id = actor.user_id if actor else None
-    source.imported_at = now
-    session.add(source)
-    session.flush()
-    assert source.id is not None
-    existing = {
-        m.key: m
-        for m in session.exec(select(CatalogMeasure).where(CatalogMeasure.source_id == source.id))
-    }
-    counts = {"imported": 0, "updated": 0, "unchanged": 0}
-    added: list[dict[str, Any]] = []
-    for key, _, values in measures:
-        measure = existing.get(key)
-        if measure is None:
-            added.append({"source_id": source.id, "created_at": now, "updated_at": now, **values})
-        counts[_compare(session, measure, values, now)] += 1
-    if added:
-        # One executemany: building thousands of SQLModel rows took seconds under the lock.
-        session.execute(sa.insert(CatalogMeasure), added)
-    report = ImportReport(
-        source_id=source.id,
-        filename=source.filename,
-        sheets=[s.name for s in used],
-        rows=len(rows),
-        distinct_ids=len({r.measure_id for r in rows}),
-        **counts,
-        interpretable=len(rows) - len(uninterpretable),
-        uninterpretable=uninterpretable,
-        duplicate_ids=[
-            DuplicateIdReport(
-                id=d.measure_id, sheet_rows=[f"{s}!{r}" for s, r in d.rows], keys=d.keys
+    with command(session) as tx:
+        source = _source_for(session, filename, digest)
+        source.content_sha256 = digest
+        source.sheets = [_sheet_summary(s) for s in sheets]
+        source.imported_by_id = actor.user_id if actor else None
+        source.imported_at = now
+        session.add(source)
+        session.flush()
+        assert source.id is not None
+        existing = {
+            m.key: m
+            for m in session.exec(
+                select(CatalogMeasure).where(CatalogMeasure.source_id == source.id)
             )
-            for d in duplicates
-        ],
-        skipped_sheets=[
-            SkippedSheet(sheet=s.name, reason=s.reason) for s in sheets if s.reason is not None
-        ],
-        skipped_rows=[
-            SkippedRowReport(sheet=r.sheet, row=r.row, reason=r.reason)
-            for s in sheets
-            for r in s.skipped_rows
-        ],
-        not_in_workbook=sorted(set(existing) - {key for key, _ in keyed}),
-    )
-    _audit(session, actor, report, digest, now)
-    commit(session)
+        }
+        counts = {"imported": 0, "updated": 0, "unchanged": 0}
+        added: list[dict[str, Any]] = []
+        for key, _, values in measures:
+            measure = existing.get(key)
+            if measure is None:
+                added.append(
+                    {"source_id": source.id, "created_at": now, "updated_at": now, **values}
+                )
+            counts[_compare(session, measure, values, now)] += 1
+        if added:
+            # One executemany: building thousands of SQLModel rows took seconds under the lock.
+            session.execute(sa.insert(CatalogMeasure), added)
+        report = ImportReport(
+            source_id=source.id,
+            filename=source.filename,
+            sheets=[s.name for s in used],
+            rows=len(rows),
+            distinct_ids=len({r.measure_id for r in rows}),
+            **counts,
+            interpretable=len(rows) - len(uninterpretable),
+            uninterpretable=uninterpretable,
+            duplicate_ids=[
+                DuplicateIdReport(
+                    id=d.measure_id, sheet_rows=[f"{s}!{r}" for s, r in d.rows], keys=d.keys
+                )
+                for d in duplicates
+            ],
+            skipped_sheets=[
+                SkippedSheet(sheet=s.name, reason=s.reason) for s in sheets if s.reason is not None
+            ],
+            skipped_rows=[
+                SkippedRowReport(sheet=r.sheet, row=r.row, reason=r.reason)
+                for s in sheets
+                for r in s.skipped_rows
+            ],
+            not_in_workbook=sorted(set(existing) - {key for key, _ in keyed}),
+        )
+        _audit(tx, actor, report, digest, now)
     return report
 
 
@@ -150,10 +151,9 @@ def _compare(
 
 
 def _audit(
-    session: Session, actor: Actor | None, report: ImportReport, digest: str, now: datetime
+    tx: Command, actor: Actor | None, report: ImportReport, digest: str, now: datetime
 ) -> None:
-    audit.append(
-        session,
+    tx.audit(
         action="catalog.imported",
         now=now,
         actor_id=actor.user_id if actor else None,
@@ -215,31 +215,31 @@ def add_catalog_measure(
     `target` is required when the catalogue's target could not be interpreted, and
     overrides it otherwise.
     """
-    begin_write(session)
-    agreement = lock_agreement(session, agreement_id, actor)
-    version = version_by_number(session, agreement, number)
-    # Refuse a non-draft or a stale read before looking at the measure, as edit_draft would.
-    check_draft_edit(session, agreement, version, actor, expected_lock_version, now)
-    measure = session.get(CatalogMeasure, measure_id)
-    if measure is None:
-        raise NotFound("no such catalogue measure")
-    metric = metric_from_measure(measure, key=key, target=target)
-    if any(m["key"] == metric["key"] for m in version.metrics):
-        raise InvalidInput(
-            f"version {version.number} already has a metric {metric['key']!r}; choose another key",
-            [{"field": "key", "message": "already used in this version"}],
+    with command(session) as tx:
+        agreement = lock_agreement(session, agreement_id, actor)
+        version = version_by_number(session, agreement, number)
+        # Refuse a non-draft or a stale read before looking at the measure, as edit_draft would.
+        check_draft_edit(session, agreement, version, actor, expected_lock_version, now)
+        measure = session.get(CatalogMeasure, measure_id)
+        if measure is None:
+            raise NotFound("no such catalogue measure")
+        metric = metric_from_measure(measure, key=key, target=target)
+        if any(m["key"] == metric["key"] for m in version.metrics):
+            raise InvalidInput(
+                f"version {version.number} already has a metric {metric['key']!r}; "
+                "choose another key",
+                [{"field": "key", "message": "already used in this version"}],
+            )
+        replace_draft_content(
+            tx,
+            agreement,
+            version,
+            actor,
+            expected_lock_version,
+            version.terms,
+            [*version.metrics, metric],
+            now,
+            action="version.metric_added_from_catalog",
+            extra={"catalog_measure_id": measure.id, "catalog_key": measure.key},
         )
-    replace_draft_content(
-        session,
-        agreement,
-        version,
-        actor,
-        expected_lock_version,
-        version.terms,
-        [*version.metrics, metric],
-        now,
-        action="version.metric_added_from_catalog",
-        extra={"catalog_measure_id": measure.id, "catalog_key": measure.key},
-    )
-    commit(session)
     return version

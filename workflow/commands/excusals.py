@@ -13,15 +13,13 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from states import LIFECYCLE
-from workflow import audit
 from workflow.access import Actor, require_role
 from workflow.calendar import local_date
-from workflow.db import begin_write
+from workflow.command import command
 from workflow.errors import Conflict, InvalidInput
 from workflow.models import AgreementVersion, Excusal
 from workflow.models.excusals import EXCUSAL_PARTIES
 from workflow.permissions import actor_grants, lock_agreement
-from workflow.transaction import commit
 
 WINDOW_LABEL = re.compile(r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")
 REASON_MAX = 4000
@@ -39,70 +37,68 @@ def excuse_miss(
     now: datetime,
 ) -> Excusal:
     """Record one excusal (one transaction, audited); Program Manager or Business Owner."""
-    begin_write(session)
-    agreement = lock_agreement(session, agreement_id, actor)
-    grant = require_role(
-        actor_grants(session, agreement, actor, local_date(now)),
-        LIFECYCLE.action("excuse_miss").roles,
-        "excusing a miss",
-    )
-    errors: list[dict[str, str]] = []
-    known = {
-        m["key"]
-        for metrics in session.exec(
-            select(AgreementVersion.metrics).where(
-                AgreementVersion.agreement_id == agreement_id,
-                col(AgreementVersion.activated_at).is_not(None),
+    with command(session) as tx:
+        agreement = lock_agreement(session, agreement_id, actor)
+        grant = require_role(
+            actor_grants(session, agreement, actor, local_date(now)),
+            LIFECYCLE.action("excuse_miss").roles,
+            "excusing a miss",
+        )
+        errors: list[dict[str, str]] = []
+        known = {
+            m["key"]
+            for metrics in session.exec(
+                select(AgreementVersion.metrics).where(
+                    AgreementVersion.agreement_id == agreement_id,
+                    col(AgreementVersion.activated_at).is_not(None),
+                )
             )
+            for m in metrics
+        }
+        if metric not in known:
+            errors.append({"field": "metric", "message": f"no activated version has {metric!r}"})
+        if not WINDOW_LABEL.match(window):
+            errors.append({"field": "window", "message": "a month (2027-01) or quarter (2027-Q1)"})
+        if party not in EXCUSAL_PARTIES:
+            errors.append({"field": "party", "message": f"one of {', '.join(EXCUSAL_PARTIES)}"})
+        if not reason.strip():
+            errors.append({"field": "reason", "message": "required"})
+        elif len(reason.strip()) > REASON_MAX:
+            errors.append({"field": "reason", "message": f"at most {REASON_MAX} characters"})
+        if errors:
+            raise InvalidInput("invalid excusal", errors)
+        existing = session.exec(
+            select(Excusal).where(
+                Excusal.agreement_id == agreement_id,
+                Excusal.metric_key == metric,
+                Excusal.window == window,
+            )
+        ).first()
+        if existing is not None:
+            raise Conflict(f"{metric} in {window} is already excused ({existing.party})")
+        excusal = Excusal(
+            agreement_id=agreement_id,
+            metric_key=metric,
+            window=window,
+            party=party,
+            reason=reason.strip(),
+            created_by_id=actor.user_id,
+            created_at=now,
         )
-        for m in metrics
-    }
-    if metric not in known:
-        errors.append({"field": "metric", "message": f"no activated version has {metric!r}"})
-    if not WINDOW_LABEL.match(window):
-        errors.append({"field": "window", "message": "a month (2027-01) or quarter (2027-Q1)"})
-    if party not in EXCUSAL_PARTIES:
-        errors.append({"field": "party", "message": f"one of {', '.join(EXCUSAL_PARTIES)}"})
-    if not reason.strip():
-        errors.append({"field": "reason", "message": "required"})
-    elif len(reason.strip()) > REASON_MAX:
-        errors.append({"field": "reason", "message": f"at most {REASON_MAX} characters"})
-    if errors:
-        raise InvalidInput("invalid excusal", errors)
-    existing = session.exec(
-        select(Excusal).where(
-            Excusal.agreement_id == agreement_id,
-            Excusal.metric_key == metric,
-            Excusal.window == window,
+        session.add(excusal)
+        session.flush()
+        tx.audit(
+            action="excusal.added",
+            now=now,
+            agreement_id=agreement_id,
+            actor_id=actor.user_id,
+            on_behalf_of_id=grant.on_behalf_of_id,
+            data={
+                "excusal_id": excusal.id,
+                "metric": metric,
+                "window": window,
+                "party": party,
+                "reason": excusal.reason,
+            },
         )
-    ).first()
-    if existing is not None:
-        raise Conflict(f"{metric} in {window} is already excused ({existing.party})")
-    excusal = Excusal(
-        agreement_id=agreement_id,
-        metric_key=metric,
-        window=window,
-        party=party,
-        reason=reason.strip(),
-        created_by_id=actor.user_id,
-        created_at=now,
-    )
-    session.add(excusal)
-    session.flush()
-    audit.append(
-        session,
-        action="excusal.added",
-        now=now,
-        agreement_id=agreement_id,
-        actor_id=actor.user_id,
-        on_behalf_of_id=grant.on_behalf_of_id,
-        data={
-            "excusal_id": excusal.id,
-            "metric": metric,
-            "window": window,
-            "party": party,
-            "reason": excusal.reason,
-        },
-    )
-    commit(session)
     return excusal

@@ -8,13 +8,12 @@ from sqlmodel import Session
 
 from states import LIFECYCLE
 from workflow.access import Actor
-from workflow.db import begin_write
+from workflow.command import Command, command
 from workflow.engine import fire, transition_named
 from workflow.errors import StaleVersion
 from workflow.models import AgreementVersion
 from workflow.permissions import lock_version
 from workflow.subjects.version import VersionSubject
-from workflow.transaction import command_body, commit
 
 
 def fire_event(
@@ -29,17 +28,12 @@ def fire_event(
     expected_lock_version: int | None = None,
 ) -> AgreementVersion:
     """Fire `event` on version `number` as `actor`; one transaction, one commit."""
-    begin_write(session)
-    with command_body(session):
-        version = _fire(
-            session, actor, agreement_id, number, event, now, comment, expected_lock_version
-        )
-    commit(session)
-    return version
+    with command(session) as tx:
+        return _fire(tx, actor, agreement_id, number, event, now, comment, expected_lock_version)
 
 
 def _fire(
-    session: Session,
+    tx: Command,
     actor: Actor,
     agreement_id: int,
     number: int,
@@ -48,11 +42,9 @@ def _fire(
     comment: str | None,
     expected_lock_version: int | None,
 ) -> AgreementVersion:
-    agreement, version, calendars = lock_version(session, agreement_id, actor, number=number)
+    agreement, version, calendars = lock_version(tx.session, agreement_id, actor, number=number)
     transition = transition_named(LIFECYCLE, event)
-    subject = VersionSubject(
-        session, agreement, version, now=now, comment=comment, calendars=calendars
-    )
+    subject = VersionSubject(tx, agreement, version, now=now, comment=comment, calendars=calendars)
     if (
         version.state in transition.sources
         and expected_lock_version is not None

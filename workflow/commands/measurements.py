@@ -29,14 +29,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from states import LIFECYCLE
-from workflow import audit
 from workflow.access import Actor, require_party, require_role
 from workflow.calendar import local_date
-from workflow.db import begin_write
+from workflow.command import command
 from workflow.measurements.rules import IngestRules, RawRow, Rejection, rules_for_versions
 from workflow.models import Agreement, AgreementVersion, Measurement, MeasurementBatch
 from workflow.permissions import actor_grants, lock_agreement
-from workflow.transaction import commit
 
 CHUNK_ROWS = 5_000
 ERROR_LIMIT = 1_000
@@ -147,32 +145,31 @@ def _open_batch(
     filename: str | None,
     now: datetime,
 ) -> tuple[IngestRules, MeasurementBatch, int | None]:
-    begin_write(session)
-    agreement = lock_agreement(session, agreement_id, actor)
-    on_behalf_of_id = None
-    if actor is not None:
-        grant = require_role(
-            actor_grants(session, agreement, actor, local_date(now)),
-            LIFECYCLE.action("upload_measurements").roles,
-            "uploading measurements",
+    with command(session):
+        agreement = lock_agreement(session, agreement_id, actor)
+        on_behalf_of_id = None
+        if actor is not None:
+            grant = require_role(
+                actor_grants(session, agreement, actor, local_date(now)),
+                LIFECYCLE.action("upload_measurements").roles,
+                "uploading measurements",
+            )
+            on_behalf_of_id = grant.on_behalf_of_id
+        versions = session.exec(
+            select(AgreementVersion.terms, AgreementVersion.metrics).where(
+                AgreementVersion.agreement_id == agreement_id,
+                col(AgreementVersion.state) != "withdrawn",
+            )
+        ).all()
+        rules = rules_for_versions(versions)
+        batch = MeasurementBatch(
+            agreement_id=agreement_id,
+            source=source,
+            filename=filename[:255] if filename else None,
+            submitted_by_id=None if actor is None else actor.user_id,
+            started_at=now,
         )
-        on_behalf_of_id = grant.on_behalf_of_id
-    versions = session.exec(
-        select(AgreementVersion.terms, AgreementVersion.metrics).where(
-            AgreementVersion.agreement_id == agreement_id,
-            col(AgreementVersion.state) != "withdrawn",
-        )
-    ).all()
-    rules = rules_for_versions(versions)
-    batch = MeasurementBatch(
-        agreement_id=agreement_id,
-        source=source,
-        filename=filename[:255] if filename else None,
-        submitted_by_id=None if actor is None else actor.user_id,
-        started_at=now,
-    )
-    session.add(batch)
-    commit(session)
+        session.add(batch)
     return rules, batch, on_behalf_of_id
 
 
@@ -244,43 +241,42 @@ def _write_chunk(
     error_limit: int,
 ) -> None:
     """One transaction: insert the chunk, skipping keys already stored, and commit."""
-    begin_write(session)
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        inserted = connection.execute(
-            _INSERT_POSTGRES,
-            {
-                "agreement_id": agreement_id,
-                "batch_id": batch_id,
-                "ingested_at": now,
-                "metrics": [metric for metric, _ in chunk],
-                "times": [moment for _, moment in chunk],
-                "values": [value for _, value, _ in chunk.values()],
-                "weights": [weight for _, _, weight in chunk.values()],
-            },
-        ).rowcount
-    else:
-        assert _SQLITE_MOMENT is not None
-        moment = _SQLITE_MOMENT
-        ingested_at = moment(now.astimezone(UTC))
-        params = [
-            (
-                agreement_id,
-                metric,
-                moment(observed_at.astimezone(UTC)),
-                value,
-                weight,
-                batch_id,
-                ingested_at,
-            )
-            for (metric, observed_at), (_line, value, weight) in chunk.items()
-        ]
-        inserted = connection.exec_driver_sql(_INSERT_SQLITE, params).rowcount
-    if inserted < len(chunk):
-        _classify_skipped(connection, chunk, report, agreement_id, error_limit, inserted)
-    else:
-        report.accepted += inserted
-    commit(session)
+    with command(session):
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            inserted = connection.execute(
+                _INSERT_POSTGRES,
+                {
+                    "agreement_id": agreement_id,
+                    "batch_id": batch_id,
+                    "ingested_at": now,
+                    "metrics": [metric for metric, _ in chunk],
+                    "times": [moment for _, moment in chunk],
+                    "values": [value for _, value, _ in chunk.values()],
+                    "weights": [weight for _, _, weight in chunk.values()],
+                },
+            ).rowcount
+        else:
+            assert _SQLITE_MOMENT is not None
+            moment = _SQLITE_MOMENT
+            ingested_at = moment(now.astimezone(UTC))
+            params = [
+                (
+                    agreement_id,
+                    metric,
+                    moment(observed_at.astimezone(UTC)),
+                    value,
+                    weight,
+                    batch_id,
+                    ingested_at,
+                )
+                for (metric, observed_at), (_line, value, weight) in chunk.items()
+            ]
+            inserted = connection.exec_driver_sql(_INSERT_SQLITE, params).rowcount
+        if inserted < len(chunk):
+            _classify_skipped(connection, chunk, report, agreement_id, error_limit, inserted)
+        else:
+            report.accepted += inserted
 
 
 def _classify_skipped(
@@ -331,34 +327,32 @@ def _close_batch(
     on_behalf_of_id: int | None,
     now: datetime,
 ) -> None:
-    begin_write(session)
-    batch = session.get(MeasurementBatch, batch_id)
-    assert batch is not None
-    batch.accepted, batch.duplicates, batch.rejected = (
-        report.accepted,
-        report.duplicates,
-        report.rejected,
-    )
-    if report.complete:
-        batch.finished_at = now
-    session.add(batch)
-    data: dict[str, Any] = {
-        "batch_id": batch_id,
-        "source": batch.source,
-        "filename": batch.filename,
-        "complete": report.complete,
-        "accepted": report.accepted,
-        "duplicates": report.duplicates,
-        "rejected": report.rejected,
-        "first_rejections": [e.as_dict() for e in report.errors[:AUDIT_SAMPLE]],
-    }
-    audit.append(
-        session,
-        action="measurements.imported" if report.complete else "measurements.import_aborted",
-        now=now,
-        agreement_id=agreement_id,
-        actor_id=None if actor is None else actor.user_id,
-        on_behalf_of_id=on_behalf_of_id,
-        data=data,
-    )
-    commit(session)
+    with command(session) as tx:
+        batch = session.get(MeasurementBatch, batch_id)
+        assert batch is not None
+        batch.accepted, batch.duplicates, batch.rejected = (
+            report.accepted,
+            report.duplicates,
+            report.rejected,
+        )
+        if report.complete:
+            batch.finished_at = now
+        session.add(batch)
+        data: dict[str, Any] = {
+            "batch_id": batch_id,
+            "source": batch.source,
+            "filename": batch.filename,
+            "complete": report.complete,
+            "accepted": report.accepted,
+            "duplicates": report.duplicates,
+            "rejected": report.rejected,
+            "first_rejections": [e.as_dict() for e in report.errors[:AUDIT_SAMPLE]],
+        }
+        tx.audit(
+            action="measurements.imported" if report.complete else "measurements.import_aborted",
+            now=now,
+            agreement_id=agreement_id,
+            actor_id=None if actor is None else actor.user_id,
+            on_behalf_of_id=on_behalf_of_id,
+            data=data,
+        )

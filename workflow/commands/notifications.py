@@ -6,13 +6,11 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from workflow import audit
 from workflow.access import Actor
-from workflow.db import begin_write
+from workflow.command import command
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound
 from workflow.models import OutboxMessage, User
 from workflow.models.parties import NOTIFICATION_MODES
-from workflow.transaction import commit
 
 
 def retry_notification(
@@ -22,35 +20,33 @@ def retry_notification(
 
     People an earlier attempt reached are not mailed again (the dispatcher skips them).
     """
-    begin_write(session)
-    if actor is not None and not actor.is_admin:
-        raise Forbidden("only an administrator may do this")
-    message = session.exec(
-        select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update()
-    ).first()
-    if message is None:
-        raise NotFound("no such notification")
-    if message.status != "dead":
-        raise Conflict(f"only a dead notification can be retried; this one is {message.status}")
-    previous_attempts, previous_error = message.attempts, message.last_error
-    message.status = "pending"
-    message.attempts = 0
-    message.next_attempt_at = now
-    session.add(message)
-    audit.append(
-        session,
-        action="notification.retried",
-        now=now,
-        actor_id=actor.user_id if actor else None,
-        data={
-            "outbox_id": message.id,
-            "topic": message.topic,
-            "dedupe_key": message.dedupe_key,
-            "attempts": previous_attempts,
-            "last_error": previous_error,
-        },
-    )
-    commit(session)
+    with command(session) as tx:
+        if actor is not None and not actor.is_admin:
+            raise Forbidden("only an administrator may do this")
+        message = session.exec(
+            select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update()
+        ).first()
+        if message is None:
+            raise NotFound("no such notification")
+        if message.status != "dead":
+            raise Conflict(f"only a dead notification can be retried; this one is {message.status}")
+        previous_attempts, previous_error = message.attempts, message.last_error
+        message.status = "pending"
+        message.attempts = 0
+        message.next_attempt_at = now
+        session.add(message)
+        tx.audit(
+            action="notification.retried",
+            now=now,
+            actor_id=actor.user_id if actor else None,
+            data={
+                "outbox_id": message.id,
+                "topic": message.topic,
+                "dedupe_key": message.dedupe_key,
+                "attempts": previous_attempts,
+                "last_error": previous_error,
+            },
+        )
     return message
 
 
@@ -58,27 +54,25 @@ def set_notification_mode(
     session: Session, *, actor: Actor | None, user_id: int, mode: str, now: datetime
 ) -> User:
     """Immediate mail or one daily digest; users choose their own, administrators anyone's."""
-    begin_write(session)
-    if mode not in NOTIFICATION_MODES:
-        raise InvalidInput(
-            f"unknown notification mode {mode!r}",
-            [{"field": "mode", "message": f"one of {', '.join(NOTIFICATION_MODES)}"}],
-        )
-    if actor is not None and not actor.is_admin and actor.user_id != user_id:
-        raise Forbidden("you may only choose your own notification mode")
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound("no such user")
-    if user.notification_mode != mode:
-        before = user.notification_mode
-        user.notification_mode = mode
-        session.add(user)
-        audit.append(
-            session,
-            action="user.notification_mode_changed",
-            now=now,
-            actor_id=actor.user_id if actor else None,
-            data={"user_id": user_id, "from": before, "to": mode},
-        )
-    commit(session)
+    with command(session) as tx:
+        if mode not in NOTIFICATION_MODES:
+            raise InvalidInput(
+                f"unknown notification mode {mode!r}",
+                [{"field": "mode", "message": f"one of {', '.join(NOTIFICATION_MODES)}"}],
+            )
+        if actor is not None and not actor.is_admin and actor.user_id != user_id:
+            raise Forbidden("you may only choose your own notification mode")
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound("no such user")
+        if user.notification_mode != mode:
+            before = user.notification_mode
+            user.notification_mode = mode
+            session.add(user)
+            tx.audit(
+                action="user.notification_mode_changed",
+                now=now,
+                actor_id=actor.user_id if actor else None,
+                data={"user_id": user_id, "from": before, "to": mode},
+            )
     return user

@@ -15,12 +15,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from states import REPORTING, SUBMIT_RESULTS
-from workflow import audit
 from workflow.access import Actor, require_role
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date
+from workflow.command import Command, command
 from workflow.compliance.windows import TimeWindow, window_for_day
 from workflow.content import Window
-from workflow.db import begin_write
 from workflow.engine import fire, transition_named
 from workflow.errors import InvalidInput, NotAllowedNow
 from workflow.models import Agreement, AgreementVersion, PeriodAmendment, ReportingPeriod
@@ -32,7 +31,7 @@ from workflow.subjects.period_effects import (
     open_corrective_actions,
     send_final_report,
 )
-from workflow.transaction import command_body, commit, flush
+from workflow.transaction import flush
 
 # A scheduler that was off for years must not open hundreds of periods in one run.
 MAX_PERIODS_PER_RUN = 36
@@ -141,53 +140,51 @@ def _open(
     now: datetime,
     report: PeriodsOpened,
 ) -> None:
-    begin_write(session)
-    agreement = lock_agreement(session, agreement_id, None)
-    present = set(
-        session.exec(
-            select(ReportingPeriod.period).where(ReportingPeriod.agreement_id == agreement_id)
-        ).all()
-    )
-    opened = []
-    for window in due:
-        if window.label in present:
-            continue  # another process opened it after our unlocked read
-        period = ReportingPeriod(
-            agreement_id=agreement_id,
-            period=window.label,
-            kind=window.kind.value,
-            first_day=window.first_day,
-            last_day=window.last_day,
-            due_on=window.last_day + timedelta(days=agreement.reporting_day),
-            state_changed_at=now,
-            created_at=now,
+    with command(session) as tx:
+        agreement = lock_agreement(session, agreement_id, None)
+        present = set(
+            session.exec(
+                select(ReportingPeriod.period).where(ReportingPeriod.agreement_id == agreement_id)
+            ).all()
         )
-        session.add(period)
-        opened.append(period)
-    if not opened:
-        session.rollback()
-        return
-    flush(session)
-    for period in opened:
-        subject = PeriodSubject(session, agreement, period, now=now)
-        tasks = subject.open_new_tasks(
-            [(SUBMIT_RESULTS, _submit_detail(period))], now=now, due_on=period.due_on
-        )
-        audit.append(
-            session,
-            action="period.opened",
-            now=now,
-            agreement_id=agreement_id,
-            data={
-                "period": period.period,
-                "first_day": period.first_day.isoformat(),
-                "last_day": period.last_day.isoformat(),
-                "due_on": period.due_on.isoformat(),
-                "opened_tasks": [t.id for t in tasks],
-            },
-        )
-        report.opened.append((agreement.key, period.period))
-    commit(session)
+        opened = []
+        for window in due:
+            if window.label in present:
+                continue  # another process opened it after our unlocked read
+            period = ReportingPeriod(
+                agreement_id=agreement_id,
+                period=window.label,
+                kind=window.kind.value,
+                first_day=window.first_day,
+                last_day=window.last_day,
+                due_on=window.last_day + timedelta(days=agreement.reporting_day),
+                state_changed_at=now,
+                created_at=now,
+            )
+            session.add(period)
+            opened.append(period)
+        if not opened:
+            tx.rollback()
+            return
+        flush(session)
+        for period in opened:
+            subject = PeriodSubject(tx, agreement, period, now=now)
+            tasks = subject.open_new_tasks(
+                [(SUBMIT_RESULTS, _submit_detail(period))], now=now, due_on=period.due_on
+            )
+            tx.audit(
+                action="period.opened",
+                now=now,
+                agreement_id=agreement_id,
+                data={
+                    "period": period.period,
+                    "first_day": period.first_day.isoformat(),
+                    "last_day": period.last_day.isoformat(),
+                    "due_on": period.due_on.isoformat(),
+                    "opened_tasks": [t.id for t in tasks],
+                },
+            )
+            report.opened.append((agreement.key, period.period))
 
 
 def _submit_detail(period: ReportingPeriod) -> str:
@@ -213,11 +210,9 @@ def fire_period_event(
     disputes: list[dict[str, str]] | None = None,
 ) -> ReportingPeriod:
     """Fire `event` on the agreement's period as `actor`; one transaction, one commit."""
-    begin_write(session)
-    with command_body(session):
-        subject = lock_period(session, agreement_id, actor, now, label=period, disputes=disputes)
+    with command(session) as tx:
+        subject = lock_period(tx, agreement_id, actor, now, label=period, disputes=disputes)
         fire(subject, transition_named(REPORTING, event), actor, now=now, comment=comment)
-    commit(session)
     return subject.period
 
 
@@ -234,17 +229,15 @@ def amend_period(
     now: datetime,
 ) -> PeriodAmendment:
     """Correct a final report: recompute it as a numbered, audited amendment, and send it."""
-    begin_write(session)
-    with command_body(session):
-        amendment = _amend(session, actor, agreement_id, period, reason, now)
-    commit(session)
-    return amendment
+    with command(session) as tx:
+        return _amend(tx, actor, agreement_id, period, reason, now)
 
 
 def _amend(
-    session: Session, actor: Actor, agreement_id: int, period: str, reason: str, now: datetime
+    tx: Command, actor: Actor, agreement_id: int, period: str, reason: str, now: datetime
 ) -> PeriodAmendment:
-    ctx = lock_period(session, agreement_id, actor, now, label=period)
+    session = tx.session
+    ctx = lock_period(tx, agreement_id, actor, now, label=period)
     grant = require_role(
         actor_grants(session, ctx.agreement, actor, local_date(now)),
         REPORTING.action("amend_report").roles,
@@ -283,8 +276,7 @@ def _amend(
     session.add_all([row, amendment])
     flush(session)
     opened = open_corrective_actions(ctx, now)
-    audit.append(
-        session,
+    tx.audit(
         action="period.amended",
         now=now,
         agreement_id=agreement_id,

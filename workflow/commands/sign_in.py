@@ -15,9 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, func, select
 
-from workflow import audit
 from workflow.access import Actor
-from workflow.db import begin_write
+from workflow.command import command
 from workflow.errors import Forbidden, InvalidInput, NotFound
 from workflow.models.parties import LoginAttempt, User, WebSession
 from workflow.passwords import check_new_password, hash_password, needs_rehash, verify_password
@@ -62,39 +61,37 @@ def sign_in(
         return SignInResult(retry_at=retry_at)
     matches = verify_password(stored, password)
 
-    begin_write(session)
-    retry_at = throttled_until(session, email, address, now)
-    if retry_at is not None:
-        session.rollback()
-        return SignInResult(retry_at=retry_at)
-    user = session.exec(select(User).where(User.email == email)).first()
-    # The password may have changed (or the account closed) while the hash was checked.
-    matches = matches and user is not None and user.is_active and user.password_hash == stored
-    session.add(LoginAttempt(email=email, address=address, succeeded=matches, attempted_at=now))
-    if not matches or user is None or user.id is None:
-        commit(session)
-        return SignInResult()
-    if stored is not None and needs_rehash(stored):
-        user.password_hash = hash_password(password)
-        session.add(user)
-    token = secrets.token_urlsafe(32)
-    web_session = WebSession(
-        user_id=user.id,
-        token_hash=hash_session_token(token),
-        created_at=now,
-        expires_at=now + SESSION_LIFETIME,
-    )
-    session.add(web_session)
-    session.flush()
-    audit.append(
-        session,
-        action="user.signed_in",
-        now=now,
-        actor_id=user.id,
-        data={"user_id": user.id, "session_id": web_session.id},
-    )
-    actor = Actor.of(user)
-    commit(session)
+    with command(session) as tx:
+        retry_at = throttled_until(session, email, address, now)
+        if retry_at is not None:
+            tx.rollback()
+            return SignInResult(retry_at=retry_at)
+        user = session.exec(select(User).where(User.email == email)).first()
+        # The password may have changed (or the account closed) while the hash was checked.
+        matches = matches and user is not None and user.is_active and user.password_hash == stored
+        session.add(LoginAttempt(email=email, address=address, succeeded=matches, attempted_at=now))
+        if not matches or user is None or user.id is None:
+            commit(session)
+            return SignInResult()
+        if stored is not None and needs_rehash(stored):
+            user.password_hash = hash_password(password)
+            session.add(user)
+        token = secrets.token_urlsafe(32)
+        web_session = WebSession(
+            user_id=user.id,
+            token_hash=hash_session_token(token),
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+        )
+        session.add(web_session)
+        session.flush()
+        tx.audit(
+            action="user.signed_in",
+            now=now,
+            actor_id=user.id,
+            data={"user_id": user.id, "session_id": web_session.id},
+        )
+        actor = Actor.of(user)
     return SignInResult(actor=actor, token=token)
 
 
@@ -136,21 +133,19 @@ def _wait(
 
 def sign_out(session: Session, *, token: str, now: datetime) -> None:
     """End the browser session with this token; an unknown or ended one is left as it is."""
-    begin_write(session)
-    web_session = session.exec(
-        select(WebSession).where(WebSession.token_hash == hash_session_token(token))
-    ).first()
-    if web_session is not None and web_session.revoked_at is None:
-        web_session.revoked_at = now
-        session.add(web_session)
-        audit.append(
-            session,
-            action="user.signed_out",
-            now=now,
-            actor_id=web_session.user_id,
-            data={"user_id": web_session.user_id, "session_id": web_session.id},
-        )
-    commit(session)
+    with command(session) as tx:
+        web_session = session.exec(
+            select(WebSession).where(WebSession.token_hash == hash_session_token(token))
+        ).first()
+        if web_session is not None and web_session.revoked_at is None:
+            web_session.revoked_at = now
+            session.add(web_session)
+            tx.audit(
+                action="user.signed_out",
+                now=now,
+                actor_id=web_session.user_id,
+                data={"user_id": web_session.user_id, "session_id": web_session.id},
+            )
 
 
 def set_passwords(
@@ -164,28 +159,26 @@ def set_passwords(
     """
     check_new_password(password)
     new_hash = hash_password(password)  # before the transaction: hashing is slow
-    begin_write(session)
-    wanted = [normalise_email(e) for e in emails]
-    if not wanted:
-        raise InvalidInput("no user named", [{"field": "email", "message": "required"}])
-    users = list(session.exec(select(User).where(col(User.email).in_(wanted))).all())
-    missing = sorted(set(wanted) - {u.email for u in users})
-    if missing:
-        raise NotFound(f"no user with email {', '.join(missing)}")
-    if actor is not None and not actor.is_admin and {u.id for u in users} != {actor.user_id}:
-        raise Forbidden("only an administrator may set another person's password")
-    for user in users:
-        user.password_hash = new_hash
-        session.add(user)
-        ended = _end_sessions(session, user, now)
-        audit.append(
-            session,
-            action="user.password_set",
-            now=now,
-            actor_id=actor.user_id if actor else None,
-            data={"user_id": user.id, "sessions_ended": ended},
-        )
-    commit(session)
+    with command(session) as tx:
+        wanted = [normalise_email(e) for e in emails]
+        if not wanted:
+            raise InvalidInput("no user named", [{"field": "email", "message": "required"}])
+        users = list(session.exec(select(User).where(col(User.email).in_(wanted))).all())
+        missing = sorted(set(wanted) - {u.email for u in users})
+        if missing:
+            raise NotFound(f"no user with email {', '.join(missing)}")
+        if actor is not None and not actor.is_admin and {u.id for u in users} != {actor.user_id}:
+            raise Forbidden("only an administrator may set another person's password")
+        for user in users:
+            user.password_hash = new_hash
+            session.add(user)
+            ended = _end_sessions(session, user, now)
+            tx.audit(
+                action="user.password_set",
+                now=now,
+                actor_id=actor.user_id if actor else None,
+                data={"user_id": user.id, "sessions_ended": ended},
+            )
     return users
 
 

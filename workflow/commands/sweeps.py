@@ -45,7 +45,7 @@ from sqlmodel import Session
 from states import LIFECYCLE, ReminderPolicy, Role, Side
 from workflow import audit
 from workflow.calendar import BUSINESS_TIME_ZONE, business_days_between, local_date
-from workflow.db import begin_write
+from workflow.command import Command, command
 from workflow.models import (
     Agreement,
     AgreementVersion,
@@ -57,7 +57,6 @@ from workflow.models import (
     User,
 )
 from workflow.reminders import escalations, reminders
-from workflow.transaction import commit
 
 REMINDER_TOPIC = "task.reminder"
 ESCALATION_TOPIC = "task.escalated"
@@ -461,41 +460,42 @@ def _write_batch(
     overdue: _Overdue,
 ) -> None:
     """One transaction: claim the tasks, insert their messages, audit those inserted, commit."""
-    begin_write(session)
-    lock_chain_heads(session, (p.agreement_id for p in todo))
-    postgres = session.connection().dialect.name == "postgresql"
-    ids = sorted({p.task_id for p in todo})
-    claimed = {
-        row.id: row
-        for row in session.connection().execute(_CLAIM_LOCKED if postgres else _CLAIM, {"ids": ids})
-    }
-    if postgres:
-        # Skipped rows are closed (fine) or held by another transaction (next sweep's).
-        open_ids = set(
-            session.connection()
-            .execute(sa.select(_T.c.id).where(_T.c.id.in_(ids), _T.c.state == "open"))
-            .scalars()
-        )
-        report.deferred += len(open_ids - claimed.keys())
-    escalating = {p.agreement_id for p in todo if p.step.kind == "escalation"}
-    holders = role_holders(session, escalating)
-    messages: list[tuple[_Planned, Any, dict[str, Any]]] = []
-    for p in todo:
-        task = claimed.get(p.task_id)
-        if task is None:
-            continue
-        messages.append((p, task, _message(p, task, holders, now=now, overdue=overdue)))
-    inserted = insert_once(session, [m for _, _, m in messages])
-    report.already_sent += len(messages) - len(inserted)
-    # Appended in chain order (the heads are locked already on PostgreSQL).
-    for p, task, message in sorted(messages, key=lambda m: (m[0].agreement_id, m[0].key)):
-        if message["dedupe_key"] not in inserted:
-            continue
-        _audit(session, p, task, message, now=now)
-        report.sent.append(
-            Sent(p.task_id, task.agreement_key, p.step.kind, p.step.name, task.due_on)
-        )
-    commit(session)
+    with command(session) as tx:
+        lock_chain_heads(session, (p.agreement_id for p in todo))
+        postgres = session.connection().dialect.name == "postgresql"
+        ids = sorted({p.task_id for p in todo})
+        claimed = {
+            row.id: row
+            for row in session.connection().execute(
+                _CLAIM_LOCKED if postgres else _CLAIM, {"ids": ids}
+            )
+        }
+        if postgres:
+            # Skipped rows are closed (fine) or held by another transaction (next sweep's).
+            open_ids = set(
+                session.connection()
+                .execute(sa.select(_T.c.id).where(_T.c.id.in_(ids), _T.c.state == "open"))
+                .scalars()
+            )
+            report.deferred += len(open_ids - claimed.keys())
+        escalating = {p.agreement_id for p in todo if p.step.kind == "escalation"}
+        holders = role_holders(session, escalating)
+        messages: list[tuple[_Planned, Any, dict[str, Any]]] = []
+        for p in todo:
+            task = claimed.get(p.task_id)
+            if task is None:
+                continue
+            messages.append((p, task, _message(p, task, holders, now=now, overdue=overdue)))
+        inserted = insert_once(session, [m for _, _, m in messages])
+        report.already_sent += len(messages) - len(inserted)
+        # Appended in chain order (the heads are locked already on PostgreSQL).
+        for p, task, message in sorted(messages, key=lambda m: (m[0].agreement_id, m[0].key)):
+            if message["dedupe_key"] not in inserted:
+                continue
+            _audit(tx, p, task, message, now=now)
+            report.sent.append(
+                Sent(p.task_id, task.agreement_key, p.step.kind, p.step.name, task.due_on)
+            )
     report.transactions += 1
 
 
@@ -562,9 +562,7 @@ def _message(
     )
 
 
-def _audit(
-    session: Session, p: _Planned, task: Any, message: dict[str, Any], *, now: datetime
-) -> None:
+def _audit(tx: Command, p: _Planned, task: Any, message: dict[str, Any], *, now: datetime) -> None:
     payload = message["payload"]
     data: dict[str, Any] = {
         "task_id": task.id,
@@ -579,8 +577,7 @@ def _audit(
         action = ESCALATED_ACTION
         data["escalated_to_role"] = p.step.name
         data["side"] = task.side
-    audit.append(
-        session,
+    tx.audit(
         action=action,
         now=now,
         agreement_id=task.agreement_id,

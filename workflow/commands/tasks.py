@@ -8,14 +8,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from workflow.access import Actor
-from workflow.db import begin_write
+from workflow.command import Command, command
 from workflow.engine import complete_held_task
 from workflow.errors import NotFound
 from workflow.models import Task
 from workflow.permissions import lock_version
 from workflow.subjects.period import lock_period
 from workflow.subjects.version import VersionSubject
-from workflow.transaction import command_body, commit
 
 _TASK_OWNER = select(Task.agreement_id, Task.version_id, Task.period_id).where(
     Task.id == sa.bindparam("task_id")
@@ -32,28 +31,26 @@ def complete_task(
     comment: str | None = None,
 ) -> Task:
     """Complete a task as its assignee or their delegate; one transaction, one commit."""
-    begin_write(session)
-    with command_body(session):
-        task = _complete(session, actor, task_id, outcome, now, comment)
-    commit(session)
-    return task
+    with command(session) as tx:
+        return _complete(tx, actor, task_id, outcome, now, comment)
 
 
 def _complete(
-    session: Session,
+    tx: Command,
     actor: Actor,
     task_id: int,
     outcome: str,
     now: datetime,
     comment: str | None,
 ) -> Task:
+    session = tx.session
     # A task never moves to another agreement, version or period: read before the lock.
     owner = session.exec(_TASK_OWNER, params={"task_id": task_id}).first()
     if owner is None:
         raise NotFound("no such task")
     agreement_id, version_id, period_id = owner
     if period_id is not None:
-        subject = lock_period(session, agreement_id, actor, now, period_id=period_id)
+        subject = lock_period(tx, agreement_id, actor, now, period_id=period_id)
         task = next(t for t in subject.tasks if t.id == task_id)  # read under the lock
         complete_held_task(subject, task, outcome, actor, comment=comment, now=now)
         return task
@@ -63,7 +60,7 @@ def _complete(
         session, agreement_id, actor, version_id=version_id
     )
     version_subject = VersionSubject(
-        session, agreement, version, now=now, comment=comment, calendars=calendars
+        tx, agreement, version, now=now, comment=comment, calendars=calendars
     )
     task = next(t for t in version_subject.tasks if t.id == task_id)  # read under the lock
     complete_held_task(version_subject, task, outcome, actor, comment=comment, now=now)

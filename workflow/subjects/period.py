@@ -13,12 +13,13 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from states import REPORTING, MachineSpec, Outcome, Role, Side, TaskTemplate, Transition
 from workflow.access import Actor, Grant, delegators_of
+from workflow.announcements import announce_task
 from workflow.calendar import add_business_days, local_date
-from workflow.effects import announce_task
+from workflow.command import Command
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.models import Agreement, Organization, ReportingPeriod, StakeholderAssignment, Task
 from workflow.permissions import actor_grants, lock_agreement
@@ -41,14 +42,15 @@ class PeriodSubject:
 
     def __init__(
         self,
-        session: Session,
+        tx: Command,
         agreement: Agreement,
         period: ReportingPeriod,
         *,
         now: datetime,
         disputes: list[dict[str, str]] | None = None,
     ) -> None:
-        self.session = session
+        self.tx = tx
+        self.session = tx.session
         self.agreement = agreement
         self.period = period
         self.now = now
@@ -111,7 +113,7 @@ class PeriodSubject:
 
     def announce_tasks(self, tasks: list[Task], now: datetime) -> None:
         for task in tasks:
-            announce_task(self.session, task, about=self.payload(), now=now)
+            announce_task(self.tx, task, about=self.payload(), now=now)
 
     def announcement(self, transition: Transition, source: str) -> tuple[str, dict[str, Any]]:
         return f"{transition.topic}:{self.period.id}:{self.period.round}", self.payload()
@@ -311,7 +313,7 @@ class PeriodSubject:
 
 
 def lock_period(
-    session: Session,
+    tx: Command,
     agreement_id: int,
     actor: Actor | None,
     now: datetime,
@@ -321,6 +323,7 @@ def lock_period(
     disputes: list[dict[str, str]] | None = None,
 ) -> PeriodSubject:
     """Lock the agreement, then read its period (by label or id) under that lock."""
+    session = tx.session
     agreement = lock_agreement(session, agreement_id, actor)
     match = (
         ReportingPeriod.period == label if period_id is None else ReportingPeriod.id == period_id
@@ -332,4 +335,4 @@ def lock_period(
     ).first()
     if period is None:
         raise NotFound(f"{agreement.key} has no reporting period {label!r}")
-    return PeriodSubject(session, agreement, period, now=now, disputes=disputes)
+    return PeriodSubject(tx, agreement, period, now=now, disputes=disputes)

@@ -8,8 +8,8 @@ from typing import Any
 from sqlmodel import col, select
 
 from states import CORRECTIVE_ACTION, REPORTING
-from workflow import outbox
-from workflow.engine import ALL_STAKEHOLDERS, Firing, register_effects
+from workflow.announcements import ALL_STAKEHOLDERS
+from workflow.engine import Firing, register_effects
 from workflow.models import PeriodDispute, Task
 from workflow.queries.periods import (
     period_report,
@@ -120,8 +120,7 @@ def send_final_report(
     period = subject.period
     report = stored_report(period.results or {})
     topic = FINAL_TOPIC if amendment is None else AMENDED_TOPIC
-    outbox.enqueue(
-        subject.session,
+    subject.tx.enqueue(
         topic=topic,
         dedupe_key=f"{topic}:{period.id}:{amendment or 0}",
         now=now,

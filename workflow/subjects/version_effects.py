@@ -10,12 +10,11 @@ from sqlmodel import delete
 from states import FOLLOW_UP, LIFECYCLE, Role, Side
 from workflow.access import Grant
 from workflow.content import Metric, Terms, is_stricter
-from workflow.effects import open_task
 from workflow.engine import Firing, register_effects, run
 from workflow.guards import VersionContext
 from workflow.models import Gap, User
 from workflow.queries.what_if import measured_shortfalls, study_zone
-from workflow.subjects.version import VersionSubject
+from workflow.subjects.version import VersionSubject, open_task
 from workflow.transaction import flush
 
 
@@ -29,7 +28,7 @@ def _take_effect(subject: VersionSubject, firing: Firing) -> dict[str, Any]:
     previous = subject.active_version
     if previous is None:
         return {}
-    old = VersionSubject(subject.session, subject.agreement, previous, now=firing.now)
+    old = VersionSubject(subject.tx, subject.agreement, previous, now=firing.now)
     run(old, LIFECYCLE.transition("supersede"), actor=None, grant=None, now=firing.now)
     return {"superseded_version": previous.number}
 
