@@ -190,3 +190,34 @@ def is_stricter(direction: str, requirement: float, capability: float) -> bool:
     if direction == Direction.HIGHER_IS_BETTER:
         return requirement > capability
     return requirement < capability
+
+
+def describe_changes(
+    old_terms: dict[str, Any],
+    old_metrics: list[dict[str, Any]],
+    new_terms: dict[str, Any],
+    new_metrics: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """What changed between two contents, field by field (used by edits and diffs)."""
+    terms = {
+        k: {"from": old_terms.get(k), "to": new_terms.get(k)}
+        for k in sorted(set(old_terms) | set(new_terms))
+        if old_terms.get(k) != new_terms.get(k)
+    }
+    old_m = {m["key"]: m for m in old_metrics}
+    new_m = {m["key"]: m for m in new_metrics}
+    changed = {}
+    for key in sorted(set(old_m) & set(new_m)):
+        fields = {
+            f: {"from": old_m[key].get(f), "to": new_m[key].get(f)}
+            for f in sorted(set(old_m[key]) | set(new_m[key]))
+            if old_m[key].get(f) != new_m[key].get(f)
+        }
+        if fields:
+            changed[key] = fields
+    return {
+        "terms": terms,
+        "metrics_added": sorted(set(new_m) - set(old_m)),
+        "metrics_removed": sorted(set(old_m) - set(new_m)),
+        "metrics_changed": changed,
+    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -47,3 +49,12 @@ def check_new_password(password: str) -> None:
             f"a password may have at most {MAX_LENGTH} characters",
             [{"field": "password", "message": f"at most {MAX_LENGTH} characters"}],
         )
+
+
+def hash_session_token(token: str) -> str:
+    # SHA-256 is enough: the token carries 256 random bits, so there is nothing to guess.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()

@@ -16,10 +16,10 @@ from api.pages.session import PageUser, PageUserDep
 from workflow import commands
 from workflow.calendar import local_date
 from workflow.commands.notifications import set_notification_mode
-from workflow.commands.sign_in import normalise_email
 from workflow.errors import InvalidInput
 from workflow.models import User
 from workflow.models.parties import NOTIFICATION_MODES
+from workflow.passwords import normalise_email
 from workflow.queries.common import people
 from workflow.queries.parties import caller
 

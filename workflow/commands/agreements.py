@@ -17,7 +17,7 @@ from workflow.access import Actor, Grant, require_role
 from workflow.calendar import local_date
 from workflow.canonical import content_hash
 from workflow.command import Command, command
-from workflow.content import Content, Metric, dump_metrics, dump_terms
+from workflow.content import Content, Metric, describe_changes, dump_metrics, dump_terms
 from workflow.db import is_postgres
 from workflow.errors import (
     Conflict,
@@ -442,37 +442,6 @@ def _require_target_change_reasons(
     ]
     if errors:
         raise InvalidInput(errors[0]["message"], errors)
-
-
-def describe_changes(
-    old_terms: dict[str, Any],
-    old_metrics: list[dict[str, Any]],
-    new_terms: dict[str, Any],
-    new_metrics: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """What changed between two contents, field by field (used by edits and diffs)."""
-    terms = {
-        k: {"from": old_terms.get(k), "to": new_terms.get(k)}
-        for k in sorted(set(old_terms) | set(new_terms))
-        if old_terms.get(k) != new_terms.get(k)
-    }
-    old_m = {m["key"]: m for m in old_metrics}
-    new_m = {m["key"]: m for m in new_metrics}
-    changed = {}
-    for key in sorted(set(old_m) & set(new_m)):
-        fields = {
-            f: {"from": old_m[key].get(f), "to": new_m[key].get(f)}
-            for f in sorted(set(old_m[key]) | set(new_m[key]))
-            if old_m[key].get(f) != new_m[key].get(f)
-        }
-        if fields:
-            changed[key] = fields
-    return {
-        "terms": terms,
-        "metrics_added": sorted(set(new_m) - set(old_m)),
-        "metrics_removed": sorted(set(old_m) - set(new_m)),
-        "metrics_changed": changed,
-    }
 
 
 def start_revision(

@@ -6,7 +6,6 @@ never holds the database's write lock; the throttle is checked again under that 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,14 @@ from workflow.access import Actor
 from workflow.command import command
 from workflow.errors import Forbidden, InvalidInput, NotFound
 from workflow.models.parties import LoginAttempt, User, WebSession
-from workflow.passwords import check_new_password, hash_password, needs_rehash, verify_password
+from workflow.passwords import (
+    check_new_password,
+    hash_password,
+    hash_session_token,
+    needs_rehash,
+    normalise_email,
+    verify_password,
+)
 from workflow.transaction import commit
 
 ATTEMPT_WINDOW = timedelta(minutes=15)
@@ -27,15 +33,6 @@ MAX_FAILURES_PER_EMAIL = 5
 MAX_FAILURES_PER_ADDRESS = 20
 SESSION_LIFETIME = timedelta(hours=12)
 _ADDRESS_LENGTH = 64  # the column's; an IPv6 address with a zone fits
-
-
-def hash_session_token(token: str) -> str:
-    # SHA-256 is enough: the token carries 256 random bits, so there is nothing to guess.
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from sqlmodel import Session, col, select
 
 from states import Role
 from workflow.access import Actor
-from workflow.commands.sign_in import hash_session_token
 from workflow.models import Organization, StakeholderAssignment
 from workflow.models.parties import User, WebSession
+from workflow.passwords import hash_session_token
 from workflow.queries.common import View
 
 # Roles whose daily work is the approval queue; everyone else starts on their tasks.

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from states import Side
 from workflow.access import Actor
 from workflow.calendar import local_date
-from workflow.commands.agreements import describe_changes
+from workflow.content import describe_changes
 from workflow.guards import VersionContext
 from workflow.models import AgreementVersion
 from workflow.permissions import actor_grants, allowed_events, version_by_number
