@@ -7,16 +7,10 @@ from workflow.commands.admin import (
     create_user,
     revoke_token,
 )
-from workflow.commands.agreements import (
-    StakeholderInput,
-    create_agreement,
-    edit_draft,
-    import_version,
-    set_stakeholders,
-    start_revision,
-)
+from workflow.commands.agreements import StakeholderInput, create_agreement, set_stakeholders
 from workflow.commands.calendar_jobs import CalendarReport, run_calendar
 from workflow.commands.catalog import add_catalog_measure, import_catalog
+from workflow.commands.drafts import edit_draft, import_version, start_revision
 from workflow.commands.excusals import excuse_miss
 from workflow.commands.gaps import add_gap, resolve_gap
 from workflow.commands.lifecycle import fire_event

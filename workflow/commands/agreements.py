@@ -1,4 +1,4 @@
-"""Creating agreements, editing drafts, stakeholders and revisions."""
+"""Creating agreements and setting their stakeholders."""
 
 from __future__ import annotations
 
@@ -8,26 +8,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
 from states import DEFAULT_REPORTING_DAY, LIFECYCLE, Role, Side
-from workflow.access import Actor, Grant, require_role
+from workflow.access import Actor, require_role
 from workflow.calendar import local_date
 from workflow.canonical import content_hash
-from workflow.command import Command, command
-from workflow.content import Content, Metric, describe_changes, dump_metrics, dump_terms
+from workflow.command import command
+from workflow.content import Content, dump_metrics, dump_terms
 from workflow.db import is_postgres
 from workflow.errors import (
-    Conflict,
     Forbidden,
     InvalidInput,
-    NotAllowedNow,
     NotFound,
-    StaleVersion,
 )
-from workflow.guards import VersionContext
 from workflow.models import (
     Agreement,
     AgreementKeySequence,
@@ -39,9 +34,7 @@ from workflow.models import (
 )
 from workflow.permissions import (
     actor_grants,
-    allowed_events,
     lock_agreement,
-    version_by_number,
 )
 from workflow.snapshots import version_summary
 
@@ -252,251 +245,6 @@ def _assignment_list(session: Session, agreement: Agreement) -> list[dict[str, A
         .order_by(col(StakeholderAssignment.side), col(StakeholderAssignment.role))
     ).all()
     return [{"side": r.side, "role": r.role, "user_id": r.user_id} for r in rows]
-
-
-def edit_draft(
-    session: Session,
-    *,
-    actor: Actor,
-    agreement_id: int,
-    number: int,
-    expected_lock_version: int,
-    now: datetime,
-    terms: dict[str, Any] | None = None,
-    metrics: list[dict[str, Any]] | None = None,
-) -> AgreementVersion:
-    """Change terms (merged key by key) and/or metrics (replaced) of a draft."""
-    with command(session) as tx:
-        agreement = lock_agreement(session, agreement_id, actor)
-        version = version_by_number(session, agreement, number)
-        merged_terms = {**version.terms, **(terms or {})}
-        new_metrics = metrics if metrics is not None else version.metrics
-        replace_draft_content(
-            tx,
-            agreement,
-            version,
-            actor,
-            expected_lock_version,
-            merged_terms,
-            new_metrics,
-            now,
-            action="version.edited",
-        )
-    return version
-
-
-def import_version(
-    session: Session,
-    *,
-    actor: Actor,
-    agreement_id: int,
-    number: int,
-    expected_lock_version: int,
-    document: dict[str, Any],
-    now: datetime,
-) -> AgreementVersion:
-    """Replace a draft's terms and metrics with those of an exported YAML document."""
-    with command(session) as tx:
-        agreement = lock_agreement(session, agreement_id, actor)
-        version = version_by_number(session, agreement, number)
-        unknown = sorted(set(document) - IMPORTABLE_KEYS)
-        if unknown:
-            raise InvalidInput(
-                f"unknown top-level keys: {', '.join(unknown)}",
-                [{"field": k, "message": "not allowed"} for k in unknown],
-            )
-        replace_draft_content(
-            tx,
-            agreement,
-            version,
-            actor,
-            expected_lock_version,
-            document.get("terms") or {},
-            document.get("metrics") or [],
-            now,
-            action="version.imported",
-        )
-    return version
-
-
-# What an export holds besides content; import reads content and ignores the rest.
-IMPORTABLE_KEYS = {
-    "title",
-    "customer",
-    "provider",
-    "remedy_policy",
-    "terms",
-    "metrics",
-    "stakeholders",
-    "agreement",
-    "version",
-    "modification_number",
-    "state",
-    "content_hash",
-}
-
-
-def check_draft_edit(
-    session: Session,
-    agreement: Agreement,
-    version: AgreementVersion,
-    actor: Actor,
-    expected_lock_version: int,
-    now: datetime,
-) -> Grant:
-    """The grant under which the actor may edit this draft now; refuses otherwise (role, state,
-    stale lock_version). Public so that other draft edits refuse exactly like edit_draft."""
-    day = local_date(now)
-    grants_ = actor_grants(session, agreement, actor, day)
-    grant = require_role(grants_, LIFECYCLE.action("edit_draft").roles, "editing a draft")
-    if version.state != "draft":
-        ctx = VersionContext(session, agreement, version, now=now)
-        raise NotAllowedNow(
-            f"version {version.number} is {version.state}; only a draft can be edited",
-            current_state=version.state,
-            allowed_events=allowed_events(ctx, actor, grants_, day),
-        )
-    if expected_lock_version != version.lock_version:
-        raise StaleVersion(
-            f"version {version.number} changed since you read it (lock_version is now "
-            f"{version.lock_version}); reload it and apply your change again",
-            current_lock_version=version.lock_version,
-        )
-    return grant
-
-
-def replace_draft_content(
-    tx: Command,
-    agreement: Agreement,
-    version: AgreementVersion,
-    actor: Actor,
-    expected_lock_version: int,
-    terms: dict[str, Any],
-    metrics: list[dict[str, Any]],
-    now: datetime,
-    *,
-    action: str,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    """Validate and store a draft's new content, audited as `action` (plus `extra` data);
-    the caller commits. Every draft edit goes through here."""
-    session = tx.session
-    grant = check_draft_edit(session, agreement, version, actor, expected_lock_version, now)
-    content = parse_content(terms, metrics)
-    _require_target_change_reasons(session, agreement, version, content.metrics)
-    new_terms, new_metrics = dump_terms(content.terms), dump_metrics(content.metrics)
-    before = version_summary(version)
-    changes = describe_changes(version.terms, version.metrics, new_terms, new_metrics)
-    version.terms, version.metrics = new_terms, new_metrics
-    version.content_hash = content_hash(new_terms, new_metrics)
-    version.last_edited_by_id = actor.user_id
-    session.add(version)
-    session.flush()
-    tx.audit(
-        action=action,
-        now=now,
-        agreement_id=agreement.id,
-        version_id=version.id,
-        actor_id=actor.user_id,
-        on_behalf_of_id=grant.on_behalf_of_id,
-        data={
-            **(extra or {}),
-            "changes": changes,
-            "before": before,
-            "after": version_summary(version),
-        },
-    )
-
-
-def parse_content(terms: dict[str, Any], metrics: list[dict[str, Any]]) -> Content:
-    """Validate terms and metrics, naming every offending field."""
-    try:
-        return Content.model_validate({"terms": terms, "metrics": metrics})
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        raise InvalidInput("invalid terms or metrics", errors) from None
-
-
-def _require_target_change_reasons(
-    session: Session, agreement: Agreement, version: AgreementVersion, metrics: list[Metric]
-) -> None:
-    active = session.exec(
-        select(AgreementVersion).where(
-            AgreementVersion.agreement_id == agreement.id, AgreementVersion.state == "active"
-        )
-    ).first()
-    if active is None or active.id == version.id:
-        return
-    previous = {m["key"]: m for m in active.metrics}
-    errors = [
-        {
-            "field": f"metrics.{i}.target_change",
-            "message": f"target of {m.key} changed from {previous[m.key]['target']:g} to "
-            f"{m.target:g}: say who drove it (customer or provider) and why",
-        }
-        for i, m in enumerate(metrics)
-        if m.key in previous and previous[m.key]["target"] != m.target and m.target_change is None
-    ]
-    if errors:
-        raise InvalidInput(errors[0]["message"], errors)
-
-
-def start_revision(
-    session: Session, *, actor: Actor, agreement_id: int, now: datetime
-) -> AgreementVersion:
-    """A new draft cloned from the active version; the active one stays in force."""
-    with command(session) as tx:
-        agreement = lock_agreement(session, agreement_id, actor)
-        grant = require_role(
-            actor_grants(session, agreement, actor, local_date(now)),
-            LIFECYCLE.action("start_revision").roles,
-            "starting a revision",
-        )
-        active = session.exec(
-            select(AgreementVersion).where(
-                AgreementVersion.agreement_id == agreement.id, AgreementVersion.state == "active"
-            )
-        ).first()
-        if active is None:
-            raise Conflict(LIFECYCLE.guards["has_active_version"])
-        ctx = VersionContext(session, agreement, active, now=now)
-        if not ctx.no_version_in_progress():
-            raise Conflict(LIFECYCLE.guards["no_version_in_progress"])
-        last = session.exec(
-            select(AgreementVersion.number)
-            .where(AgreementVersion.agreement_id == agreement.id)
-            .order_by(col(AgreementVersion.number).desc())
-        ).first()
-        metrics = [{k: v for k, v in m.items() if k != "target_change"} for m in active.metrics]
-        version = AgreementVersion(
-            agreement_id=agreement.id,  # type: ignore[arg-type]
-            number=(last or 0) + 1,
-            modification_number=active.modification_number + 1,
-            state=LIFECYCLE.initial,
-            terms=dict(active.terms),
-            metrics=metrics,
-            content_hash=content_hash(active.terms, metrics),
-            drafting_side=grant.side.value,
-            created_by_id=actor.user_id,
-            last_edited_by_id=None,
-            created_at=now,
-            state_changed_at=now,
-        )
-        session.add(version)
-        session.flush()
-        tx.audit(
-            action="version.revision_started",
-            now=now,
-            agreement_id=agreement.id,
-            version_id=version.id,
-            actor_id=actor.user_id,
-            on_behalf_of_id=grant.on_behalf_of_id,
-            data={"from_version": active.number, "after": version_summary(version)},
-        )
-    return version
 
 
 def agreement_or_404(session: Session, agreement_id: int) -> Agreement:

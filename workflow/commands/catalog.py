@@ -24,7 +24,7 @@ from workflow.catalog.report import (
 )
 from workflow.catalog.workbook import SheetRead, read_workbook
 from workflow.command import Command, command
-from workflow.commands.agreements import check_draft_edit, replace_draft_content
+from workflow.drafting import check_draft_edit, replace_draft_content
 from workflow.errors import Forbidden, InvalidInput, NotFound
 from workflow.models import AgreementVersion, CatalogMeasure, CatalogSource
 from workflow.permissions import lock_agreement, version_by_number
