@@ -139,7 +139,7 @@ def queue(url: str, messages: int) -> None:
             with command(session) as tx:
                 for n in range(start, min(start + 500, messages)):
                     tx.enqueue(
-                        topic="task.assigned",
+                        topic="bench.message",
                         dedupe_key=f"bench:{n}",
                         now=T0,
                         recipients={"user_ids": [people[n % len(people)]]},

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from workflow.models import OutboxMessage
+from workflow.payloads import checked
 
 # One statement per dialect, built once: executed with a list of rows it stays in the
 # compiled cache, where a multi-VALUES statement would compile anew for every row count.
@@ -36,13 +37,14 @@ def message_row(
     payload: dict[str, Any],
     agreement_id: int | None = None,
 ) -> dict[str, Any]:
-    """A new outbox row, pending delivery from `now`."""
+    """A new outbox row, pending delivery from `now`; the payload is checked against the
+    topic's type (`workflow.payloads`), so a malformed message fails its command."""
     return {
         "topic": topic,
         "dedupe_key": dedupe_key,
         "agreement_id": agreement_id,
         "recipients": recipients,
-        "payload": payload,
+        "payload": checked(topic, payload),
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,

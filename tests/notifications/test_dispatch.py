@@ -127,7 +127,7 @@ def queue(world: World, count: int, *, user_ids: list[int] | None = None) -> lis
     with command(session) as tx:
         for n in range(count):
             tx.enqueue(
-                topic="task.assigned",
+                topic="test.message",
                 dedupe_key=f"test:{n}",
                 now=world.now,
                 recipients={"user_ids": user_ids or [people[n % len(people)]]},
@@ -351,7 +351,7 @@ def test_unusable_rows_are_dead_with_the_reason(world: World, engine: Engine) ->
     session.rollback()
     with command(session) as tx:
         tx.enqueue(
-            topic="task.assigned",
+            topic="test.message",
             dedupe_key="bad-spec",
             now=world.now,
             recipients={"user_ids": "everyone"},
@@ -365,7 +365,7 @@ def test_unusable_rows_are_dead_with_the_reason(world: World, engine: Engine) ->
             payload={},
         )
         tx.enqueue(
-            topic="task.assigned",
+            topic="test.message",
             dedupe_key="nobody",
             now=world.now,
             recipients={"user_ids": []},

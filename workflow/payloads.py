@@ -1,0 +1,151 @@
+"""What each outbox topic carries, as types: checked when a message is queued.
+
+The templates under `notifications/templates/` read these fields; a producer that forgets one,
+misspells one or adds one nobody reads is refused at enqueue time, inside its command, rather
+than when the dispatcher renders the message later. Payloads are stored as JSON, so dates are
+ISO strings here, as they are in the row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgreementRef(Payload):
+    id: int | None
+    key: str
+    title: str
+
+
+class VersionRef(Payload):
+    id: int | None
+    number: int | None
+    modification_number: int | None
+    state: str | None
+
+
+class PeriodRef(Payload):
+    label: str
+    first_day: str
+    last_day: str
+    state: str
+    round: int
+
+
+class TaskRef(Payload):
+    id: int | None
+    kind: str
+    title: str
+    side: str
+    role: str
+    due_on: str
+    assignee_id: int | None
+    detail: str | None = None
+
+
+class About(Payload):
+    """Every message about an agreement names it and its version (or says it has none)."""
+
+    agreement: AgreementRef
+    version: VersionRef
+
+
+class TaskAssigned(About):
+    task: TaskRef
+    period: PeriodRef | None = None
+
+
+class VersionMoved(About):
+    """A lifecycle transition, announced to every stakeholder."""
+
+    event: str
+    from_state: str
+    to_state: str
+    actor: str
+    comment: str | None
+
+
+class ApprovalGiven(About):
+    task: TaskRef
+    outcome: str | None
+    actor: str
+    comment: str | None
+
+
+class TaskReminder(About):
+    task: TaskRef
+    step: str
+    due_on: str
+    business_days_overdue: int
+
+
+class TaskEscalated(About):
+    task: TaskRef
+    escalated_to_role: str
+    side: str
+    business_days_overdue: int
+    holder: dict[str, str] | None
+
+
+class DelegationStarted(Payload):
+    delegation_id: int | None
+    delegator: str
+    delegate: str
+    starts_on: str
+    ends_on: str
+
+
+class RenewalUpcoming(About):
+    period_end: str
+    days_before: int
+    days_remaining: int
+
+
+class Digest(Payload):
+    date: str
+    items: list[dict[str, Any]]
+
+
+TRANSITION_TOPICS = (
+    "review.requested",
+    "changes.requested",
+    "gap_analysis.opened",
+    "rework.requested",
+    "approval.requested",
+    "version.rejected",
+    "version.activated",
+    "version.superseded",
+    "version.withdrawn",
+    "version.expired",
+    "agreement.terminated",
+)
+
+PAYLOADS: dict[str, type[Payload]] = {
+    "task.assigned": TaskAssigned,
+    **dict.fromkeys(TRANSITION_TOPICS, VersionMoved),
+    "version.approved": ApprovalGiven,
+    "version.approved_with_conditions": ApprovalGiven,
+    "task.reminder": TaskReminder,
+    "task.escalated": TaskEscalated,
+    "delegation.started": DelegationStarted,
+    "agreement.renewal_upcoming": RenewalUpcoming,
+    "digest.daily": Digest,
+}
+
+
+def checked(topic: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """`payload` as validated for `topic` (ValueError naming the topic and the fields)."""
+    model = PAYLOADS.get(topic)
+    if model is None:
+        return payload  # a topic without a declared shape (tests, benchmarks) passes as is
+    try:
+        model.model_validate(payload)
+    except ValueError as exc:
+        raise ValueError(f"outbox payload for {topic!r} does not match its type: {exc}") from exc
+    return payload
