@@ -1,6 +1,6 @@
 """The machines as data: states, events, guards, task templates and reminder policy."""
 
-from states.lifecycle import FOLLOW_UP, LIFECYCLE
+from states.lifecycle import FOLLOW_UP, LIFECYCLE, VersionState
 from states.model import (
     Action,
     FiredBy,
@@ -13,10 +13,17 @@ from states.model import (
     SideRef,
     State,
     TaskKind,
+    TaskState,
     TaskTemplate,
     Transition,
 )
-from states.reporting import CORRECTIVE_ACTION, DEFAULT_REPORTING_DAY, REPORTING, SUBMIT_RESULTS
+from states.reporting import (
+    CORRECTIVE_ACTION,
+    DEFAULT_REPORTING_DAY,
+    REPORTING,
+    SUBMIT_RESULTS,
+    PeriodState,
+)
 from states.validate import SpecError, validate
 
 validate(LIFECYCLE)
@@ -48,6 +55,7 @@ __all__ = [
     "GovernanceCalendar",
     "MachineSpec",
     "Outcome",
+    "PeriodState",
     "ReminderPolicy",
     "Role",
     "Side",
@@ -55,8 +63,10 @@ __all__ = [
     "SpecError",
     "State",
     "TaskKind",
+    "TaskState",
     "TaskTemplate",
     "Transition",
+    "VersionState",
     "task_kind",
     "validate",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from states.model import (
     Action,
     FiredBy,
@@ -17,15 +19,28 @@ from states.model import (
     Transition,
 )
 
-DRAFT = "draft"
-JOINT_REVIEW = "joint_review"
-GAP_ANALYSIS = "gap_analysis"
-APPROVAL = "approval"
-ACTIVE = "active"
-SUPERSEDED = "superseded"
-EXPIRED = "expired"
-TERMINATED = "terminated"
-WITHDRAWN = "withdrawn"
+
+class VersionState(StrEnum):
+    DRAFT = "draft"
+    JOINT_REVIEW = "joint_review"
+    GAP_ANALYSIS = "gap_analysis"
+    APPROVAL = "approval"
+    ACTIVE = "active"
+    SUPERSEDED = "superseded"
+    EXPIRED = "expired"
+    TERMINATED = "terminated"
+    WITHDRAWN = "withdrawn"
+
+
+DRAFT = VersionState.DRAFT
+JOINT_REVIEW = VersionState.JOINT_REVIEW
+GAP_ANALYSIS = VersionState.GAP_ANALYSIS
+APPROVAL = VersionState.APPROVAL
+ACTIVE = VersionState.ACTIVE
+SUPERSEDED = VersionState.SUPERSEDED
+EXPIRED = VersionState.EXPIRED
+TERMINATED = VersionState.TERMINATED
+WITHDRAWN = VersionState.WITHDRAWN
 
 PM = Role.PROGRAM_MANAGER
 BO = Role.BUSINESS_OWNER

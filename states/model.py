@@ -44,6 +44,14 @@ ROLE_LABELS: dict[Role, str] = {
 }
 
 
+class TaskState(StrEnum):
+    """Where a task of any machine stands; only an open task can be completed."""
+
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
 class SideRef(StrEnum):
     """Which side a task template targets, possibly relative to the version or the actor."""
 

@@ -8,6 +8,8 @@ reminders and escalations reach these people exactly as they reach approvers.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from states.model import (
     Action,
     FiredBy,
@@ -21,12 +23,22 @@ from states.model import (
     Transition,
 )
 
-OPEN = "open"
-SUBMITTED = "submitted"
-DISPUTED = "disputed"
-RESUBMITTED = "resubmitted"
-ACCEPTED = "accepted"
-FINAL = "final"
+
+class PeriodState(StrEnum):
+    OPEN = "open"
+    SUBMITTED = "submitted"
+    DISPUTED = "disputed"
+    RESUBMITTED = "resubmitted"
+    ACCEPTED = "accepted"
+    FINAL = "final"
+
+
+OPEN = PeriodState.OPEN
+SUBMITTED = PeriodState.SUBMITTED
+DISPUTED = PeriodState.DISPUTED
+RESUBMITTED = PeriodState.RESUBMITTED
+ACCEPTED = PeriodState.ACCEPTED
+FINAL = PeriodState.FINAL
 
 PM = Role.PROGRAM_MANAGER
 FL = Role.FUNCTIONAL_LEAD

@@ -18,7 +18,7 @@ def validate(spec: MachineSpec) -> MachineSpec:
     if len(set(names)) != len(names):
         problems.append("duplicate state names")
     if spec.initial not in names:
-        problems.append(f"initial state {spec.initial!r} is not a state")
+        problems.append(f"initial state {str(spec.initial)!r} is not a state")
     events = [t.event for t in spec.transitions]
     if len(set(events)) != len(events):
         problems.append("duplicate event names")
@@ -26,7 +26,7 @@ def validate(spec: MachineSpec) -> MachineSpec:
     for t in spec.transitions:
         for s in (*t.sources, t.dest):
             if s not in names:
-                problems.append(f"{t.event}: unknown state {s!r}")
+                problems.append(f"{t.event}: unknown state {str(s)!r}")
         for g in t.guards:
             if g not in spec.guards:
                 problems.append(f"{t.event}: unknown guard {g!r}")
@@ -69,8 +69,8 @@ def validate(spec: MachineSpec) -> MachineSpec:
     )
     for state in spec.states:
         if state.final and spec.events_from(state.name):
-            problems.append(f"final state {state.name!r} has exits")
-    problems.extend(f"state {s!r} is unreachable" for s in _unreachable(spec))
+            problems.append(f"final state {str(state.name)!r} has exits")
+    problems.extend(f"state {str(s)!r} is unreachable" for s in _unreachable(spec))
     if problems:
         raise SpecError(f"machine {spec.name!r}: " + "; ".join(problems))
     return spec

@@ -110,16 +110,17 @@ Effect = Callable[[Any, Firing], dict[str, Any]]
 
 def _machine(spec: MachineSpec) -> Machine:
     # model=None and trigger-by-event keep rows free of attributes the library would add,
-    # and cost nothing per row (no add_model, no machine per instance).
+    # and cost nothing per row (no add_model, no machine per instance). States go in as plain
+    # strings: `transitions` would name Enum states by member name, not by the stored value.
     return Machine(
         model=None,
-        states=list(spec.state_names),
-        initial=spec.initial,
+        states=[str(s) for s in spec.state_names],
+        initial=str(spec.initial),
         transitions=[
             {
                 "trigger": t.event,
-                "source": list(t.sources),
-                "dest": t.dest,
+                "source": [str(s) for s in t.sources],
+                "dest": str(t.dest),
                 "conditions": list(t.guards),
             }
             for t in spec.transitions
