@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from states import Outcome, TaskKind
+from states import Outcome, TaskKind, TaskState
 from workflow.access import Actor
 from workflow.errors import InvalidInput
 from workflow.models import Task
@@ -32,7 +32,7 @@ def record_completion(
     now: datetime,
 ) -> None:
     """Mark `task` completed with `outcome` by `actor` (for `on_behalf_of`, when delegated)."""
-    task.state, task.outcome, task.comment = "completed", outcome.name, comment
+    task.state, task.outcome, task.comment = TaskState.COMPLETED.value, outcome.name, comment
     task.completed_by_id, task.on_behalf_of_id, task.completed_at = (
         actor.user_id,
         on_behalf_of,

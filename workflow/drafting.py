@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from states import LIFECYCLE
+from states import LIFECYCLE, VersionState
 from workflow.access import Actor, Grant, require_role
 from workflow.calendar import local_date
 from workflow.canonical import content_hash
@@ -60,7 +60,7 @@ def check_draft_edit(
     day = local_date(now)
     grants_ = actor_grants(session, agreement, actor, day)
     grant = require_role(grants_, LIFECYCLE.action("edit_draft").roles, "editing a draft")
-    if version.state != "draft":
+    if version.state != VersionState.DRAFT:
         ctx = VersionContext(session, agreement, version, now=now)
         raise NotAllowedNow(
             f"version {version.number} is {version.state}; only a draft can be edited",
@@ -136,7 +136,8 @@ def _require_target_change_reasons(
 ) -> None:
     active = session.exec(
         select(AgreementVersion).where(
-            AgreementVersion.agreement_id == agreement.id, AgreementVersion.state == "active"
+            AgreementVersion.agreement_id == agreement.id,
+            AgreementVersion.state == VersionState.ACTIVE,
         )
     ).first()
     if active is None or active.id == version.id:

@@ -19,7 +19,17 @@ from typing import Any, ClassVar, Protocol
 from sqlmodel import Session
 from transitions import Machine
 
-from states import LIFECYCLE, REPORTING, FiredBy, MachineSpec, Outcome, Role, Side, Transition
+from states import (
+    LIFECYCLE,
+    REPORTING,
+    FiredBy,
+    MachineSpec,
+    Outcome,
+    Role,
+    Side,
+    TaskState,
+    Transition,
+)
 from workflow.access import Actor, Grant, require_role
 from workflow.announcements import ALL_STAKEHOLDERS
 from workflow.calendar import local_date
@@ -333,7 +343,7 @@ def complete_held_task(
     now: datetime,
 ) -> None:
     """Complete `task` (read under the lock) as its assignee or their delegate."""
-    if task.state != "open":
+    if task.state != TaskState.OPEN:
         raise NotAllowedNow(
             f"task {task.id} is already {task.state}", current_state=task.state, allowed_events=[]
         )

@@ -9,7 +9,7 @@ from functools import cached_property
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from states import LIFECYCLE, Role, Side
+from states import LIFECYCLE, Role, Side, TaskState, VersionState
 from workflow.access import DELEGATORS, delegators_of
 from workflow.calendar import local_date
 from workflow.models import (
@@ -154,20 +154,20 @@ class VersionContext:
         return self.session.exec(
             select(AgreementVersion).where(
                 AgreementVersion.agreement_id == self.agreement.id,
-                AgreementVersion.state == "active",
+                AgreementVersion.state == VersionState.ACTIVE,
                 AgreementVersion.id != self.version.id,
             )
         ).first()
 
     def open_tasks(self, kind: str | None = None) -> list[Task]:
-        return [t for t in self.tasks if t.state == "open" and kind in (None, t.kind)]
+        return [t for t in self.tasks if t.state == TaskState.OPEN and kind in (None, t.kind)]
 
     def current(self, kind: str) -> list[Task]:
         """Tasks of `kind` in the version's current cycle that were not cancelled."""
         return [
             t
             for t in self.tasks
-            if t.kind == kind and t.cycle == self.version.cycle and t.state != "cancelled"
+            if t.kind == kind and t.cycle == self.version.cycle and t.state != TaskState.CANCELLED
         ]
 
     # Guards: one method per name in LIFECYCLE.guards; `_event` is what `transitions` passes.
@@ -208,7 +208,7 @@ class VersionContext:
         return bool(end) and str(end) < local_date(self.now).isoformat()
 
     def has_active_version(self, _event: object = None) -> bool:
-        return self.version.state == "active"
+        return self.version.state == VersionState.ACTIVE
 
     def no_version_in_progress(self, _event: object = None) -> bool:
         return (

@@ -38,7 +38,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from states import LIFECYCLE, Role, Side, TaskTemplate
+from states import LIFECYCLE, Role, Side, TaskTemplate, VersionState
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date, start_of_day, time_zone
 from workflow.command import command
 from workflow.commands.sweeps import existing_keys, insert_once, outbox_row
@@ -76,7 +76,7 @@ _ACTIVE = (
         _V.c.activated_at,
     )
     .select_from(_V.join(_A, _A.c.id == _V.c.agreement_id))
-    .where(_V.c.state == "active")
+    .where(_V.c.state == VersionState.ACTIVE)
     .order_by(_V.c.id)
 )
 
@@ -231,7 +231,7 @@ def _expire(session: Session, c: _Candidate, local_now: datetime, report: Calend
     with command(session) as tx:
         agreement = lock_agreement(session, c.agreement_id, None)
         version = _reload(session, c.version_id)
-        if version is None or version.state != "active":
+        if version is None or version.state != VersionState.ACTIVE:
             tx.rollback()  # someone else expired, superseded or terminated it first
             return
         subject = VersionSubject(tx, agreement, version, now=local_now)
@@ -346,7 +346,7 @@ def _apply(
     with command(session) as tx:
         agreement = lock_agreement(session, c.agreement_id, None)
         version = _reload(session, c.version_id)
-        if version is None or version.state != "active":
+        if version is None or version.state != VersionState.ACTIVE:
             tx.rollback()
             return
         ctx = VersionSubject(tx, agreement, version, now=local_now)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from states import LIFECYCLE
+from states import LIFECYCLE, VersionState
 from workflow.access import Actor, require_role
 from workflow.calendar import local_date
 from workflow.canonical import content_hash
@@ -108,7 +108,8 @@ def start_revision(
         )
         active = session.exec(
             select(AgreementVersion).where(
-                AgreementVersion.agreement_id == agreement.id, AgreementVersion.state == "active"
+                AgreementVersion.agreement_id == agreement.id,
+                AgreementVersion.state == VersionState.ACTIVE,
             )
         ).first()
         if active is None:

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from states import REPORTING, SUBMIT_RESULTS
+from states import REPORTING, SUBMIT_RESULTS, PeriodState, VersionState
 from workflow.access import Actor, require_role
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date
 from workflow.command import Command, command
@@ -54,14 +54,14 @@ class PeriodsOpened:
 
 _V = AgreementVersion.__table__  # type: ignore[attr-defined]
 _A = Agreement.__table__  # type: ignore[attr-defined]
-_ENDED = ("expired", "terminated")
+_ENDED = (VersionState.EXPIRED, VersionState.TERMINATED)
 _GOVERNED = (
     sa.select(
         _A.c.id,
         _A.c.key,
         _A.c.reporting_period,
         sa.func.min(_V.c.activated_at).label("first_active"),
-        sa.func.sum(sa.case((_V.c.state == "active", 1), else_=0)).label("active"),
+        sa.func.sum(sa.case((_V.c.state == VersionState.ACTIVE, 1), else_=0)).label("active"),
         sa.func.max(sa.case((_V.c.state.in_(_ENDED), _V.c.state_changed_at))).label("ended_at"),
     )
     .select_from(_A.join(_V, _V.c.agreement_id == _A.c.id))
@@ -252,7 +252,7 @@ def _amend(
             "the reason is too long", [{"field": "reason", "message": f"at most {REASON_MAX}"}]
         )
     row = ctx.period
-    if row.state != "final":
+    if row.state != PeriodState.FINAL:
         raise NotAllowedNow(
             f"only a final report is amended; {period} is {row.state}",
             current_state=row.state,

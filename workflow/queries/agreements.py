@@ -11,13 +11,13 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from states import LIFECYCLE, Role, Side
+from states import LIFECYCLE, Role, Side, VersionState
 from workflow.access import Actor, require_party
 from workflow.models import Agreement, AgreementVersion, Organization, StakeholderAssignment
 from workflow.queries.common import Person, Slice, View, after_int, one_of, page_of, people
 
 # A version in one of these states is the agreement's active or working version.
-LIVE_STATES = (*LIFECYCLE.in_progress_states, "active")
+LIVE_STATES = (*LIFECYCLE.in_progress_states, VersionState.ACTIVE)
 
 
 class PartyView(View):
@@ -206,7 +206,7 @@ def _item(
     assert agreement.id is not None
     side = agreement.side_of_org(actor.organization_id)
     assert side is not None
-    active = next((v for v in versions if v.state == "active"), None)
+    active = next((v for v in versions if v.state == VersionState.ACTIVE), None)
     working = next((v for v in versions if v.state in LIFECYCLE.in_progress_states), None)
     shown = working or active or (versions[-1] if versions else None)
     return AgreementItem(

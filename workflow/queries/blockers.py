@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session, col, select
 
-from states import Role, Side
+from states import Role, Side, TaskState
 from workflow import reminders
 from workflow.access import Actor
 from workflow.calendar import business_days_between, local_date
@@ -60,7 +60,7 @@ def blockers(session: Session, actor: Actor, agreement_id: int, *, now: datetime
     tasks = list(
         session.exec(
             select(Task)
-            .where(Task.agreement_id == agreement_id, Task.state == "open")
+            .where(Task.agreement_id == agreement_id, Task.state == TaskState.OPEN)
             .order_by(col(Task.due_on), col(Task.id))
         ).all()
     )

@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from states import TaskState
 from workflow.access import Actor
 from workflow.models import Agreement, Task
 
@@ -22,7 +23,7 @@ def next_deadlines(session: Session, actor: Actor, agreement_ids: list[int]) -> 
         .join(Agreement, col(Agreement.id) == col(Task.agreement_id))
         .where(
             col(Task.agreement_id).in_(agreement_ids),
-            col(Task.state) == "open",
+            col(Task.state) == TaskState.OPEN,
             (col(Agreement.customer_org_id) == org) | (col(Agreement.provider_org_id) == org),
         )
         .group_by(col(Task.agreement_id))

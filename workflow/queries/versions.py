@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from states import Side
+from states import Side, VersionState
 from workflow.access import Actor
 from workflow.calendar import local_date
 from workflow.content import describe_changes
@@ -90,7 +90,7 @@ def version_diff(
             session.exec(
                 select(AgreementVersion).where(
                     AgreementVersion.agreement_id == agreement_id,
-                    AgreementVersion.state == "active",
+                    AgreementVersion.state == VersionState.ACTIVE,
                     AgreementVersion.number != number,
                 )
             ).first()

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from states import REPORTING, MachineSpec, Outcome, Role, Side, TaskTemplate, Transition
+from states import REPORTING, MachineSpec, Outcome, Role, Side, TaskState, TaskTemplate, Transition
 from workflow.access import Actor, Grant, delegators_of
 from workflow.announcements import announce_task
 from workflow.calendar import add_business_days, local_date
@@ -190,7 +190,7 @@ class PeriodSubject:
         return list(self.session.exec(_TASKS, params={"period_id": self.period.id}).all())
 
     def open_tasks(self, kind: str) -> list[Task]:
-        return [t for t in self.tasks if t.kind == kind and t.state == "open"]
+        return [t for t in self.tasks if t.kind == kind and t.state == TaskState.OPEN]
 
     @cached_property
     def assignments(self) -> dict[tuple[Side, Role], int]:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from states import LIFECYCLE, MachineSpec, Outcome, Role, Side, SideRef, TaskTemplate, Transition
+from states import (
+    LIFECYCLE,
+    MachineSpec,
+    Outcome,
+    Role,
+    Side,
+    SideRef,
+    TaskState,
+    TaskTemplate,
+    Transition,
+)
 from workflow.access import Actor, Grant
 from workflow.announcements import ALL_STAKEHOLDERS, announce_task
 from workflow.calendar import add_business_days, local_date
@@ -260,7 +270,7 @@ def announce_approval(ctx: VersionSubject, task: Task, actor: Actor, now: dateti
 def cancel_open_tasks(ctx: VersionSubject, now: datetime) -> list[int]:
     cancelled = []
     for task in ctx.open_tasks():
-        task.state = "cancelled"
+        task.state = TaskState.CANCELLED
         task.completed_at = now
         ctx.session.add(task)
         cancelled.append(task.id)
