@@ -14,6 +14,9 @@ from fastapi.staticfiles import StaticFiles
 
 from api.pages import (
     admin,
+    admin_outbox,
+    admin_people,
+    admin_tokens,
     agreements,
     approvals,
     audit,
@@ -44,6 +47,9 @@ for _module in (
     agreements,
     reports,
     admin,
+    admin_people,
+    admin_tokens,
+    admin_outbox,
     drafts,
     gaps,
     versions,
