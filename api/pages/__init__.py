@@ -21,6 +21,7 @@ from api.pages import (
     approvals,
     audit,
     auth,
+    draft_metrics,
     drafts,
     gaps,
     handlers,
@@ -37,7 +38,7 @@ STATIC_DIR = Path(__file__).parent.parent / "static"
 router = APIRouter(dependencies=[SafeUrl, Depends(verify_csrf)], include_in_schema=False)
 # Sign-in and the draft editor show a NUL character as a field error of their own form; every
 # other form is refused with the 422 page naming the field.
-_OWN_FIELD_ERRORS = (auth, drafts)
+_OWN_FIELD_ERRORS = (auth, drafts, draft_metrics)
 for _module in (
     audit,
     auth,
@@ -51,6 +52,7 @@ for _module in (
     admin_tokens,
     admin_outbox,
     drafts,
+    draft_metrics,
     gaps,
     versions,
 ):
