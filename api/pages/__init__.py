@@ -14,10 +14,14 @@ from fastapi.staticfiles import StaticFiles
 
 from api.pages import (
     admin,
+    admin_outbox,
+    admin_people,
+    admin_tokens,
     agreements,
     approvals,
     audit,
     auth,
+    draft_metrics,
     drafts,
     gaps,
     handlers,
@@ -34,7 +38,7 @@ STATIC_DIR = Path(__file__).parent.parent / "static"
 router = APIRouter(dependencies=[SafeUrl, Depends(verify_csrf)], include_in_schema=False)
 # Sign-in and the draft editor show a NUL character as a field error of their own form; every
 # other form is refused with the 422 page naming the field.
-_OWN_FIELD_ERRORS = (auth, drafts)
+_OWN_FIELD_ERRORS = (auth, drafts, draft_metrics)
 for _module in (
     audit,
     auth,
@@ -44,7 +48,11 @@ for _module in (
     agreements,
     reports,
     admin,
+    admin_people,
+    admin_tokens,
+    admin_outbox,
     drafts,
+    draft_metrics,
     gaps,
     versions,
 ):

@@ -9,8 +9,9 @@ import typer
 from sqlmodel import select
 from typer.testing import CliRunner, Result
 
-from api.cli import CliState, OneLineErrors
-from api.cli_catalog import catalog_app
+from api.cli.app import OneLineErrors
+from api.cli.catalog import catalog_app
+from api.cli.common import CliState
 from states import Role
 from tests.api.conftest import Api
 from tests.catalog_workbooks import (

@@ -11,8 +11,8 @@ import typer
 from sqlmodel import Session
 from typer.testing import CliRunner, Result
 
-from api import cli
-from api.cli_jobs import jobs_app, parse_now, scheduler
+from api.cli import app
+from api.cli.jobs import parse_now
 from states import Role
 from tests.helpers import C, World, make_world
 from workflow.settings import get_settings
@@ -21,19 +21,8 @@ runner = CliRunner()
 
 
 def accord() -> typer.Typer:
-    """`api.cli.app` once it mounts the jobs commands; until then the same root, rebuilt."""
-    if any(group.name == "jobs" for group in cli.app.registered_groups):
-        return cli.app
-    root = typer.Typer(
-        cls=cli.OneLineErrors,
-        no_args_is_help=True,
-        add_completion=False,
-        rich_markup_mode="markdown",
-    )
-    root.callback()(cli._options)
-    root.add_typer(jobs_app, name="jobs")
-    root.command("scheduler")(scheduler)
-    return root
+    """The `accord` root, which mounts the jobs group and the scheduler command."""
+    return app
 
 
 def invoke(database_url: str, *args: str) -> Result:

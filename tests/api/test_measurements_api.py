@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli_measurements import measurements_app
+from api.cli.measurements import measurements_app
 from api.limits import BodySizeLimit
 from states import Role
 from tests.api.conftest import Api

@@ -12,8 +12,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner, Result
 
-from api.cli import CliState, OneLineErrors
-from api.cli_notifications import notifications_app
+from api.cli.app import OneLineErrors
+from api.cli.common import CliState
+from api.cli.notifications import notifications_app
 from notifications.dispatch import DispatchCounts, basic_renderer, dispatch_once
 from notifications.senders import SmtpSender
 from states import Role

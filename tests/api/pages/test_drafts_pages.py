@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
-from api.pages.drafts import METRIC_FIELDS, TERM_FIELDS, text
+from api.pages.draft_forms import METRIC_FIELDS, TERM_FIELDS, text
 from states import Role
 from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client
 from tests.catalog_workbooks import FMCF9, FMCF9_NAME

@@ -1,4 +1,5 @@
-"""`accord db copy | backup | restore`: move an installation, keep a copy, bring one back.
+"""`accord db upgrade | copy | backup | restore`: migrate, move an installation, keep a copy,
+bring one back.
 
 The upgrade path from the embedded default: `accord db copy --to postgresql://…` copies every
 row into an empty PostgreSQL database (migrated on the way), prints each table's count on both
@@ -21,18 +22,20 @@ from rich.table import Table
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
-from api.cli_common import CliError, shown_url
+from api.cli.common import CliError, database_url, shown_url
 from workflow import audit, transfer
 from workflow.db import make_engine, normalise_url
 from workflow.errors import Conflict
+from workflow.schema import head_revision, upgrade
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 PG_DUMP_HEADER = b"PGDMP"
 
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+
 
 def _current_url(ctx: typer.Context) -> str:
-    url: str = ctx.obj.database_url  # the CLI's --database-url, else ACCORD_DATABASE_URL
-    return normalise_url(url)
+    return normalise_url(database_url(ctx))
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -44,6 +47,7 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+@db_app.command("copy")
 def copy(
     ctx: typer.Context,
     to: Annotated[str, typer.Option("--to", help="URL of the empty target database.")],
@@ -98,6 +102,7 @@ def _verify(engine: Engine, *, where: str) -> None:
     )
 
 
+@db_app.command("backup")
 def backup(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write the backup.")],
@@ -129,6 +134,7 @@ def backup(
     typer.echo(f"backed up {shown_url(url)} to {file} with pg_dump ({file.stat().st_size} bytes)")
 
 
+@db_app.command("restore")
 def restore(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(metavar="FILE", help="A file `db backup` wrote.")],
@@ -189,3 +195,15 @@ def _run(command: list[str]) -> None:
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise CliError(f"{Path(command[0]).name} failed: {last}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply every pending migration (idempotent)."""
+    url = database_url(ctx)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    typer.echo(f"{shown_url(url)} is at schema revision {head_revision()}")

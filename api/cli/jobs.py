@@ -1,23 +1,20 @@
 """`accord jobs run-once [--now ISO-8601]` and `accord scheduler`: the time-driven jobs.
 
-Mounted by `api.cli` (`app.add_typer(jobs_app, name="jobs")`, `app.command("scheduler")(
-scheduler)`); the database URL comes from its `--database-url` callback (`ctx.obj`).
+Mounted by `api.cli.app` (`jobs_app` as `jobs`, and `scheduler` as a command of its own).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Annotated
 
 import typer
-from sqlalchemy.engine import Engine
 
 from api import logs
+from api.cli.common import open_engine
 from notifications.scheduler import (
     DETAIL_LINES,
     configured_dispatch,
@@ -51,15 +48,6 @@ def parse_now(text: str | None) -> datetime:
     return moment.astimezone(UTC)
 
 
-@contextmanager
-def _engine(ctx: typer.Context) -> Iterator[Engine]:
-    # Imported here: api.cli imports this module to mount its commands.
-    from api.cli import _engine as cli_engine
-
-    with cli_engine(ctx) as engine:
-        yield engine
-
-
 @jobs_app.command("run-once")
 def run_once_command(
     ctx: typer.Context,
@@ -80,7 +68,7 @@ def run_once_command(
     Safe to repeat: a second run at the same time sends nothing new.
     """
     moment = parse_now(now)
-    with _engine(ctx) as engine:
+    with open_engine(ctx) as engine:
         results = run_once(engine, moment, jobs(dispatch=configured_dispatch()))
     typer.echo(
         f"jobs at {moment:%Y-%m-%dT%H:%M:%SZ} ({local_date(moment)} in {BUSINESS_TIME_ZONE})"
@@ -109,7 +97,7 @@ def scheduler(ctx: typer.Context) -> None:
 
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
-        with _engine(ctx) as engine:
+        with open_engine(ctx) as engine:
             typer.echo("scheduler running; Ctrl-C to stop", err=True)
             try:
                 run_scheduler(engine, lambda: datetime.now(UTC), stop)

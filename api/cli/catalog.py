@@ -1,50 +1,26 @@
 """`accord catalog`: import FIBF service-measure workbooks and list the catalogue.
 
-A sub-app of `api.cli` (mounted there with `app.add_typer(catalog_app, name="catalog")`); it
-reads the database URL its parent's callback put on the context, and raises domain errors that
-the parent turns into one `error:` line. The operator at the console imports as `actor=None`.
+A sub-app mounted by `api.cli.app`; it raises domain errors that the root turns into one
+`error:` line. The operator at the console imports as `actor=None`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlmodel import Session
 
+from api.cli.common import now, open_session
 from workflow.catalog.report import ImportReport
 from workflow.commands.catalog import import_catalog
-from workflow.db import make_engine
-from workflow.errors import Conflict
 from workflow.queries.catalog import list_catalog
-from workflow.schema import is_current
 
 catalog_app = typer.Typer(
     help="The metric catalogue: FIBF service-measure workbooks.", no_args_is_help=True
 )
-
-
-class _HasDatabaseUrl(Protocol):
-    database_url: str
-
-
-@contextmanager
-def _session(ctx: typer.Context) -> Iterator[Session]:
-    state: _HasDatabaseUrl = ctx.obj  # set by the root callback of `accord`
-    engine = make_engine(state.database_url)
-    try:
-        if not is_current(engine):
-            raise Conflict("the database schema is not current; run `accord db upgrade`")
-        with Session(engine, expire_on_commit=False) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _console() -> Console:
@@ -64,10 +40,8 @@ def import_command(
 ) -> None:
     """Import a workbook; importing it again updates its measures instead of adding them."""
     content = file.read_bytes()
-    with _session(ctx) as session:
-        report = import_catalog(
-            session, actor=None, filename=file.name, content=content, now=datetime.now(UTC)
-        )
+    with open_session(ctx) as session:
+        report = import_catalog(session, actor=None, filename=file.name, content=content, now=now())
     _print_report(_console(), report)
 
 
@@ -113,7 +87,7 @@ def list_command(
     limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 100,
 ) -> None:
     """Catalogue measures: id, measure ID, target as written → as read, name."""
-    with _session(ctx) as session:
+    with open_session(ctx) as session:
         found = list_catalog(session, q=q, limit=limit)
     if not found.items:
         typer.echo("no catalogue measures")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from pydantic import SecretStr
 
-from api.cli_common import shown_url
+from api.cli.common import shown_url
 from workflow.settings import ENV_FILE, PREFIX, Settings, get_settings, unknown_variables
 
 config_app = typer.Typer(help="The service's configuration.", no_args_is_help=True)

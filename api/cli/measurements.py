@@ -1,19 +1,14 @@
 """`accord measurements import`: stream a CSV file of measurements into an agreement.
 
-A sub-app of `api.cli` (mounted there with `app.add_typer(measurements_app,
-name="measurements")`); it reads the database URL its parent's callback put on the context,
-and raises domain errors that the parent turns into one `error:` line. Without `--as` the
-operator at the console imports as `actor=None`.
+A sub-app mounted by `api.cli.app`; it raises domain errors that the root turns into one
+`error:` line. Without `--as` the operator at the console imports as `actor=None`.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Annotated, Any, Protocol
+from typing import IO, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,15 +21,12 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from sqlmodel import Session, select
+from sqlmodel import Session
 
+from api.cli.common import find_active_user, find_agreement, now, open_session
 from workflow.access import Actor
 from workflow.commands.measurements import IngestReport, import_measurements
-from workflow.db import make_engine
-from workflow.errors import Conflict, NotFound
 from workflow.measurements import csv_rows
-from workflow.models import Agreement, User
-from workflow.schema import is_current
 
 measurements_app = typer.Typer(
     help="Measured values of an agreement's metrics.", no_args_is_help=True
@@ -42,23 +34,6 @@ measurements_app = typer.Typer(
 
 # Rejected rows printed after an import; the rest are counted.
 ERRORS_PRINTED = 20
-
-
-class _HasDatabaseUrl(Protocol):
-    database_url: str
-
-
-@contextmanager
-def _session(ctx: typer.Context) -> Iterator[Session]:
-    state: _HasDatabaseUrl = ctx.obj  # set by the root callback of `accord`
-    engine = make_engine(state.database_url)
-    try:
-        if not is_current(engine):
-            raise Conflict("the database schema is not current; run `accord db upgrade`")
-        with Session(engine, expire_on_commit=False) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 class _CountingReader(io.RawIOBase):
@@ -80,14 +55,19 @@ class _CountingReader(io.RawIOBase):
 
 
 def _actor(session: Session, email: str | None) -> Actor | None:
-    if email is None:
-        return None
-    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
-    if user is None:
-        raise NotFound(f"no user {email!r}")
-    if not user.is_active:
-        raise Conflict(f"user {user.email} is deactivated")
-    return Actor.of(user)
+    return None if email is None else Actor.of(find_active_user(session, email))
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True, highlight=False),
+        transient=True,
+    )
 
 
 @measurements_app.command("import")
@@ -114,23 +94,13 @@ def import_command(
     """Import a CSV file of measurements, streamed in chunks (each chunk commits), with a
     progress bar; rejected rows are listed with their line and reason. Exits 1 when no row
     was taken (every row rejected, or none at all); rows already recorded count as taken."""
-    console = Console(stderr=True, highlight=False)
-    with _session(ctx) as session:
-        agreement = session.exec(select(Agreement).where(Agreement.key == sla_key.strip())).first()
-        if agreement is None or agreement.id is None:
-            raise NotFound(f"no agreement {sla_key!r}")
+    with open_session(ctx) as session:
+        agreement = find_agreement(session, sla_key)
+        assert agreement.id is not None
         key, agreement_id = agreement.key, agreement.id
         actor = _actor(session, as_email)
         session.rollback()
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        )
+        progress = _progress_bar()
         with progress, file.open("rb") as raw:
             task = progress.add_task(file.name, total=file.stat().st_size)
             stream = io.BufferedReader(_CountingReader(raw, progress, task), 256 * 1024)
@@ -140,7 +110,7 @@ def import_command(
                 agreement_id=agreement_id,
                 rows=csv_rows(stream),
                 source="csv",
-                now=datetime.now(UTC),
+                now=now(),
                 filename=file.name,
             )
     _print_report(key, report)

@@ -1,52 +1,24 @@
 """`accord notifications`: show the outbox, requeue dead messages, set a user's delivery mode.
 
-A sub-app of `api.cli` (mounted there with `app.add_typer(notifications_app, ...)`); it reads
-the database URL its parent's callback put on the context, and raises domain errors that the
-parent turns into one `error:` line.
+A sub-app mounted by `api.cli.app`; it raises domain errors that the root turns into one
+`error:` line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Protocol
+from typing import Annotated
 
 import typer
-from sqlmodel import Session, select
 
+from api.cli.common import find_user, now, open_session
 from workflow.commands.notifications import retry_notification, set_notification_mode
-from workflow.db import make_engine
-from workflow.errors import Conflict, NotFound
-from workflow.models import User
 from workflow.queries.notifications import list_notifications
-from workflow.schema import is_current
 
 notifications_app = typer.Typer(
     help="Outgoing email: list the outbox, requeue dead messages, choose digests.",
     no_args_is_help=True,
 )
-
-
-class _HasDatabaseUrl(Protocol):
-    database_url: str
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-@contextmanager
-def _session(ctx: typer.Context) -> Iterator[Session]:
-    state: _HasDatabaseUrl = ctx.obj  # set by the root callback of `accord`
-    engine = make_engine(state.database_url)
-    try:
-        if not is_current(engine):
-            raise Conflict("the database schema is not current; run `accord db upgrade`")
-        with Session(engine, expire_on_commit=False) as session:
-            yield session
-    finally:
-        engine.dispose()
 
 
 def _when(moment: datetime | None) -> str:
@@ -63,7 +35,7 @@ def list_command(
     limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
 ) -> None:
     """The outbox, newest first: id, status, attempts, topic, next attempt or sent time, error."""
-    with _session(ctx) as session:
+    with open_session(ctx) as session:
         found = list_notifications(session, status=status, topic=topic, limit=limit)
     if not found.items:
         typer.echo("no notifications")
@@ -86,8 +58,8 @@ def retry_command(
     notification_id: Annotated[int, typer.Argument(metavar="ID", help="The message's id.")],
 ) -> None:
     """Requeue a dead message; people it already reached are not mailed again."""
-    with _session(ctx) as session:
-        message = retry_notification(session, actor=None, outbox_id=notification_id, now=_now())
+    with open_session(ctx) as session:
+        message = retry_notification(session, actor=None, outbox_id=notification_id, now=now())
     typer.echo(f"notification {message.id} ({message.topic}) is pending again")
 
 
@@ -100,9 +72,8 @@ def mode_command(
     ],
 ) -> None:
     """Choose how a user receives notifications."""
-    with _session(ctx) as session:
-        user = session.exec(select(User).where(User.email == email.strip().lower())).first()
-        if user is None or user.id is None:
-            raise NotFound(f"no user with email {email!r}")
-        user = set_notification_mode(session, actor=None, user_id=user.id, mode=mode, now=_now())
+    with open_session(ctx) as session:
+        user = find_user(session, email)
+        assert user.id is not None
+        user = set_notification_mode(session, actor=None, user_id=user.id, mode=mode, now=now())
     typer.echo(f"{user.email} receives notifications: {user.notification_mode}")

@@ -1,26 +1,42 @@
-"""`accord serve`'s server: uvicorn with Accord's logging, drain and proxy settings; with
-several workers, the scheduler runs once, in the supervisor."""
+"""`accord serve`: uvicorn with Accord's logging, drain and proxy settings; with several
+workers, the scheduler runs once, in the supervisor."""
 
 from __future__ import annotations
 
 import os
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 from sqlalchemy.engine import Engine
 
 from api import logs
+from api.cli.common import database_url, open_engine
 from notifications.scheduler import build_scheduler
-from workflow.settings import Settings
+from workflow.settings import Settings, get_settings
 
 # SIGTERM: requests in flight get this long, then the scheduler stops after the email it is
 # sending; together well inside an orchestrator's 30 s grace period.
 DRAIN_SECONDS = 5
 # A worker imports the whole service before it answers the supervisor.
 WORKER_START_SECONDS = 60
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Server processes sharing the port.", min=1, max=64)
+    ] = 1,
+) -> None:
+    """Run the HTTP API (on SQLite, the schema is upgraded first). With --workers N the
+    processes share the port and the in-process scheduler runs once, in the supervisor."""
+    settings = get_settings()
+    with open_engine(ctx, upgrade_sqlite=True) as engine:
+        run_server(engine, database_url(ctx), settings, host=host, port=port, workers=workers)
 
 
 def run_server(

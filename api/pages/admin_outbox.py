@@ -1,0 +1,89 @@
+"""Administration pages for the notification outbox: list messages, requeue a dead one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from api.deps import NowDep, SessionDep
+from api.pages.admin import PAGE_SIZE, AdminDep, After, cursor, next_after
+from api.pages.errors import PageError
+from api.pages.render import Flash, redirect, render
+from api.types import Id
+from workflow.commands.notifications import retry_notification
+from workflow.errors import Conflict
+from workflow.models.records import OUTBOX_STATES
+from workflow.queries.notifications import list_notifications, notification_detail
+
+router = APIRouter(prefix="/admin")
+
+
+@router.get("/notifications")
+def notifications(
+    request: Request,
+    user: AdminDep,
+    session: SessionDep,
+    status: Annotated[str, Query(max_length=20)] = "",
+    after: After = None,
+) -> Response:
+    if status and status not in OUTBOX_STATES:
+        raise PageError(
+            422, "Please check what you entered", "Status is one of pending, sent or dead."
+        )
+    found = list_notifications(session, status=status or None, limit=PAGE_SIZE, after=cursor(after))
+    session.rollback()
+    return render(
+        request,
+        "admin/notifications.html",
+        {
+            "section": "admin",
+            "messages": found.items,
+            "status": status,
+            "states": OUTBOX_STATES,
+            "next_after": next_after(found),
+        },
+    )
+
+
+@router.get("/notifications/{notification_id}/retry")
+def confirm_retry(
+    request: Request, notification_id: Id, user: AdminDep, session: SessionDep
+) -> Response:
+    message = notification_detail(session, notification_id)
+    session.rollback()
+    if message.status != "dead":
+        return _not_dead(notification_id, message.status)
+    return render(request, "admin/retry.html", {"section": "admin", "message": message})
+
+
+def _not_dead(notification_id: int, status: str) -> Response:
+    # Most often the second click of a double submit: the first one requeued it.
+    return redirect(
+        "/admin/notifications",
+        flash=Flash(
+            "info", f"Nothing to retry: notification {notification_id} is {status}, not dead."
+        ),
+    )
+
+
+@router.post("/notifications/{notification_id}/retry")
+def retry(notification_id: Id, user: AdminDep, session: SessionDep, now: NowDep) -> Response:
+    message = notification_detail(session, notification_id)
+    session.rollback()
+    try:
+        retry_notification(session, actor=user.actor, outbox_id=notification_id, now=now)
+    except Conflict:
+        session.rollback()
+        current = notification_detail(session, notification_id).status
+        session.rollback()
+        return _not_dead(notification_id, current)
+    return redirect(
+        "/admin/notifications?status=pending",
+        flash=Flash(
+            "success",
+            f"Notification {notification_id} ({message.topic}) is pending again; "
+            "people it already reached are not mailed twice.",
+        ),
+    )
