@@ -45,13 +45,13 @@ from workflow.models import (
 from workflow.period_context import PeriodContext, trigger
 from workflow.permissions import actor_grants, lock_agreement
 from workflow.queries.periods import (
+    FinalReportData,
     period_report,
     results_hash,
     results_of,
     stored_report,
     trend_report,
 )
-from workflow.report_mail import report_fragment, status_lines
 from workflow.transaction import command_body, commit, flush
 
 ALL_STAKEHOLDERS: dict[str, Any] = {"stakeholders": "all"}
@@ -616,7 +616,6 @@ def _payload(ctx: PeriodContext) -> dict[str, Any]:
 
 def _announce_final(ctx: PeriodContext, now: datetime, *, amendment: int | None = None) -> None:
     period = ctx.period
-    report = stored_report(period.results or {})
     topic = FINAL_TOPIC if amendment is None else AMENDED_TOPIC
     outbox.enqueue(
         ctx.session,
@@ -630,12 +629,11 @@ def _announce_final(ctx: PeriodContext, now: datetime, *, amendment: int | None 
             "content_hash": period.final_hash if amendment is None else period.results_hash,
             "amendment": amendment,
             "totals": (period.results or {}).get("totals", {}),
-            "lines": status_lines(report),
-            "report_html": report_fragment(
-                report,
-                title=f"{ctx.agreement.key}: results of {period.period}",
+            # Data, not HTML: notifications renders the email when it is sent.
+            **FinalReportData(
+                report=stored_report(period.results or {}),
                 trend=trend_report(ctx.session, ctx.agreement.id or 0, period.last_day, now=now),
-            ),
+            ).payload(),
         },
     )
 
