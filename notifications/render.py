@@ -33,6 +33,7 @@ from jinja2 import (
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from notifications.reports.mail import SEND_TIME_PARTS
 from notifications.topics import TOPICS, reminder_step, task_ask
 from states import LIFECYCLE, Role, Side
 
@@ -340,6 +341,9 @@ def render(
         raise RenderError(f"{topic}: payload fields {sorted(clash)} are reserved")
     context.update(payload)
     try:
+        parts = SEND_TIME_PARTS.get(topic)
+        if parts is not None:
+            context.update(parts(payload))
         module = ENV.get_template(f"{topic}.txt").make_module(context)
         missing = [name for name in _EXPORTS if not hasattr(module, name)]
         if missing:

@@ -49,7 +49,9 @@ TOPICS: dict[str, str] = {
     "service_review.due": f"a quarterly service review is due: {_AGREEMENT}, {_TASK}",
     "period.final": (
         "a period's report was accepted and frozen: agreement {id, key, title}, period {label, "
-        "first_day, last_day, round}, content_hash, totals, lines (text), report_html (escaped)"
+        "first_day, last_day, round}, content_hash, totals, report and trend (report data, "
+        "workflow.queries.periods.FinalReportData); its lines and HTML are rendered when sent "
+        "(rows queued before that hold lines and report_html instead)"
     ),
     "period.amended": (
         "a final report was corrected: as period.final, plus amendment (its number)"

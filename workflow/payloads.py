@@ -107,6 +107,18 @@ class RenewalUpcoming(About):
     days_remaining: int
 
 
+class FinalReport(About):
+    """A final report or its numbered amendment: the report and its trend as data (the
+    email's HTML is rendered when it is sent)."""
+
+    period: PeriodRef
+    content_hash: str | None
+    amendment: int | None
+    totals: dict[str, int]
+    report: dict[str, Any]
+    trend: dict[str, Any] | None
+
+
 class Digest(Payload):
     date: str
     items: list[dict[str, Any]]
@@ -135,6 +147,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "task.escalated": TaskEscalated,
     "delegation.started": DelegationStarted,
     "agreement.renewal_upcoming": RenewalUpcoming,
+    "period.final": FinalReport,
+    "period.amended": FinalReport,
     "digest.daily": Digest,
 }
 

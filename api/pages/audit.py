@@ -26,12 +26,12 @@ from api.pages.errors import PageError
 from api.pages.render import render
 from api.pages.session import PageUserDep
 from api.types import Id, parse_id
+from notifications.reports.csv_export import neutralise
 from workflow import audit
 from workflow.access import Actor
 from workflow.calendar import local_date
 from workflow.queries.agreements import AgreementItem, agreement_detail, list_agreements
 from workflow.queries.audit_log import AuditEntry, agreement_audit
-from workflow.reports import neutralise
 
 router = APIRouter()
 

@@ -23,6 +23,7 @@ from api.pages.render import Flash, redirect, render
 from api.pages.reports import REPORT_CSP
 from api.pages.session import PageUserDep
 from api.types import Id
+from notifications.reports.what_if_chart import what_if_chart_html
 from states.lifecycle import GAP_ANALYSIS
 from workflow import commands
 from workflow.access import Actor
@@ -39,7 +40,6 @@ from workflow.queries.what_if import (
     study_zone,
     version_what_if,
 )
-from workflow.report_charts import what_if_chart_html
 
 router = APIRouter()
 

@@ -18,6 +18,8 @@ from api.deps import NowDep, SessionDep
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUserDep
 from api.types import Id
+from notifications.reports.csv_export import to_csv
+from notifications.reports.page import report_fragment
 from states import REPORTING
 from workflow import commands
 from workflow.access import Actor
@@ -31,8 +33,6 @@ from workflow.queries.periods import (
     stored_report,
     trend_report,
 )
-from workflow.report_mail import report_fragment
-from workflow.reports import to_csv
 
 router = APIRouter()
 

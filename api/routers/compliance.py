@@ -13,6 +13,8 @@ from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
 from api.schemas import Strict
 from api.types import Id
+from notifications.reports.csv_export import to_csv
+from notifications.reports.page import to_html
 from workflow import commands
 from workflow.compliance import ComplianceReport
 from workflow.compliance.what_if import WhatIf
@@ -20,7 +22,6 @@ from workflow.content import Figure
 from workflow.errors import InvalidInput
 from workflow.queries.compliance import agreement_compliance_report
 from workflow.queries.what_if import version_what_if
-from workflow.reports import to_csv, to_html
 
 router = APIRouter(prefix="/slas/{sla_id}", tags=["compliance"])
 

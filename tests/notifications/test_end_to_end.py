@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from notifications.dispatch import dispatch_pending
 from notifications.emails import template_renderer
@@ -16,6 +16,10 @@ from notifications.senders import SmtpSender
 from states import Role
 from tests.helpers import C, P, World, make_world
 from tests.notifications.smtp import HOST, Mailbox, smtp_server
+from tests.workflow.test_compliance_sql import store
+from tests.workflow.test_periods import DEC_1, NOVEMBER, assert_no_html
+from workflow import commands
+from workflow.models import OutboxMessage
 
 BASE_URL = "http://accord.test"
 
@@ -85,3 +89,47 @@ def test_every_step_of_a_lifecycle_mails_the_right_people(
     assert Counter(to(m) for m in activated) == Counter(everyone)
     ids = post[0].message_ids()
     assert len(ids) == len(set(ids)), "no email twice"
+
+
+def test_a_final_report_is_rendered_when_sent_with_its_grid_and_trend(
+    world: World, engine: Engine, post: tuple[Mailbox, int]
+) -> None:
+    agreement = world.create()
+    world.to_active(agreement)
+    assert agreement.id is not None
+    store(world.session, agreement.id, NOVEMBER)
+    world.now = DEC_1
+    commands.open_due_periods(world.session, now=DEC_1)
+    for event, side, role in (
+        ("submit", P, Role.PROGRAM_MANAGER),
+        ("accept", C, Role.FUNCTIONAL_LEAD),
+    ):
+        commands.fire_period_event(
+            world.session,
+            actor=world.who(side, role),
+            agreement_id=agreement.id,
+            period="2026-11",
+            event=event,
+            now=world.tick(),
+        )
+    row = world.session.exec(
+        select(OutboxMessage).where(OutboxMessage.topic == "period.final")
+    ).one()
+    assert_no_html(row.payload)  # the row holds data; the HTML is made below, when sent
+
+    sent = [m for m in deliver(world, engine, post) if "Final report for 2026-11" in m["Subject"]]
+    assert Counter(to(m) for m in sent) == Counter(a.email for a in world.parties.actors.values())
+    plain, html = sent[0].get_body(("plain",)), sent[0].get_body(("html",))
+    assert plain is not None
+    assert html is not None
+    assert "invoice-payment-timeliness 2026-11: missed (actual 97, target 98)" in (
+        plain.get_content()
+    )
+    page = html.get_content()
+    assert page.count("<body") == 1  # the report is a fragment inside the email's layout
+    assert f"{agreement.key}: results of 2026-11" in page
+    grid = page.split(">Status by window<")[1].split(">Trends<")[0]
+    assert "Commercial invoices paid within 30 calendar days" in grid
+    assert "Pay and leave" not in grid  # quarterly: not reported in this period
+    # The charts show the six months up to the period, the grid only the period.
+    assert "2026-06-01 to 2026-11-30, as recorded when this report was made." in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -25,6 +26,10 @@ from notifications.render import (
 )
 from notifications.topics import TASK_ASKS, TOPICS
 from states import LIFECYCLE
+from tests.workflow.test_compliance_report import report
+from workflow.compliance import RemedyPolicy
+from workflow.compliance.closing import closing_in
+from workflow.queries.periods import FinalReportData, results_of
 
 BASE = "https://accord.example.gov"
 AGREEMENT = {"id": 7, "key": "SLA-2026-0001", "title": "Payroll hosting"}
@@ -71,23 +76,24 @@ def _approval(outcome: str, comment: str | None) -> dict[str, Any]:
     }
 
 
-def _period_report() -> dict[str, Any]:
-    """The payload `workflow.commands.periods` writes when a report becomes final."""
+def period_report_payload() -> dict[str, Any]:
+    """The payload `workflow.commands.periods` writes when a report becomes final: data only."""
+    full = report(RemedyPolicy.SERVICE_CREDITS)
+    july = closing_in(full, date(2027, 7, 1), date(2027, 7, 31))
     return {
         "agreement": AGREEMENT,
         "version": {"id": None, "number": None, "modification_number": None, "state": None},
         "period": {
-            "label": "2026-11",
-            "first_day": "2026-11-01",
-            "last_day": "2026-11-30",
+            "label": "2027-07",
+            "first_day": "2027-07-01",
+            "last_day": "2027-07-31",
             "state": "final",
             "round": 1,
         },
         "content_hash": "c0ffee" * 10 + "abcd",
         "amendment": None,
-        "totals": {"met": 3, "warning": 0, "missed": 1, "excused": 0, "no_data": 2},
-        "lines": ["proper-payments 2026-11: missed (actual 99, target 99.5)"],
-        "report_html": "<table><tr><td>proper-payments</td></tr></table>",
+        "totals": results_of(july)["totals"],
+        **FinalReportData(report=july, trend=full).payload(),
     }
 
 
@@ -246,20 +252,21 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
         ["quarterly service review", "Friday 13 March 2026", "Provider Program Manager (you)"],
     ),
     "period.final": (
-        _period_report(),
-        f"{SLA_LINK}/periods/2026-11",
+        period_report_payload(),
+        f"{SLA_LINK}/periods/2027-07",
         [
-            "results of 2026-11",
+            "results of 2027-07",
             "the report is now final",
-            "30 November 2026",
+            "31 July 2027",
             "c0ffee",
             "amendments",
+            "incident.resolution",
         ],
     ),
     "period.amended": (
-        {**_period_report(), "amendment": 2},
-        f"{SLA_LINK}/periods/2026-11",
-        ["2026-11", "corrected by amendment 2", "stays on record"],
+        {**period_report_payload(), "amendment": 2},
+        f"{SLA_LINK}/periods/2027-07",
+        ["2027-07", "corrected by amendment 2", "stays on record", "incident.resolution"],
     ),
     "digest.daily": (
         {

@@ -232,18 +232,12 @@ def test_the_full_cycle_with_a_dispute_round(world: World, active: Agreement) ->
     ).one()
     assert mail.recipients == {"stakeholders": "all"}
     assert mail.payload["content_hash"] == period.final_hash
-    assert (
-        "invoice-payment-timeliness 2026-11: missed (actual 97, target 98)" in mail.payload["lines"]
-    )
-    grid = mail.payload["report_html"].split(">Trends<")[0]
-    assert "Pay and leave" not in grid  # quarterly: not reported in this period
-    assert "Commercial invoices paid within 30 calendar days" in mail.payload["report_html"]
-    assert "<body" not in mail.payload["report_html"]  # a fragment, inside the email's layout
-    # The charts show the six months up to the period, the grid only the period.
-    assert (
-        "2026-06-01 to 2026-11-30, as recorded when this report was made."
-        in mail.payload["report_html"]
-    )
+    # The row holds the report as data (tests/notifications/test_end_to_end.py renders it).
+    assert mail.payload["report"] == period.results
+    # The charts will show the six months up to the period, as recorded now.
+    trend = mail.payload["trend"]["period"]
+    assert (trend["first_day"], trend["last_day"]) == ("2026-06-01", "2026-11-30")
+    assert_no_html(mail.payload)
     assert audit.verify(world.session).ok
 
     # Nothing moves a final report; corrections are amendments.
@@ -315,12 +309,12 @@ def test_an_amendment_recomputes_and_keeps_the_final_hash(world: World, active: 
     }
     stored = world.session.exec(select(PeriodAmendment)).one()
     assert stored.reason == "late AR data"
-    assert (
-        world.session.exec(select(OutboxMessage).where(OutboxMessage.topic == "period.amended"))
-        .one()
-        .payload["amendment"]
-        == 1
-    )
+    amended = world.session.exec(
+        select(OutboxMessage).where(OutboxMessage.topic == "period.amended")
+    ).one()
+    assert amended.payload["amendment"] == 1
+    assert amended.payload["report"] == stored.results  # the amendment's, as data
+    assert_no_html(amended.payload)
     detail = period_detail(world.session, world.who(C, Role.BUSINESS_OWNER), active.id, "2026-11")
     assert detail.amendments == 1
     assert detail.amendment_history[0].content_hash == amendment.content_hash
@@ -401,3 +395,10 @@ def test_a_long_backlog_opens_36_periods_a_run_and_then_the_next_ones() -> None:
     assert [w.label for w in (second[0], second[-1])] == ["2023-01", "2025-12"]
     ended = ended_windows(date(2026, 2, 10), date(2026, 12, 1), Window.QUARTER, date(2026, 7, 3))
     assert [w.label for w in ended] == ["2026-Q1", "2026-Q2", "2026-Q3"]  # Q3 holds the end
+
+
+def assert_no_html(payload: dict[str, Any]) -> None:
+    """An outbox payload is data: the email's HTML is rendered when it is sent."""
+    stored = json.dumps(payload)
+    for markup in ("<td", "<table", "<div", "<body", "style=", "report_html"):
+        assert markup not in stored, markup

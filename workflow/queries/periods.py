@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from sqlmodel import Session, col, or_, select
 
 from states import REPORTING
@@ -65,6 +65,22 @@ def stored_report(results: dict[str, Any]) -> ComplianceReport:
 
 def results_hash(results: dict[str, Any]) -> str:
     return sha256_hex("accord.period.v1", canonical_json(results))
+
+
+class FinalReportData(BaseModel):
+    """What a final (or amended) report's email shows, as data for its outbox row: the period's
+    report, and the months up to it as recorded when the report was made (the trend its charts
+    draw, which later data must not change). The email's HTML is rendered when it is sent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report: ComplianceReport
+    trend: ComplianceReport | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The payload fields: plain JSON, read back with `model_validate`."""
+        fields: dict[str, Any] = self.model_dump(mode="json")
+        return fields
 
 
 class DisputeView(View):

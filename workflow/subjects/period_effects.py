@@ -12,13 +12,13 @@ from workflow.announcements import ALL_STAKEHOLDERS
 from workflow.engine import Firing, register_effects
 from workflow.models import PeriodDispute, Task
 from workflow.queries.periods import (
+    FinalReportData,
     period_report,
     results_hash,
     results_of,
     stored_report,
     trend_report,
 )
-from workflow.report_mail import report_fragment, status_lines
 from workflow.subjects.period import PeriodSubject
 
 FINAL_TOPIC = "period.final"
@@ -118,7 +118,6 @@ def send_final_report(
 ) -> None:
     """Mail the final report (or its numbered amendment) to every stakeholder."""
     period = subject.period
-    report = stored_report(period.results or {})
     topic = FINAL_TOPIC if amendment is None else AMENDED_TOPIC
     subject.tx.enqueue(
         topic=topic,
@@ -131,14 +130,13 @@ def send_final_report(
             "content_hash": period.final_hash if amendment is None else period.results_hash,
             "amendment": amendment,
             "totals": (period.results or {}).get("totals", {}),
-            "lines": status_lines(report),
-            "report_html": report_fragment(
-                report,
-                title=f"{subject.agreement.key}: results of {period.period}",
+            # Data, not HTML: notifications renders the email when it is sent.
+            **FinalReportData(
+                report=stored_report(period.results or {}),
                 trend=trend_report(
                     subject.session, subject.agreement.id or 0, period.last_day, now=now
                 ),
-            ),
+            ).payload(),
         },
     )
 

@@ -1,110 +1,17 @@
-"""The compliance report rendered for people: CSV (spreadsheet-safe) and an HTML page.
-
-Both are plain functions of a `ComplianceReport`, so the API and an email can share them.
-
-CSV: one row per metric and window. A text cell that a spreadsheet would read as a formula
-(starting with `=`, `+`, `-`, `@`, a tab or a carriage return) is prefixed with `'`, so a metric
-name or an excusal reason typed by someone cannot run in the reader's spreadsheet. Numbers the
-report computed are written as numbers (a negative actual stays `-1.5`): they are not text and
-cannot hold a formula.
-
-HTML: the metric-by-window status grid, then a trend chart per metric (`workflow.report_charts`),
-built to survive email clients.
-"""
+"""The compliance report as an HTML page: the metric-by-window status grid, then a trend chart
+per metric (`notifications.reports.charts`), built to survive email clients; and the page's
+body alone, for an email's or a web page's own layout."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable
-from decimal import Decimal
+import re
 from html import escape
 
-from workflow.compliance import ComplianceReport, Status
-from workflow.report_charts import (
-    FONT,
-    INK,
-    LOOKS,
-    MUTED,
-    bar_title,
-    legend_html,
-    number,
-    trend_chart_html,
-)
+from notifications.reports.charts import legend_html, trend_chart_html
+from notifications.reports.look import FONT, INK, LOOKS, MUTED, bar_title, number
+from workflow.compliance import ComplianceReport
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-CSV_COLUMNS = (
-    "metric",
-    "name",
-    "unit",
-    "window",
-    "kind",
-    "start",
-    "end",
-    "version",
-    "aggregation",
-    "direction",
-    "target",
-    "warning",
-    "actual",
-    "observations",
-    "status",
-    "excused_to",
-    "excusal_reason",
-    "credit",
-)
-
-Cell = str | int | float | Decimal | None
-
-
-def neutralise(text: str) -> str:
-    """`text` made inert for spreadsheets: a leading formula character gets a `'` before it."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def _cell(value: Cell) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return neutralise(value)
-    return str(value)
-
-
-def csv_rows(report: ComplianceReport) -> Iterable[list[Cell]]:
-    for metric in report.metrics:
-        for w in metric.windows:
-            yield [
-                metric.key,
-                metric.name,
-                metric.unit,
-                w.window,
-                w.kind.value,
-                w.start.isoformat().replace("+00:00", "Z"),
-                w.end.isoformat().replace("+00:00", "Z"),
-                w.version,
-                w.aggregation.value,
-                None if w.direction is None else w.direction.value,
-                w.target,
-                w.warning,
-                w.actual,
-                w.observations,
-                w.status.value,
-                None if w.excusal is None or w.status is not Status.EXCUSED else w.excusal.party,
-                None if w.excusal is None or w.status is not Status.EXCUSED else w.excusal.reason,
-                w.credit,
-            ]
-
-
-def to_csv(report: ComplianceReport) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in csv_rows(report):
-        writer.writerow([_cell(c) for c in row])
-    return out.getvalue()
-
-
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
 _CELL = "padding:6px 8px;border:1px solid #DFE1E6"
 
 
@@ -192,7 +99,7 @@ def to_html(report: ComplianceReport, *, title: str, trend: ComplianceReport | N
         else ""
     )
     # The page's look sits on a div, not on <body>: an email that embeds only the body's
-    # content (workflow.report_mail) keeps it.
+    # content (`report_fragment`) keeps it.
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -203,3 +110,12 @@ def to_html(report: ComplianceReport, *, title: str, trend: ComplianceReport | N
         f'<p style="margin:0 0 22px 0;font-size:13px">{escape(totals)}</p>'
         f"<h2 {h2}>Status by window</h2>{_grid(report)}{charts}</div></body></html>"
     )
+
+
+def report_fragment(
+    report: ComplianceReport, *, title: str = "", trend: ComplianceReport | None = None
+) -> str:
+    """The report page's body, to sit inside an email's own layout (already escaped HTML)."""
+    page = to_html(report, title=title, trend=trend)
+    found = _BODY.search(page)
+    return found.group(1).strip() if found else page
