@@ -114,7 +114,7 @@ class FinalReport(About):
     period: PeriodRef
     content_hash: str | None
     amendment: int | None
-    totals: dict[str, int]
+    totals: dict[str, Any]
     report: dict[str, Any]
     trend: dict[str, Any] | None
 
