@@ -26,9 +26,15 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    # Commands commit inside themselves; closing here only releases the connection.
+    """One session per request. Commands commit or roll back inside their own frame
+    (`workflow.command`); whatever else a failed request left open is rolled back here, so
+    routes never clean up after themselves."""
     with Session(engine, expire_on_commit=False) as session:
-        yield session
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

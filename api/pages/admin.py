@@ -68,7 +68,6 @@ def user_account(session: Session, user_id: int) -> AccountView:
 @router.get("")
 def overview(request: Request, user: AdminDep, session: SessionDep, now: NowDep) -> Response:
     counts = admin_counts(session, today=local_date(now))
-    session.rollback()
     return render(request, "admin/overview.html", {"section": "admin", "counts": counts})
 
 
@@ -79,7 +78,6 @@ def delegations(
     found = list_delegations(session, limit=PAGE_SIZE, after=cursor(after))
     shown = found.items
     names = people(session, [i for d in shown for i in (d.delegator_id, d.delegate_id)])
-    session.rollback()
     today = local_date(now)
     return render(
         request,

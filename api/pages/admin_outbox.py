@@ -33,7 +33,6 @@ def notifications(
             422, "Please check what you entered", "Status is one of pending, sent or dead."
         )
     found = list_notifications(session, status=status or None, limit=PAGE_SIZE, after=cursor(after))
-    session.rollback()
     return render(
         request,
         "admin/notifications.html",
@@ -52,7 +51,6 @@ def confirm_retry(
     request: Request, notification_id: Id, user: AdminDep, session: SessionDep
 ) -> Response:
     message = notification_detail(session, notification_id)
-    session.rollback()
     if message.status != "dead":
         return _not_dead(notification_id, message.status)
     return render(request, "admin/retry.html", {"section": "admin", "message": message})
@@ -71,13 +69,10 @@ def _not_dead(notification_id: int, status: str) -> Response:
 @router.post("/notifications/{notification_id}/retry")
 def retry(notification_id: Id, user: AdminDep, session: SessionDep, now: NowDep) -> Response:
     message = notification_detail(session, notification_id)
-    session.rollback()
     try:
         retry_notification(session, actor=user.actor, outbox_id=notification_id, now=now)
     except Conflict:
-        session.rollback()
         current = notification_detail(session, notification_id).status
-        session.rollback()
         return _not_dead(notification_id, current)
     return redirect(
         "/admin/notifications?status=pending",

@@ -49,7 +49,6 @@ def _organizations_page(
     status_code: int = 200,
 ) -> Response:
     orgs = list_organizations(session, limit=PAGE_SIZE, after=cursor(after))
-    session.rollback()
     return render(
         request,
         "admin/organizations.html",
@@ -86,7 +85,6 @@ def create_organization(
             session, actor=user.actor, name=name, holiday_calendar=form["holiday_calendar"], now=now
         )
     except (InvalidInput, Conflict) as exc:
-        session.rollback()
         status = 409 if isinstance(exc, Conflict) else 422
         return _organizations_page(
             request, session, None, errors=field_errors(exc), form=form, status_code=status
@@ -112,7 +110,6 @@ def _users_page(
     users = list_users(session, limit=PAGE_SIZE, after=cursor(after))
     orgs = list_organizations(session, limit=ORG_CHOICES, after=None).items
     active = active_flags(session, (u.id for u in users.items))
-    session.rollback()
     return render(
         request,
         "admin/users.html",
@@ -160,7 +157,6 @@ def create_user(
             now=now,
         )
     except (InvalidInput, Conflict) as exc:
-        session.rollback()
         status = 409 if isinstance(exc, Conflict) else 422
         return _users_page(
             request, session, None, errors=field_errors(exc), form=form, status_code=status
@@ -192,7 +188,6 @@ def _user_page(
         "tokens": tokens_of(session, user_id),
         "errors": errors or {},
     }
-    session.rollback()
     return render(request, "admin/user.html", context, status_code=status_code)
 
 
@@ -212,14 +207,12 @@ def set_password(
     confirm: PasswordField = "",
 ) -> Response:
     email = user_account(session, user_id).email
-    session.rollback()
     if password != confirm:
         errors = {"confirm": "The two passwords differ; type the same password twice."}
         return _user_page(request, session, user_id, errors=errors, status_code=422)
     try:
         set_passwords(session, actor=user.actor, emails=[email], password=password, now=now)
     except InvalidInput as exc:
-        session.rollback()
         return _user_page(request, session, user_id, errors=field_errors(exc), status_code=422)
     return redirect(
         f"/admin/users/{user_id}",

@@ -30,7 +30,6 @@ def create_token(
     """The token's text is on this answer only: it is not stored, so no redirect can show it."""
     shown = user_account(session, user_id)
     owner = {"id": user_id, "name": shown.name, "email": shown.email}
-    session.rollback()
     created, plain = commands.create_token(
         session, actor=user.actor, user_id=user_id, name=name.strip(), now=now
     )
@@ -46,7 +45,6 @@ def create_token(
 def tokens(request: Request, user: AdminDep, session: SessionDep, after: After = None) -> Response:
     found = list_tokens(session, limit=PAGE_SIZE, after=cursor(after))
     owners = people(session, (t.user_id for t in found.items))
-    session.rollback()
     return render(
         request,
         "admin/tokens.html",
@@ -70,7 +68,6 @@ def _token(session: Session, token_id: int) -> TokenView:
 def confirm_revoke(request: Request, token_id: Id, user: AdminDep, session: SessionDep) -> Response:
     shown = _token(session, token_id)
     owners = people(session, [shown.user_id])
-    session.rollback()
     if shown.revoked_at is not None:
         return redirect(
             f"/admin/users/{shown.user_id}",
@@ -87,7 +84,6 @@ def confirm_revoke(request: Request, token_id: Id, user: AdminDep, session: Sess
 def revoke_token(token_id: Id, user: AdminDep, session: SessionDep, now: NowDep) -> Response:
     shown = _token(session, token_id)
     owner_id, prefix, was_revoked = shown.user_id, shown.prefix, shown.revoked_at is not None
-    session.rollback()
     commands.revoke_token(session, actor=user.actor, token_id=token_id, now=now)
     flash = (
         Flash("info", f"Token {prefix}… was already revoked.")

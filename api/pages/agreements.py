@@ -45,7 +45,6 @@ def agreements(
 ) -> Response:
     found = list_agreements(session, user.actor, q=q, limit=LIST_LIMIT)
     deadlines = next_deadlines(session, user.actor, [a.id for a in found.items])
-    session.rollback()
     return render(
         request,
         "agreements/list.html",
@@ -116,7 +115,6 @@ def _detail_page(
     waiting = blockers(session, actor, agreement_id, now=now)
     delegations = delegations_in_force(session, actor, agreement_id, today=local_date(now))
     may_revise = _may_start_revision(session, actor, detail, now)
-    session.rollback()
     return render(
         request,
         "agreements/detail.html",
@@ -187,7 +185,6 @@ def confirm_event(
 ) -> Response:
     """The confirmation step (and the comment, where the event takes one); no JS needed."""
     version = version_detail(session, user.actor, agreement_id, number, now=now)
-    session.rollback()
     chosen = _known_event(event)
     if event not in version.allowed_events:
         return _detail_page(
@@ -218,7 +215,6 @@ def fire_event(
     """Fire the event with the same command as `POST /api/v1/slas/{id}/versions/{n}/events/…`;
     the lock_version read with the page makes a stale page a plain conflict, not a surprise."""
     version = version_detail(session, user.actor, agreement_id, number, now=now)
-    session.rollback()
     chosen = _known_event(event)
     if chosen["comment_required"] and not comment.strip():
         return _confirm_page(

@@ -50,7 +50,6 @@ def queue(request: Request, user: PageUserDep, session: SessionDep, now: NowDep)
         now=now,
         limit=QUEUE_LIMIT,
     )
-    session.rollback()
     today = local_date(now)
     return render(
         request,
@@ -100,7 +99,6 @@ def _approval_page(
         now=now,
         limit=200,
     )
-    session.rollback()
     others = [
         t
         for t in approvals.items
@@ -169,7 +167,6 @@ def confirm(
     """The confirmation step: shows the decision and asks once more (works without JS)."""
     task = _approval(session, user.actor, task_id, now)
     if task.state != "open":
-        session.rollback()
         return _already_done(task)
     form = {"outcome": outcome, "comment": comment}
     errors = _form_errors(task, outcome, comment)
@@ -177,7 +174,6 @@ def confirm(
         return _approval_page(
             request, session, user.actor, task, now, errors=errors, form=form, status_code=422
         )
-    session.rollback()
     return render(
         request,
         "approvals/confirm.html",
@@ -199,14 +195,12 @@ def decide(
     task = _approval(session, user.actor, task_id, now)
     form = {"outcome": outcome, "comment": comment}
     if task.state != "open":
-        session.rollback()
         return _already_done(task)
     errors = _form_errors(task, outcome, comment)
     if errors:
         return _approval_page(
             request, session, user.actor, task, now, errors=errors, form=form, status_code=422
         )
-    session.rollback()
     try:
         commands.complete_task(
             session,

@@ -148,7 +148,6 @@ def audit_page(
             ):
                 continue
             rows.append(_row(item, entry))
-    session.rollback()
     rows.sort(key=lambda r: (r.entry.occurred_at, r.agreement.id, r.entry.seq), reverse=True)
     verification = audit.verify(session) if user.actor.is_admin else None
     return render(
@@ -197,7 +196,6 @@ def _evidence(
     (the event that superseded, withdrew, expired or terminated it; else up to now)."""
     detail = agreement_detail(session, actor, agreement_id)  # NotFound unless a party
     events = list(_all_events(session, actor, agreement_id))
-    session.rollback()
     own = [e for e in events if e.version_number == number]
     if not own:
         raise PageError(404, "Not found", f"{detail.key} has no version {number}.")

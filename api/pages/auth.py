@@ -40,9 +40,7 @@ def signin_form(
 ) -> Response:
     token = session_token(request)
     if token is not None and signed_in(session, token, now) is not None:
-        session.rollback()
         return redirect(safe_next(next))
-    session.rollback()
     return render(request, "signin.html", {"next": safe_next(next), "email": "", "error": None})
 
 

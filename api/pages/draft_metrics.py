@@ -113,7 +113,6 @@ def confirm_remove(
     now: NowDep,
 ) -> Response:
     version = load_draft(session, user.actor, agreement_id, number, now)
-    session.rollback()
     metric = next((m for m in version.metrics if m["key"] == key), None)
     if metric is None:
         return redirect(
@@ -188,7 +187,6 @@ def add_from_catalog(
     if measure_id is None or (target is not None and not math.isfinite(target)):
         refusal.errors = {"target": "Enter a number."}
         return refused(request, session, user.actor, ids, now, refusal, 422, q)
-    session.rollback()
     try:
         version = commands.add_catalog_measure(
             session,
@@ -205,13 +203,11 @@ def add_from_catalog(
         refusal.conflict, refusal.message = True, exc.message
         return refused(request, session, user.actor, ids, now, refusal, 409, q)
     except NotAllowedNow as exc:
-        session.rollback()
         raise not_a_draft(number, exc.current_state, agreement_id) from None
     except InvalidInput as exc:
         refusal.errors, refusal.message = field_errors(exc, None)
         return refused(request, session, user.actor, ids, now, refusal, 422, q)
     added = version.metrics[-1]["key"]
-    session.rollback()
     # Back to the same search: measures are often added a few at a time.
     search = f"?{urlencode({'q': q})}" if q else ""
     return redirect(

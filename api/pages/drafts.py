@@ -55,7 +55,6 @@ def load_draft(
 ) -> VersionDetail:
     version = version_detail(session, actor, agreement_id, number, now=now)  # 404 for strangers
     if version.state != "draft":
-        session.rollback()
         raise not_a_draft(version.number, version.state, agreement_id)
     return version
 
@@ -90,7 +89,6 @@ def _edit_page(
         shown = version_detail(session, actor, agreement_id, active.number, now=now)
         previous = {m["key"]: m["target"] for m in shown.metrics}
     catalog = list_catalog(session, q=q, limit=CATALOG_LIMIT) if q else None
-    session.rollback()
     if refusal is not None and refusal.form.startswith("metric:"):
         open_metric = refusal.form.removeprefix("metric:")
     return render(
@@ -128,7 +126,6 @@ def refused(
     status_code: int,
     q: str = "",
 ) -> Response:
-    session.rollback()
     return _edit_page(
         request, session, actor, *ids, now, q=q, refusal=refusal, status_code=status_code
     )
@@ -167,7 +164,6 @@ def save(
 ) -> Response:
     """Store with `commands.edit_draft`; a refusal re-renders the page with `refusal`'s form."""
     agreement_id, number = ids
-    session.rollback()
     try:
         commands.edit_draft(
             session,
@@ -180,9 +176,7 @@ def save(
             now=now,
         )
     except StaleVersion as exc:
-        session.rollback()
         stored = version_detail(session, actor, agreement_id, number, now=now)
-        session.rollback()
         if (terms is not None and same_terms(stored.terms, terms)) or (
             metrics is not None and same_metrics(stored.metrics, metrics)
         ):
@@ -192,7 +186,6 @@ def save(
         refusal.conflict, refusal.message = True, exc.message
         return refused(request, session, actor, ids, now, refusal, 409)
     except NotAllowedNow as exc:
-        session.rollback()
         raise not_a_draft(number, exc.current_state, agreement_id) from None
     except InvalidInput as exc:
         refusal.errors, refusal.message = field_errors(exc, index)
@@ -229,6 +222,4 @@ def save_terms(
 def stored_metrics(
     session: Session, actor: Actor, agreement_id: int, number: int, now: NowDep
 ) -> list[dict[str, Any]]:
-    metrics = load_draft(session, actor, agreement_id, number, now).metrics
-    session.rollback()
-    return metrics
+    return load_draft(session, actor, agreement_id, number, now).metrics

@@ -170,7 +170,6 @@ def _gaps_page(
     rows = _metric_rows(session, actor, version, now)
     tasks = _gap_tasks(session, actor, version, now)
     what_if, what_if_error = _what_if(session, actor, version, metric, target)
-    session.rollback()
     names = {r.metric.key: r.metric for r in rows}
     chart = ""
     if what_if is not None and what_if.windows:
@@ -245,7 +244,6 @@ def add_gap(
     description: Text = "",
 ) -> Response:
     """Add a gap by hand, with the command of `POST /api/v1/slas/{id}/versions/{n}/gaps`."""
-    session.rollback()
     try:
         commands.add_gap(
             session,
@@ -287,7 +285,6 @@ def resolve_gap(
 ) -> Response:
     """Resolve a gap, with the command of `POST /api/v1/gaps/{id}/resolve`."""
     gap = gap_detail(session, user.actor, gap_id)  # NotFound unless a party
-    session.rollback()
     if (gap.agreement_id, gap.version_number) != (agreement_id, number):
         raise PageError(404, "No such gap", "This version has no such gap; reload its page.")
     form = {"gap": gap_id, "resolution": resolution, "note": note, "agreed_target": agreed_target}
@@ -359,7 +356,6 @@ def task_done(
     """Mark a gap-analysis task done, with the command of `POST /api/v1/tasks/{id}/complete`."""
     version = version_detail(session, user.actor, agreement_id, number, now=now)
     task = next((t for t in _gap_tasks(session, user.actor, version, now) if t.id == task_id), None)
-    session.rollback()
     if task is None:
         raise PageError(404, "No such task", "This version has no such gap-analysis task.")
     try:
@@ -392,7 +388,6 @@ def submit_for_approval(
     comment: Text = "",
 ) -> Response:
     """Finish gap analysis: `POST /api/v1/slas/{id}/versions/{n}/events/submit_for_approval`."""
-    session.rollback()
     try:
         commands.fire_event(
             session,

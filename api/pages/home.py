@@ -51,7 +51,6 @@ def _settings_page(
     mode = mine.notification_mode
     delegations = [*me.delegations_given, *me.delegations_received]
     names = people(session, [i for d in delegations for i in (d.delegator_id, d.delegate_id)])
-    session.rollback()
     return render(
         request,
         "admin/settings.html",
@@ -88,7 +87,6 @@ def choose_mode(
             session, actor=user.actor, user_id=user.actor.user_id, mode=mode, now=now
         )
     except InvalidInput as exc:
-        session.rollback()
         return _settings_page(
             request, session, user, now, errors=field_errors(exc), status_code=422
         )
@@ -132,7 +130,6 @@ def delegate(
             User.organization_id == user.actor.organization_id,
         )
     ).first()
-    session.rollback()
     try:
         made = commands.create_delegation(
             session,
@@ -143,7 +140,6 @@ def delegate(
             now=now,
         )
     except InvalidInput as exc:
-        session.rollback()
         return _settings_page(
             request,
             session,

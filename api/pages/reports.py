@@ -79,7 +79,6 @@ def periods(request: Request, agreement_id: Id, user: PageUserDep, session: Sess
         "periods": found.items,
         "more": found.next_after is not None,
     }
-    session.rollback()
     return render(request, "reports/list.html", context)
 
 
@@ -126,7 +125,6 @@ def _period_page(
     trend = (
         None if report is None else trend_report(session, agreement_id, detail.last_day, now=now)
     )
-    session.rollback()
     return render(
         request,
         "reports/detail.html",
@@ -155,7 +153,6 @@ def period_csv(
     agreement = visible_agreement(session, user.actor, agreement_id)
     detail = period_detail(session, user.actor, agreement_id, period)
     key = agreement.key
-    session.rollback()
     report = _report(detail)
     if report is None:
         return redirect(
@@ -241,12 +238,9 @@ def fire(
     if event == "dispute":
         problem = _dispute_problem(disputes)
         if problem:
-            session.rollback()
             return refused(problem, 422)
     if event == "resubmit" and not comment.strip():
-        session.rollback()
         return refused("Say what you changed before resubmitting.", 422)
-    session.rollback()
     try:
         commands.fire_period_event(
             session,
@@ -259,13 +253,10 @@ def fire(
             disputes=disputes,
         )
     except NotAllowedNow as exc:
-        session.rollback()
         return refused(exc.message, 409, exc.reasons)
     except Forbidden as exc:
-        session.rollback()
         return refused(exc.message, 403)
     except InvalidInput as exc:
-        session.rollback()
         return refused(exc.message, 422)
     return redirect(
         _path(agreement_id, period),
@@ -289,7 +280,6 @@ def amend(
     if not reason.strip():
         error = ("Say why the final report is amended.", 422, [])
     else:
-        session.rollback()
         try:
             amendment = commands.amend_period(
                 session,
@@ -306,7 +296,6 @@ def amend(
         except InvalidInput as exc:
             error = (exc.message, 422, [])
     if error is not None:
-        session.rollback()
         message, status_code, reasons = error
         return _period_page(
             request,

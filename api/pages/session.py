@@ -73,7 +73,6 @@ def page_user(request: Request, session: SessionDep, now: NowDep) -> PageUser:
     token = session_token(request)
     actor = signed_in(session, token, now) if token else None
     if actor is None:
-        session.rollback()
         raise SignInRequired(_here(request.url) if request.method == "GET" else "/")
     queue = list_tasks(
         session,
@@ -88,7 +87,6 @@ def page_user(request: Request, session: SessionDep, now: NowDep) -> PageUser:
         pending_approvals=len(queue.items),
         more_approvals=queue.next_after is not None,
     )
-    session.rollback()  # end the reads so a command can open its own write transaction
     request.state.page_user = user
     request.state.user_id = actor.user_id  # for the request's log line
     return user

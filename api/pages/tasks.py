@@ -63,7 +63,6 @@ def _tasks_page(
     tasks = list_tasks(
         session, user.actor, TaskFilter(mine=True, state="open"), now=now, limit=TASKS_LIMIT
     )
-    session.rollback()
     today = local_date(now)
     return render(
         request,
@@ -92,7 +91,6 @@ def complete(
     comment: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     task = task_detail(session, user.actor, task_id, now=now)
-    session.rollback()
     if task.kind == "approval":
         # Approvals have their own page: the version must be read and the decision confirmed.
         return redirect(f"/approvals/{task_id}")

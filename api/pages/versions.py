@@ -42,7 +42,6 @@ def version(
         now=now,
         limit=APPROVALS_LIMIT,
     )
-    session.rollback()
     return render(
         request,
         "versions/detail.html",
@@ -69,7 +68,6 @@ def diff(
 ) -> Response:
     agreement = agreement_detail(session, user.actor, agreement_id)
     changes = version_diff(session, user.actor, agreement_id, number, against)
-    session.rollback()
     return render(
         request,
         "versions/diff.html",
@@ -89,7 +87,6 @@ def export(agreement_id: Id, number: Id, user: PageUserDep, session: SessionDep)
     agreement = require_party(session.get(Agreement, agreement_id), user.actor)
     found = version_by_number(session, agreement, number)
     text = to_yaml(export_version(session, agreement, found))
-    session.rollback()
     return Response(
         text,
         media_type=MEDIA_TYPE,
