@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROUTES = [*Path("api/pages").glob("*.py"), *Path("api/routers").glob("*.py")]
+ROOT = Path(__file__).resolve().parents[2]
+ROUTES = [*(ROOT / "api/pages").glob("*.py"), *(ROOT / "api/routers").glob("*.py")]
 
 
 def test_no_route_rolls_back_by_hand() -> None:
