@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from sqlmodel import Session, col, select
 
-from states import Role, Side
+from states import Role, Side, TaskState
 from workflow import commands
 from workflow.access import Actor
 from workflow.commands import StakeholderInput, create_organization, create_user
@@ -115,7 +115,7 @@ class LifecycleDriver:
 
     def open_tasks(self, agreement: Agreement, kind: str | None = None) -> list[Task]:
         self.session.rollback()
-        stmt = select(Task).where(Task.agreement_id == agreement.id, Task.state == "open")
+        stmt = select(Task).where(Task.agreement_id == agreement.id, Task.state == TaskState.OPEN)
         if kind is not None:
             stmt = stmt.where(Task.kind == kind)
         return list(self.session.exec(stmt.order_by(col(Task.id))).all())

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from states import Role, Side
+from states import Role, Side, TaskState
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date
 from workflow.compliance.aggregation import percentile, round_actual
 from workflow.compliance.excusals import ExcusedCounts
@@ -38,9 +38,9 @@ class TaskRecord:
         object.__setattr__(self, "side", Side(self.side))
         object.__setattr__(self, "role", Role(self.role))
         require_aware(self.created_at)
-        if self.state not in ("open", "completed", "cancelled"):
+        if self.state not in tuple(TaskState):
             raise ValueError(f"unknown task state {self.state!r}")
-        if (self.state == "completed") != (self.completed_at is not None):
+        if (self.state == TaskState.COMPLETED) != (self.completed_at is not None):
             raise ValueError("completed_at is set exactly when the task is completed")
         if self.completed_at is not None and self.completed_at < self.created_at:
             raise ValueError("a task cannot be completed before it was created")
@@ -85,7 +85,7 @@ def _row(
         completed=len(hours),
         median_hours=None if median is None else round_actual(median),
         p90_hours=None if p90 is None else round_actual(p90),
-        overdue_open=sum(1 for t in tasks if t.state == "open" and t.due_on < today),
+        overdue_open=sum(1 for t in tasks if t.state == TaskState.OPEN and t.due_on < today),
         completed_late=sum(
             1
             for t in tasks
@@ -108,7 +108,7 @@ def responsiveness(
     start, end = require_aware(start), require_aware(end)
     today = local_date(require_aware(now), zone)
     counts = excused or ExcusedCounts()
-    in_scope = [t for t in tasks if t.state != "cancelled" and start <= t.created_at < end]
+    in_scope = [t for t in tasks if t.state != TaskState.CANCELLED and start <= t.created_at < end]
     rows: list[ResponsivenessRow] = []
     for side in Side:
         mine = [t for t in in_scope if t.side is side]

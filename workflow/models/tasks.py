@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
-from states import Role, Side
+from states import Role, Side, TaskState
 from workflow.models.base import JSONType, one_of, utcnow
 
-TASK_STATES = ("open", "completed", "cancelled")
+TASK_STATES = tuple(TaskState)
 GAP_RESOLUTIONS = ("provider_commits", "customer_accepts", "target_adjusted", "waived")
 GAP_SEVERITIES = ("low", "medium", "high")
 
@@ -38,7 +38,7 @@ class Task(SQLModel, table=True):
     assignee_id: int | None = Field(default=None, foreign_key="user_account.id")
     title: str = Field(max_length=300)
     detail: str = Field(default="", max_length=4000)
-    state: str = Field(default="open", max_length=10)
+    state: str = Field(default=TaskState.OPEN.value, max_length=10)
     required: bool = True
     due_on: date
     escalation_roles: list[str] = Field(default_factory=list, sa_type=JSONType)

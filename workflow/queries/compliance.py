@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, select
 
-from states import Role, Side
+from states import Role, Side, TaskState
 from workflow.access import Actor
 from workflow.calendar import start_of_day
 from workflow.compliance import (
@@ -282,7 +282,7 @@ def load_tasks(
     rows = session.exec(
         select(Task).where(
             Task.agreement_id == agreement_id,
-            Task.state != "cancelled",
+            Task.state != TaskState.CANCELLED,
             Task.created_at >= start,
             Task.created_at < end,
         )

@@ -12,6 +12,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
+from states import TaskState
 from workflow.models import JobRun, NotificationDelivery, OutboxMessage, Task
 
 
@@ -31,7 +32,7 @@ def operations_snapshot(session: Session, *, now: datetime, today: date) -> Oper
     overdue = sa.case((col(Task.due_on) < today, 1), else_=0)
     for kind, side, opened, late in session.exec(
         select(Task.kind, Task.side, func.count(), func.sum(overdue))
-        .where(Task.state == "open")
+        .where(Task.state == TaskState.OPEN)
         .group_by(col(Task.kind), col(Task.side))
     ):
         snapshot.open_tasks[(kind, side)] = int(opened)
