@@ -10,17 +10,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from states import LIFECYCLE, Role, Side, TaskState, VersionState
-from workflow.access import DELEGATORS, delegators_of
+from workflow.access import DELEGATORS
 from workflow.calendar import local_date
 from workflow.models import (
     Agreement,
     AgreementVersion,
     Delegation,
     Gap,
-    Organization,
-    StakeholderAssignment,
     Task,
 )
+from workflow.scope import ASSIGNMENTS, AgreementScope
 
 APPROVING_OUTCOMES = ("approved", "approved_with_conditions")
 _FINANCIAL_TERMS = ("annual_cost", "currency", "payment_terms", "billing_frequency", "lcce_total")
@@ -35,15 +34,10 @@ _TASKS = (
     .order_by(col(Task.id))
     .execution_options(populate_existing=True)
 )
-# Columns, not entities: nothing here is changed, so identity-mapping would be waste.
-_ASSIGNMENTS = select(
-    StakeholderAssignment.side, StakeholderAssignment.role, StakeholderAssignment.user_id
-).where(StakeholderAssignment.agreement_id == sa.bindparam("agreement_id"))
-
 # The agreement's role holders and the user's delegators in one round trip (every command
 # needs both before anything else); `kind` tells the two halves apart.
 _ASSIGNMENTS_AND_DELEGATORS = sa.union_all(
-    _ASSIGNMENTS.add_columns(sa.literal_column("'assignment'").label("kind")),
+    ASSIGNMENTS.add_columns(sa.literal_column("'assignment'").label("kind")),
     DELEGATORS.with_only_columns(
         sa.null().label("side"),
         sa.null().label("role"),
@@ -53,7 +47,7 @@ _ASSIGNMENTS_AND_DELEGATORS = sa.union_all(
 )
 
 
-class VersionContext:
+class VersionContext(AgreementScope):
     """The model `transitions` sees: `state` is the row's, guards are the spec's names."""
 
     def __init__(
@@ -66,12 +60,10 @@ class VersionContext:
         comment: str | None = None,
         calendars: dict[Side, str] | None = None,
     ) -> None:
-        self.session = session
-        self.agreement = agreement
+        super().__init__(session, agreement)
         self.version = version
         self.now = now
         self.comment = comment
-        self._delegators: dict[tuple[int, date], list[int]] = {}
         if calendars is not None:
             # Already read with the locked rows (permissions.lock_version): seed the cache.
             self.__dict__["calendars"] = calendars
@@ -92,19 +84,6 @@ class VersionContext:
         # (A no-op when nothing is pending, which is the usual case: commands read first.)
         self.session.flush()
         return list(self.session.exec(_TASKS, params={"version_id": self.version.id}).all())
-
-    @cached_property
-    def calendars(self) -> dict[Side, str]:
-        """Each side's holiday calendar, for due dates."""
-        rows = self.session.exec(
-            select(Organization.id, Organization.holiday_calendar).where(
-                col(Organization.id).in_(
-                    (self.agreement.customer_org_id, self.agreement.provider_org_id)
-                )
-            )
-        ).all()
-        by_org = dict(rows)
-        return {side: by_org.get(self.agreement.org_of(side), "US") for side in Side}
 
     def load_grants(self, user_id: int, day: date) -> None:
         """Read `assignments` and `delegators(user_id, day)` together, in one statement."""
@@ -127,21 +106,9 @@ class VersionContext:
             holder for _side, _role, holder, kind in rows if kind == "delegation"
         ]
 
-    def delegators(self, user_id: int, day: date) -> list[int]:
-        """Who delegated to `user_id` on `day`, asked once per command."""
-        key = (user_id, day)
-        if key not in self._delegators:
-            self._delegators[key] = delegators_of(self.session, user_id, day)
-        return self._delegators[key]
-
     @cached_property
     def gaps(self) -> list[Gap]:
         return list(self.session.exec(select(Gap).where(Gap.version_id == self.version.id)))
-
-    @cached_property
-    def assignments(self) -> dict[tuple[Side, Role], int]:
-        rows = self.session.exec(_ASSIGNMENTS, params={"agreement_id": self.agreement.id}).all()
-        return {(Side(side), Role(role)): user_id for side, role, user_id in rows}
 
     def add_tasks(self, tasks: list[Task]) -> None:
         """Tasks this command opened: listed with the others if the list is loaded already

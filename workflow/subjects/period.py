@@ -16,13 +16,14 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from states import REPORTING, MachineSpec, Outcome, Role, Side, TaskState, TaskTemplate, Transition
-from workflow.access import Actor, Grant, delegators_of
+from workflow.access import Actor, Grant
 from workflow.announcements import announce_task
 from workflow.calendar import add_business_days, local_date
 from workflow.command import Command
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
-from workflow.models import Agreement, Organization, ReportingPeriod, StakeholderAssignment, Task
+from workflow.models import Agreement, ReportingPeriod, Task
 from workflow.permissions import actor_grants, lock_agreement
+from workflow.scope import AgreementScope
 from workflow.transaction import flush
 
 _TASKS = (
@@ -33,7 +34,7 @@ _TASKS = (
 )
 
 
-class PeriodSubject:
+class PeriodSubject(AgreementScope):
     """One period of one agreement, with the disputes an event brings (if any)."""
 
     spec: ClassVar[MachineSpec] = REPORTING
@@ -49,13 +50,11 @@ class PeriodSubject:
         now: datetime,
         disputes: list[dict[str, str]] | None = None,
     ) -> None:
+        super().__init__(tx.session, agreement)
         self.tx = tx
-        self.session = tx.session
-        self.agreement = agreement
         self.period = period
         self.now = now
         self.disputes = disputes or []
-        self._delegators: dict[tuple[int, date], list[int]] = {}
 
     @property
     def state(self) -> str:
@@ -191,41 +190,6 @@ class PeriodSubject:
 
     def open_tasks(self, kind: str) -> list[Task]:
         return [t for t in self.tasks if t.kind == kind and t.state == TaskState.OPEN]
-
-    @cached_property
-    def assignments(self) -> dict[tuple[Side, Role], int]:
-        rows = self.session.exec(
-            select(
-                StakeholderAssignment.side,
-                StakeholderAssignment.role,
-                StakeholderAssignment.user_id,
-            ).where(StakeholderAssignment.agreement_id == self.agreement.id)
-        ).all()
-        return {(Side(side), Role(role)): user for side, role, user in rows}
-
-    def assignee_for(self, side: Side, role: Role) -> int | None:
-        """The role's holder, or the side's Program Manager when the role is not filled."""
-        return self.assignments.get((side, role)) or self.assignments.get(
-            (side, Role.PROGRAM_MANAGER)
-        )
-
-    @cached_property
-    def calendars(self) -> dict[Side, str]:
-        rows = self.session.exec(
-            select(Organization.id, Organization.holiday_calendar).where(
-                col(Organization.id).in_(
-                    (self.agreement.customer_org_id, self.agreement.provider_org_id)
-                )
-            )
-        ).all()
-        by_org = dict(rows)
-        return {side: by_org.get(self.agreement.org_of(side), "US") for side in Side}
-
-    def delegators(self, user_id: int, day: date) -> list[int]:
-        key = (user_id, day)
-        if key not in self._delegators:
-            self._delegators[key] = delegators_of(self.session, user_id, day)
-        return self._delegators[key]
 
     def payload(self) -> dict[str, Any]:
         """What every message about the period carries."""

@@ -166,11 +166,6 @@ def resolve_side(template: TaskTemplate, ctx: VersionSubject, grant: Grant | Non
     return Side(template.side.value)
 
 
-def assignee_for(ctx: VersionSubject, side: Side, role: Role) -> int | None:
-    """The role's holder, or the side's Program Manager when the role is not filled."""
-    return ctx.assignments.get((side, role)) or ctx.assignments.get((side, Role.PROGRAM_MANAGER))
-
-
 def open_tasks(
     ctx: VersionSubject,
     templates: list[tuple[TaskTemplate, str]],
@@ -206,7 +201,7 @@ def add_tasks(
                 kind=template.kind,
                 side=side.value,
                 role=template.role.value,
-                assignee_id=assignee_for(ctx, side, template.role),
+                assignee_id=ctx.assignee_for(side, template.role),
                 title=template.title or template.kind.replace("_", " ").capitalize(),
                 detail=detail,
                 required=template.required,
