@@ -30,16 +30,15 @@ from states import (
 )
 from tests.helpers import T0, C, P, World, make_world
 from workflow import commands
-from workflow.commands.calendar_jobs import (
-    CalendarReport,
+from workflow.commands.calendar_jobs import CalendarReport, run_calendar
+from workflow.example import example_content
+from workflow.governance_dates import (
     add_years,
     newest_anniversary,
     newest_quarter,
     newest_renewal,
     quarter_label,
-    run_calendar,
 )
-from workflow.example import example_content
 from workflow.models import Agreement, AuditEvent, OutboxMessage, Task
 
 NEW_YORK = ZoneInfo("America/New_York")
