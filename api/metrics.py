@@ -21,6 +21,7 @@ from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workflow.calendar import local_date
+from workflow.models import OutboxStatus
 from workflow.queries.operations import OperationsSnapshot, operations_snapshot
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def _business_metrics(snapshot: OperationsSnapshot) -> Iterator[Metric]:
     yield overdue
     yield GaugeMetricFamily("accord_approvals_waiting", "Open approval tasks", value=waiting)
     outbox = GaugeMetricFamily("accord_outbox_messages", "Outbox rows by status", labels=["status"])
-    for status in ("pending", "sent", "dead"):
+    for status in OutboxStatus:
         outbox.add_metric([status], snapshot.outbox.get(status, 0))
     yield outbox
     yield GaugeMetricFamily(

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, or_, select
 from notifications.deliveries import record_deliveries
 from notifications.retry import RetryPolicy
 from workflow.db import begin_write, db_now
-from workflow.models import OutboxMessage
+from workflow.models import OutboxMessage, OutboxStatus
 
 # Every step logs as the dispatcher, whichever module holds it.
 log = logging.getLogger("notifications.dispatch")
@@ -44,7 +44,7 @@ _OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 _FENCE = sa.and_(
     _OUTBOX.c.id == sa.bindparam("row_id"),
-    _OUTBOX.c.status == "pending",
+    _OUTBOX.c.status == OutboxStatus.PENDING,
     _OUTBOX.c.attempts == sa.bindparam("token"),
 )
 
@@ -56,7 +56,7 @@ def claim_due(engine: Engine, *, now: datetime, limit: int, lease: timedelta) ->
         rows = session.exec(
             select(OutboxMessage)
             .where(
-                OutboxMessage.status == "pending",
+                OutboxMessage.status == OutboxStatus.PENDING,
                 OutboxMessage.next_attempt_at <= now,
                 or_(
                     col(OutboxMessage.leased_until).is_(None),
@@ -113,7 +113,7 @@ def mark(
     error = outcome.error[:MAX_ERROR_CHARS] if outcome.error else None
     values: dict[str, Any] = {"leased_until": None}
     if status == "sent":
-        values |= {"status": "sent", "sent_at": now, "last_error": error}
+        values |= {"status": OutboxStatus.SENT.value, "sent_at": now, "last_error": error}
     elif status == "release":
         values |= {"attempts": claim.attempt - 1, "next_attempt_at": claim.due_at}
     elif status == "retry" and not policy.gives_up(claim.attempt):
@@ -122,7 +122,7 @@ def mark(
         if status == "retry":
             error = f"gave up after {claim.attempt} attempts: {error}"[:MAX_ERROR_CHARS]
         status = "dead"
-        values |= {"status": "dead", "last_error": error}
+        values |= {"status": OutboxStatus.DEAD.value, "last_error": error}
     with Session(engine) as session:
         begin_write(session)
         # Who received an email is a fact, recorded even when the row is no longer ours.

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from workflow.models import OutboxMessage
+from workflow.models import OutboxMessage, OutboxStatus
 from workflow.payloads import checked
 
 # One statement per dialect, built once: executed with a list of rows it stays in the
@@ -45,7 +45,7 @@ def message_row(
         "agreement_id": agreement_id,
         "recipients": recipients,
         "payload": checked(topic, payload),
-        "status": "pending",
+        "status": OutboxStatus.PENDING.value,
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,

@@ -13,6 +13,7 @@ import typer
 
 from api.cli.common import find_user, now, open_session
 from workflow.commands.notifications import retry_notification, set_notification_mode
+from workflow.models import OutboxStatus
 from workflow.queries.notifications import list_notifications
 
 notifications_app = typer.Typer(
@@ -42,7 +43,9 @@ def list_command(
         return
     for n in found.items:
         when = (
-            f"sent {_when(n.sent_at)}" if n.status == "sent" else f"due {_when(n.next_attempt_at)}"
+            f"sent {_when(n.sent_at)}"
+            if n.status == OutboxStatus.SENT
+            else f"due {_when(n.next_attempt_at)}"
         )
         line = f"{n.id:>6}  {n.status:<7}  {n.attempts:>2}  {n.topic:<32}  {when} UTC"
         if n.last_error:

@@ -14,6 +14,7 @@ from api.pages.render import Flash, redirect, render
 from api.types import Id
 from workflow.commands.notifications import retry_notification
 from workflow.errors import Conflict
+from workflow.models import OutboxStatus
 from workflow.models.records import OUTBOX_STATES
 from workflow.queries.notifications import list_notifications, notification_detail
 
@@ -51,7 +52,7 @@ def confirm_retry(
     request: Request, notification_id: Id, user: AdminDep, session: SessionDep
 ) -> Response:
     message = notification_detail(session, notification_id)
-    if message.status != "dead":
+    if message.status != OutboxStatus.DEAD:
         return _not_dead(notification_id, message.status)
     return render(request, "admin/retry.html", {"section": "admin", "message": message})
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from workflow.access import Actor
 from workflow.command import command
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflow.models import OutboxMessage, User
+from workflow.models import OutboxMessage, OutboxStatus, User
 from workflow.models.parties import NOTIFICATION_MODES
 
 
@@ -28,10 +28,10 @@ def retry_notification(
         ).first()
         if message is None:
             raise NotFound("no such notification")
-        if message.status != "dead":
+        if message.status != OutboxStatus.DEAD:
             raise Conflict(f"only a dead notification can be retried; this one is {message.status}")
         previous_attempts, previous_error = message.attempts, message.last_error
-        message.status = "pending"
+        message.status = OutboxStatus.PENDING.value
         message.attempts = 0
         message.next_attempt_at = now
         session.add(message)

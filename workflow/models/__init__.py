@@ -18,6 +18,7 @@ from workflow.models.records import (
     JobRun,
     NotificationDelivery,
     OutboxMessage,
+    OutboxStatus,
 )
 from workflow.models.tasks import Gap, Task
 
@@ -41,6 +42,7 @@ __all__ = [
     "NotificationDelivery",
     "Organization",
     "OutboxMessage",
+    "OutboxStatus",
     "PeriodAmendment",
     "PeriodDispute",
     "ReportingPeriod",

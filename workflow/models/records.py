@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +11,16 @@ from sqlmodel import Field, SQLModel
 
 from workflow.models.base import JSONType, one_of, utcnow
 
-OUTBOX_STATES = ("pending", "sent", "dead")
+
+class OutboxStatus(StrEnum):
+    """An outbox row waits (and is retried) while pending; sent and dead are final."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+OUTBOX_STATES = tuple(OutboxStatus)
 # How one person received one outbox message: the To or a Cc of an email, or a share kept
 # for their daily digest.
 DELIVERY_CHANNELS = ("to", "cc", "digest")
@@ -59,7 +69,7 @@ class OutboxMessage(SQLModel, table=True):
     agreement_id: int | None = Field(default=None, index=True)
     recipients: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
-    status: str = Field(default="pending", max_length=10)
+    status: str = Field(default=OutboxStatus.PENDING.value, max_length=10)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
     # Set by the database's clock when a dispatcher claims the row; another dispatcher may

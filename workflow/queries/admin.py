@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from workflow.models import ApiToken, Delegation, Organization, OutboxMessage, User
+from workflow.models import ApiToken, Delegation, Organization, OutboxMessage, OutboxStatus, User
 from workflow.queries.common import Slice, View, after_int, page_of
 
 
@@ -73,8 +73,8 @@ def admin_counts(session: Session, *, today: date) -> AdminCounts:
         delegations=_count(
             session, Delegation, col(Delegation.revoked_at).is_(None), Delegation.ends_on >= today
         ),
-        pending=_count(session, OutboxMessage, OutboxMessage.status == "pending"),
-        dead=_count(session, OutboxMessage, OutboxMessage.status == "dead"),
+        pending=_count(session, OutboxMessage, OutboxMessage.status == OutboxStatus.PENDING),
+        dead=_count(session, OutboxMessage, OutboxMessage.status == OutboxStatus.DEAD),
     )
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from states import TaskState
-from workflow.models import JobRun, NotificationDelivery, OutboxMessage, Task
+from workflow.models import JobRun, NotificationDelivery, OutboxMessage, OutboxStatus, Task
 
 
 @dataclass
@@ -42,7 +42,9 @@ def operations_snapshot(session: Session, *, now: datetime, today: date) -> Oper
     ):
         snapshot.outbox[status] = int(count)
     oldest = session.exec(
-        select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == "pending")
+        select(func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.status == OutboxStatus.PENDING
+        )
     ).one()
     if oldest is not None:
         snapshot.oldest_pending_seconds = max(0.0, (now - oldest).total_seconds())
