@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
@@ -23,7 +23,7 @@ from api.safe_input import SafeInput
 from notifications.scheduler import build_scheduler
 from workflow.db import make_engine
 from workflow.schema import is_current
-from workflow.settings import get_settings
+from workflow.settings import Settings, get_settings
 
 
 def utc_now() -> datetime:
@@ -41,6 +41,31 @@ def create_app(
     owned = engine is None
     engine = engine or make_engine(settings.database_url)
 
+    app = FastAPI(
+        title="Accord",
+        version="0.1.0",
+        summary="Govern Service Level Agreements between a customer and a provider.",
+        lifespan=_lifespan(engine, clock, scheduler=scheduler, owned=owned),
+    )
+    app.state.engine = engine
+    app.state.clock = clock
+    problems.install(app)
+    openapi.install(app)
+    _install_replay(app)
+    _install_health_checks(app, engine)
+    for router in ROUTERS:
+        app.include_router(router, prefix=metrics.API_PREFIX, dependencies=[SafeInput])
+    pages.install(app)
+    _install_middleware(app, settings, engine, clock)
+    return app
+
+
+def _lifespan(
+    engine: Engine, clock: Callable[[], datetime], *, scheduler: bool, owned: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the ticker (when asked) with the app; stop it, and dispose of an engine the app
+    made itself, when the app stops."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stopping = threading.Event()
@@ -54,16 +79,11 @@ def create_app(
         if owned:
             engine.dispose()
 
-    app = FastAPI(
-        title="Accord",
-        version="0.1.0",
-        summary="Govern Service Level Agreements between a customer and a provider.",
-        lifespan=lifespan,
-    )
-    app.state.engine = engine
-    app.state.clock = clock
-    problems.install(app)
-    openapi.install(app)
+    return lifespan
+
+
+def _install_replay(app: FastAPI) -> None:
+    """A repeated request with a known Idempotency-Key gets the first answer again."""
 
     @app.exception_handler(IdempotentReplay)
     async def _replay(_request: Request, exc: IdempotentReplay) -> Response:
@@ -74,6 +94,8 @@ def create_app(
             headers={"Idempotent-Replayed": "true"},
         )
 
+
+def _install_health_checks(app: FastAPI, engine: Engine) -> None:
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -90,9 +112,11 @@ def create_app(
             return problems.problem(503, "database schema is not at the newest migration")
         return JSONResponse({"status": "ready"})
 
-    for router in ROUTERS:
-        app.include_router(router, prefix=metrics.API_PREFIX, dependencies=[SafeInput])
-    pages.install(app)
+
+def _install_middleware(
+    app: FastAPI, settings: Settings, engine: Engine, clock: Callable[[], datetime]
+) -> None:
+    """The middlewares, innermost first (each added one wraps those before it)."""
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         RateLimit,
@@ -106,7 +130,6 @@ def create_app(
     app.add_middleware(RequestContext)  # outermost: every answer carries its request id
     if settings.otel_enabled:
         tracing.install(app)
-    return app
 
 
 def worker_app() -> FastAPI:

@@ -236,25 +236,14 @@ def fire_event(
             expected_lock_version=lock_version,
             now=now,
         )
-    except StaleVersion:
+    except (StaleVersion, NotAllowedNow) as exc:
         return _detail_page(
             request,
             session,
             user.actor,
             agreement_id,
             now,
-            error=f"Version {number} changed since you read it — reload. Nothing was done; "
-            "this page now shows it as it is.",
-            status_code=409,
-        )
-    except NotAllowedNow as exc:
-        return _detail_page(
-            request,
-            session,
-            user.actor,
-            agreement_id,
-            now,
-            error=f"Not done: {exc.message}.",
+            error=_not_done(exc, number),
             status_code=409,
         )
     except InvalidInput as exc:
@@ -267,12 +256,25 @@ def fire_event(
             error=exc.message,
             status_code=422,
         )
+    return _done(agreement_id, number, chosen, fired.state)
+
+
+def _not_done(exc: StaleVersion | NotAllowedNow, number: int) -> str:
+    """Why the event was refused, for the agreement page it sends the reader back to."""
+    if isinstance(exc, StaleVersion):
+        return (
+            f"Version {number} changed since you read it — reload. Nothing was done; "
+            "this page now shows it as it is."
+        )
+    return f"Not done: {exc.message}."
+
+
+def _done(agreement_id: int, number: int, chosen: dict[str, Any], state: str) -> Response:
     return redirect(
         f"/slas/{agreement_id}",
         flash=Flash(
             "success",
-            f"Done: {chosen['label'].lower()}. Version {number} is now "
-            f"{fired.state.replace('_', ' ')}.",
+            f"Done: {chosen['label'].lower()}. Version {number} is now {state.replace('_', ' ')}.",
         ),
     )
 

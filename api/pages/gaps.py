@@ -287,21 +287,17 @@ def resolve_gap(
     gap = gap_detail(session, user.actor, gap_id)  # NotFound unless a party
     if (gap.agreement_id, gap.version_number) != (agreement_id, number):
         raise PageError(404, "No such gap", "This version has no such gap; reload its page.")
+    here = Here(request, session, user.actor, agreement_id, number, now)
     form = {"gap": gap_id, "resolution": resolution, "note": note, "agreed_target": agreed_target}
-    target: float | None = None
-    if agreed_target.strip():
-        try:
-            target = float(agreed_target)
-        except ValueError:
-            target = math.nan
-        if not math.isfinite(target):
-            return _gaps_page(
-                Here(request, session, user.actor, agreement_id, number, now),
-                error="The gap was not resolved: the agreed target must be a number.",
-                errors={"agreed_target": "Enter a number, such as 99.5."},
-                form=form,
-                status_code=422,
-            )
+    target = _agreed_target(agreed_target)
+    if target is not None and not math.isfinite(target):
+        return _gaps_page(
+            here,
+            error="The gap was not resolved: the agreed target must be a number.",
+            errors={"agreed_target": "Enter a number, such as 99.5."},
+            form=form,
+            status_code=422,
+        )
     try:
         commands.resolve_gap(
             session,
@@ -312,28 +308,8 @@ def resolve_gap(
             agreed_target=target,
             now=now,
         )
-    except NotAllowedNow as exc:
-        if exc.current_state != "resolved":  # not a second submit: the version moved on
-            return _gaps_page(
-                Here(request, session, user.actor, agreement_id, number, now),
-                error=f"The gap was not resolved: {exc.message}.",
-                form=form,
-                status_code=409,
-            )
-        # A second submit of the same form: the first one counted.
-        return redirect(
-            _path(agreement_id, number),
-            flash=Flash("info", f"Nothing more to do: the gap in {gap.metric_key} is resolved."),
-        )
-    except (Forbidden, InvalidInput) as exc:
-        status, fields = _refusal(exc)
-        return _gaps_page(
-            Here(request, session, user.actor, agreement_id, number, now),
-            error=f"The gap was not resolved: {exc.message}.",
-            errors=fields,
-            form=form,
-            status_code=status,
-        )
+    except (NotAllowedNow, Forbidden, InvalidInput) as exc:
+        return _not_resolved(here, exc, gap.metric_key, form)
     return redirect(
         _path(agreement_id, number),
         flash=Flash(
@@ -341,6 +317,32 @@ def resolve_gap(
             f"Gap in {gap.metric_key} resolved: {resolution.replace('_', ' ')}.",
         ),
     )
+
+
+def _not_resolved(here: Here, exc: DomainError, metric_key: str, form: dict[str, Any]) -> Response:
+    """The page again with the refusal; a second submit of the same form goes back with
+    nothing more to do (the first one counted)."""
+    if isinstance(exc, NotAllowedNow) and exc.current_state == "resolved":
+        return redirect(
+            _path(here.agreement_id, here.number),
+            flash=Flash("info", f"Nothing more to do: the gap in {metric_key} is resolved."),
+        )
+    status, fields = _refusal(exc)  # any other not-allowed-now: the version moved on (409)
+    return _gaps_page(
+        here,
+        error=f"The gap was not resolved: {exc.message}.",
+        errors=fields,
+        form=form,
+        status_code=status,
+    )
+
+
+def _agreed_target(text: str) -> float | None:
+    """The form's agreed target: None when blank, NaN when it is not a number."""
+    try:
+        return float(text) if text.strip() else None
+    except ValueError:
+        return math.nan
 
 
 @router.post("/slas/{agreement_id}/versions/{number}/gaps/tasks/{task_id}")

@@ -8,6 +8,7 @@ period's page (never an error 500).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request
@@ -212,35 +213,22 @@ def fire(
 ) -> Response:
     """Submit, accept, dispute or resubmit with the command behind the periods API."""
     disputes = _disputes(metric_key, reason, metric) if event == "dispute" else []
-    form = {
-        "event": event,
-        "comment": comment,
-        "chosen": metric,
-        "reasons": dict(zip(metric_key, reason, strict=False)),
-    }
-
-    def refused(message: str, status_code: int, reasons: list[str] | None = None) -> Response:
-        return _period_page(
-            request,
-            session,
-            user.actor,
-            agreement_id,
-            period,
-            now=now,
-            error=message,
-            reasons=reasons,
-            form=form,
-            status_code=status_code,
-        )
-
+    # A refusal shows the period's page again with the form as it was sent.
+    refused = partial(
+        _period_page,
+        request,
+        session,
+        user.actor,
+        agreement_id,
+        period,
+        now=now,
+        form=_sent_form(event, comment, metric, metric_key, reason),
+    )
     if event not in EVENT_LABELS:
-        return refused(f"There is no action named {event!r} on a period.", 404)
-    if event == "dispute":
-        problem = _dispute_problem(disputes)
-        if problem:
-            return refused(problem, 422)
-    if event == "resubmit" and not comment.strip():
-        return refused("Say what you changed before resubmitting.", 422)
+        return refused(error=f"There is no action named {event!r} on a period.", status_code=404)
+    problem = _form_problem(event, comment, disputes)
+    if problem:
+        return refused(error=problem, status_code=422)
     try:
         commands.fire_period_event(
             session,
@@ -252,16 +240,42 @@ def fire(
             comment=comment.strip() or None,
             disputes=disputes,
         )
-    except NotAllowedNow as exc:
-        return refused(exc.message, 409, exc.reasons)
-    except Forbidden as exc:
-        return refused(exc.message, 403)
-    except InvalidInput as exc:
-        return refused(exc.message, 422)
+    except (NotAllowedNow, Forbidden, InvalidInput) as exc:
+        status_code, reasons = _refusal(exc)
+        return refused(error=exc.message, reasons=reasons, status_code=status_code)
     return redirect(
         _path(agreement_id, period),
         flash=Flash("success", f"You {DONE_WORDS[event]} {period}."),
     )
+
+
+def _sent_form(
+    event: str, comment: str, chosen: list[str], metric_keys: list[str], reasons: list[str]
+) -> dict[str, Any]:
+    return {
+        "event": event,
+        "comment": comment,
+        "chosen": chosen,
+        "reasons": dict(zip(metric_keys, reasons, strict=False)),
+    }
+
+
+def _form_problem(event: str, comment: str, disputes: list[dict[str, str]]) -> str | None:
+    """What the form lacks for the event, found before any command runs."""
+    if event == "dispute":
+        return _dispute_problem(disputes)
+    if event == "resubmit" and not comment.strip():
+        return "Say what you changed before resubmitting."
+    return None
+
+
+def _refusal(exc: NotAllowedNow | Forbidden | InvalidInput) -> tuple[int, list[str] | None]:
+    """The status of a refused period event, and the reasons a not-allowed-now names."""
+    if isinstance(exc, NotAllowedNow):
+        return 409, exc.reasons
+    if isinstance(exc, Forbidden):
+        return 403, None
+    return 422, None
 
 
 @router.post("/slas/{agreement_id}/periods/{period}/amendments")

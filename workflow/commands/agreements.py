@@ -64,21 +64,7 @@ def create_agreement(
 ) -> Agreement:
     """A new agreement with version 1 in draft; the actor's organisation must be a party."""
     with command(session) as tx:
-        if customer_org_id == provider_org_id:
-            raise InvalidInput(
-                "customer and provider must be different organisations",
-                [{"field": "provider_org_id", "message": "must differ from customer_org_id"}],
-            )
-        for field, org_id in (
-            ("customer_org_id", customer_org_id),
-            ("provider_org_id", provider_org_id),
-        ):
-            if session.get(Organization, org_id) is None:
-                raise InvalidInput(
-                    f"no organisation {org_id}", [{"field": field, "message": "unknown"}]
-                )
-        if actor.organization_id not in (customer_org_id, provider_org_id):
-            raise Forbidden("you can only create agreements your own organisation is party to")
+        _check_parties(session, actor, customer_org_id, provider_org_id)
         agreement = Agreement(
             key=_next_key(session, now.year),
             title=title,
@@ -96,47 +82,82 @@ def create_agreement(
         session.flush()
         assert agreement.id is not None
         _replace_stakeholders(session, agreement, stakeholders)
-        side = agreement.side_of_org(actor.organization_id)
-        assert side is not None
-        terms, metrics = dump_terms(content.terms), dump_metrics(content.metrics)
-        version = AgreementVersion(
-            agreement_id=agreement.id,
-            number=1,
-            modification_number=0,
-            state=LIFECYCLE.initial,
-            terms=terms,
-            metrics=metrics,
-            content_hash=content_hash(terms, metrics),
-            drafting_side=side.value,
-            created_by_id=actor.user_id,
-            last_edited_by_id=actor.user_id,
-            created_at=now,
-            state_changed_at=now,
-        )
-        session.add(version)
-        session.flush()
+        version = _first_draft(session, agreement, actor, content, now)
         tx.audit(
             action="agreement.created",
             now=now,
             agreement_id=agreement.id,
             version_id=version.id,
             actor_id=actor.user_id,
-            data={
-                "key": agreement.key,
-                "title": title,
-                "customer_org_id": customer_org_id,
-                "provider_org_id": provider_org_id,
-                "remedy_policy": remedy_policy,
-                "reporting_period": reporting_period,
-                "reporting_day": reporting_day,
-                "stakeholders": [
-                    {"side": s.side.value, "role": s.role.value, "user_id": s.user_id}
-                    for s in stakeholders
-                ],
-                "after": version_summary(version),
-            },
+            data=_created_data(agreement, version, stakeholders),
         )
     return agreement
+
+
+def _check_parties(
+    session: Session, actor: Actor, customer_org_id: int, provider_org_id: int
+) -> None:
+    """Two distinct, known organisations, one of them the actor's."""
+    if customer_org_id == provider_org_id:
+        raise InvalidInput(
+            "customer and provider must be different organisations",
+            [{"field": "provider_org_id", "message": "must differ from customer_org_id"}],
+        )
+    for field, org_id in (
+        ("customer_org_id", customer_org_id),
+        ("provider_org_id", provider_org_id),
+    ):
+        if session.get(Organization, org_id) is None:
+            raise InvalidInput(
+                f"no organisation {org_id}", [{"field": field, "message": "unknown"}]
+            )
+    if actor.organization_id not in (customer_org_id, provider_org_id):
+        raise Forbidden("you can only create agreements your own organisation is party to")
+
+
+def _first_draft(
+    session: Session, agreement: Agreement, actor: Actor, content: Content, now: datetime
+) -> AgreementVersion:
+    """Version 1 in the initial state, drafted by the actor's side."""
+    assert agreement.id is not None
+    side = agreement.side_of_org(actor.organization_id)
+    assert side is not None
+    terms, metrics = dump_terms(content.terms), dump_metrics(content.metrics)
+    version = AgreementVersion(
+        agreement_id=agreement.id,
+        number=1,
+        modification_number=0,
+        state=LIFECYCLE.initial,
+        terms=terms,
+        metrics=metrics,
+        content_hash=content_hash(terms, metrics),
+        drafting_side=side.value,
+        created_by_id=actor.user_id,
+        last_edited_by_id=actor.user_id,
+        created_at=now,
+        state_changed_at=now,
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def _created_data(
+    agreement: Agreement, version: AgreementVersion, stakeholders: Sequence[StakeholderInput]
+) -> dict[str, Any]:
+    return {
+        "key": agreement.key,
+        "title": agreement.title,
+        "customer_org_id": agreement.customer_org_id,
+        "provider_org_id": agreement.provider_org_id,
+        "remedy_policy": agreement.remedy_policy,
+        "reporting_period": agreement.reporting_period,
+        "reporting_day": agreement.reporting_day,
+        "stakeholders": [
+            {"side": s.side.value, "role": s.role.value, "user_id": s.user_id} for s in stakeholders
+        ],
+        "after": version_summary(version),
+    }
 
 
 def _next_key(session: Session, year: int) -> str:

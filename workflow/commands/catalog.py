@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from workflow.access import Actor
-from workflow.catalog.keys import assign_keys
+from workflow.catalog.keys import DuplicateId, assign_keys
 from workflow.catalog.measures import measure_values
 from workflow.catalog.metric import metric_from_measure
 from workflow.catalog.package import LIMITS, PackageLimits
@@ -22,12 +22,15 @@ from workflow.catalog.report import (
     SkippedSheet,
     Uninterpretable,
 )
-from workflow.catalog.workbook import SheetRead, read_workbook
+from workflow.catalog.workbook import MeasureRow, SheetRead, read_workbook
 from workflow.command import Command, command
 from workflow.drafting import check_draft_edit, replace_draft_content
 from workflow.errors import Forbidden, InvalidInput, NotFound
 from workflow.models import AgreementVersion, CatalogMeasure, CatalogSource
 from workflow.permissions import lock_agreement, version_by_number
+
+# A workbook row under its catalogue key, with the column values of its measure.
+Measure = tuple[str, MeasureRow, dict[str, Any]]
 
 
 def import_catalog(
@@ -47,26 +50,77 @@ def import_catalog(
     `limits`, and its rows made into measures before the write transaction begins: nobody
     waits on a parse.
     """
+    filename = _importable_filename(actor, filename)
+    sheets = read_workbook(content, limits)
+    used = _sheets_with_measures(sheets)
+    rows = [m for s in used for m in s.measures]
+    keyed, duplicates = assign_keys(rows)
+    measures = _measures_of(keyed, duplicates)
+    uninterpretable = _uninterpretable_targets(measures)
+    digest = hashlib.sha256(content).hexdigest()
+
+    with command(session) as tx:
+        source = _record_source(session, actor, filename, digest, sheets, now)
+        assert source.id is not None
+        counts, known_keys = _store_measures(session, source.id, measures, now)
+        report = ImportReport(
+            source_id=source.id,
+            filename=source.filename,
+            sheets=[s.name for s in used],
+            rows=len(rows),
+            distinct_ids=len({r.measure_id for r in rows}),
+            **counts,
+            interpretable=len(rows) - len(uninterpretable),
+            uninterpretable=uninterpretable,
+            duplicate_ids=_duplicate_id_reports(duplicates),
+            skipped_sheets=[
+                SkippedSheet(sheet=s.name, reason=s.reason) for s in sheets if s.reason is not None
+            ],
+            skipped_rows=[
+                SkippedRowReport(sheet=r.sheet, row=r.row, reason=r.reason)
+                for s in sheets
+                for r in s.skipped_rows
+            ],
+            not_in_workbook=sorted(known_keys - {key for key, _ in keyed}),
+        )
+        _audit(tx, actor, report, digest, now)
+    return report
+
+
+def _importable_filename(actor: Actor | None, filename: str) -> str:
+    """The workbook's bare file name, once the importer may import at all."""
     if actor is not None and not actor.is_admin:
         raise Forbidden("only an administrator may import a catalogue")
     filename = PurePath(filename.replace("\\", "/")).name.strip()[:255]
     if not filename:
         raise InvalidInput("a file name is required", [{"field": "file", "message": "no name"}])
-    sheets = read_workbook(content, limits)
+    return filename
+
+
+def _sheets_with_measures(sheets: list[SheetRead]) -> list[SheetRead]:
+    """The sheets a header was found on; refused when there is none."""
     used = [s for s in sheets if s.reason is None]
     if not used:
         raise InvalidInput(
             "no sheet of this workbook has a recognisable header above service measures",
             [{"field": f"sheet {s.name}", "message": s.reason or ""} for s in sheets],
         )
-    rows = [m for s in used for m in s.measures]
-    keyed, duplicates = assign_keys(rows)
+    return used
+
+
+def _measures_of(
+    keyed: list[tuple[str, MeasureRow]], duplicates: list[DuplicateId]
+) -> list[Measure]:
+    """Each keyed row with the column values its catalogue measure will hold."""
     duplicated_ids = {d.measure_id for d in duplicates}
-    measures = [
+    return [
         (key, row, measure_values(key, row, duplicate_id=row.measure_id in duplicated_ids))
         for key, row in keyed
     ]
-    uninterpretable = [
+
+
+def _uninterpretable_targets(measures: list[Measure]) -> list[Uninterpretable]:
+    return [
         Uninterpretable(
             sheet=row.sheet,
             row=row.row,
@@ -77,62 +131,54 @@ def import_catalog(
         for _, row, values in measures
         if values["target_problem"] is not None
     ]
-    digest = hashlib.sha256(content).hexdigest()
 
-    with command(session) as tx:
-        source = _source_for(session, filename, digest)
-        source.content_sha256 = digest
-        source.sheets = [_sheet_summary(s) for s in sheets]
-        source.imported_by_id = actor.user_id if actor else None
-        source.imported_at = now
-        session.add(source)
-        session.flush()
-        assert source.id is not None
-        existing = {
-            m.key: m
-            for m in session.exec(
-                select(CatalogMeasure).where(CatalogMeasure.source_id == source.id)
-            )
-        }
-        counts = {"imported": 0, "updated": 0, "unchanged": 0}
-        added: list[dict[str, Any]] = []
-        for key, _, values in measures:
-            measure = existing.get(key)
-            if measure is None:
-                added.append(
-                    {"source_id": source.id, "created_at": now, "updated_at": now, **values}
-                )
-            counts[_compare(session, measure, values, now)] += 1
-        if added:
-            # One executemany: building thousands of SQLModel rows took seconds under the lock.
-            session.execute(sa.insert(CatalogMeasure), added)
-        report = ImportReport(
-            source_id=source.id,
-            filename=source.filename,
-            sheets=[s.name for s in used],
-            rows=len(rows),
-            distinct_ids=len({r.measure_id for r in rows}),
-            **counts,
-            interpretable=len(rows) - len(uninterpretable),
-            uninterpretable=uninterpretable,
-            duplicate_ids=[
-                DuplicateIdReport(
-                    id=d.measure_id, sheet_rows=[f"{s}!{r}" for s, r in d.rows], keys=d.keys
-                )
-                for d in duplicates
-            ],
-            skipped_sheets=[
-                SkippedSheet(sheet=s.name, reason=s.reason) for s in sheets if s.reason is not None
-            ],
-            skipped_rows=[
-                SkippedRowReport(sheet=r.sheet, row=r.row, reason=r.reason)
-                for s in sheets
-                for r in s.skipped_rows
-            ],
-            not_in_workbook=sorted(set(existing) - {key for key, _ in keyed}),
-        )
-        _audit(tx, actor, report, digest, now)
-    return report
+
+def _duplicate_id_reports(duplicates: list[DuplicateId]) -> list[DuplicateIdReport]:
+    return [
+        DuplicateIdReport(id=d.measure_id, sheet_rows=[f"{s}!{r}" for s, r in d.rows], keys=d.keys)
+        for d in duplicates
+    ]
+
+
+def _record_source(
+    session: Session,
+    actor: Actor | None,
+    filename: str,
+    digest: str,
+    sheets: list[SheetRead],
+    now: datetime,
+) -> CatalogSource:
+    """The workbook's catalogue source, found or new, stamped with this import."""
+    source = _source_for(session, filename, digest)
+    source.content_sha256 = digest
+    source.sheets = [_sheet_summary(s) for s in sheets]
+    source.imported_by_id = actor.user_id if actor else None
+    source.imported_at = now
+    session.add(source)
+    session.flush()
+    return source
+
+
+def _store_measures(
+    session: Session, source_id: int, measures: list[Measure], now: datetime
+) -> tuple[dict[str, int], set[str]]:
+    """Add the new measures and update the changed ones; the counts of each, and the keys the
+    source held before."""
+    existing = {
+        m.key: m
+        for m in session.exec(select(CatalogMeasure).where(CatalogMeasure.source_id == source_id))
+    }
+    counts = {"imported": 0, "updated": 0, "unchanged": 0}
+    added: list[dict[str, Any]] = []
+    for key, _, values in measures:
+        measure = existing.get(key)
+        if measure is None:
+            added.append({"source_id": source_id, "created_at": now, "updated_at": now, **values})
+        counts[_compare(session, measure, values, now)] += 1
+    if added:
+        # One executemany: building thousands of SQLModel rows took seconds under the lock.
+        session.execute(sa.insert(CatalogMeasure), added)
+    return counts, set(existing)
 
 
 def _compare(

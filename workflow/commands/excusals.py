@@ -44,38 +44,8 @@ def excuse_miss(
             LIFECYCLE.action("excuse_miss").roles,
             "excusing a miss",
         )
-        errors: list[dict[str, str]] = []
-        known = {
-            m["key"]
-            for metrics in session.exec(
-                select(AgreementVersion.metrics).where(
-                    AgreementVersion.agreement_id == agreement_id,
-                    col(AgreementVersion.activated_at).is_not(None),
-                )
-            )
-            for m in metrics
-        }
-        if metric not in known:
-            errors.append({"field": "metric", "message": f"no activated version has {metric!r}"})
-        if not WINDOW_LABEL.match(window):
-            errors.append({"field": "window", "message": "a month (2027-01) or quarter (2027-Q1)"})
-        if party not in EXCUSAL_PARTIES:
-            errors.append({"field": "party", "message": f"one of {', '.join(EXCUSAL_PARTIES)}"})
-        if not reason.strip():
-            errors.append({"field": "reason", "message": "required"})
-        elif len(reason.strip()) > REASON_MAX:
-            errors.append({"field": "reason", "message": f"at most {REASON_MAX} characters"})
-        if errors:
-            raise InvalidInput("invalid excusal", errors)
-        existing = session.exec(
-            select(Excusal).where(
-                Excusal.agreement_id == agreement_id,
-                Excusal.metric_key == metric,
-                Excusal.window == window,
-            )
-        ).first()
-        if existing is not None:
-            raise Conflict(f"{metric} in {window} is already excused ({existing.party})")
+        _check_excusal(_activated_metric_keys(session, agreement_id), metric, window, party, reason)
+        _refuse_second_excusal(session, agreement_id, metric, window)
         excusal = Excusal(
             agreement_id=agreement_id,
             metric_key=metric,
@@ -102,3 +72,46 @@ def excuse_miss(
             },
         )
     return excusal
+
+
+def _activated_metric_keys(session: Session, agreement_id: int) -> set[str]:
+    """The metric keys of every version of the agreement that was ever activated."""
+    return {
+        m["key"]
+        for metrics in session.exec(
+            select(AgreementVersion.metrics).where(
+                AgreementVersion.agreement_id == agreement_id,
+                col(AgreementVersion.activated_at).is_not(None),
+            )
+        )
+        for m in metrics
+    }
+
+
+def _check_excusal(known: set[str], metric: str, window: str, party: str, reason: str) -> None:
+    """Refuse, naming every bad field at once, an excusal the agreement cannot hold."""
+    errors: list[dict[str, str]] = []
+    if metric not in known:
+        errors.append({"field": "metric", "message": f"no activated version has {metric!r}"})
+    if not WINDOW_LABEL.match(window):
+        errors.append({"field": "window", "message": "a month (2027-01) or quarter (2027-Q1)"})
+    if party not in EXCUSAL_PARTIES:
+        errors.append({"field": "party", "message": f"one of {', '.join(EXCUSAL_PARTIES)}"})
+    if not reason.strip():
+        errors.append({"field": "reason", "message": "required"})
+    elif len(reason.strip()) > REASON_MAX:
+        errors.append({"field": "reason", "message": f"at most {REASON_MAX} characters"})
+    if errors:
+        raise InvalidInput("invalid excusal", errors)
+
+
+def _refuse_second_excusal(session: Session, agreement_id: int, metric: str, window: str) -> None:
+    existing = session.exec(
+        select(Excusal).where(
+            Excusal.agreement_id == agreement_id,
+            Excusal.metric_key == metric,
+            Excusal.window == window,
+        )
+    ).first()
+    if existing is not None:
+        raise Conflict(f"{metric} in {window} is already excused ({existing.party})")

@@ -13,7 +13,7 @@ from workflow.canonical import content_hash
 from workflow.command import command
 from workflow.db import is_postgres
 from workflow.errors import InvalidInput, NotAllowedNow, NotFound
-from workflow.models import AgreementVersion, Gap
+from workflow.models import Agreement, AgreementVersion, Gap
 from workflow.models.tasks import GAP_RESOLUTIONS, GAP_SEVERITIES
 from workflow.permissions import actor_grants, lock_agreement, version_by_number
 
@@ -99,13 +99,7 @@ def resolve_gap(
 ) -> Gap:
     """Resolve a gap one of the four ways; the metric follows the resolution."""
     with command(session) as tx:
-        gap = session.get(Gap, gap_id)
-        if gap is None:
-            raise NotFound("no such gap")
-        agreement = lock_agreement(session, gap.agreement_id, actor)
-        if is_postgres(session):
-            # The gap was read before the agreement lock was granted; read it again under it.
-            session.refresh(gap)
+        gap, agreement = _locked_gap(session, gap_id, actor)
         version = session.get(AgreementVersion, gap.version_id)
         assert version is not None
         grant = require_role(
@@ -114,23 +108,7 @@ def resolve_gap(
             "resolving a gap",
         )
         _require_gap_analysis(version)
-        if gap.resolution is not None:
-            raise NotAllowedNow(
-                f"gap {gap_id} is already resolved ({gap.resolution})",
-                current_state="resolved",
-                allowed_events=[],
-            )
-        errors = []
-        if resolution not in GAP_RESOLUTIONS:
-            errors.append(
-                {"field": "resolution", "message": f"one of {', '.join(GAP_RESOLUTIONS)}"}
-            )
-        if resolution == "target_adjusted" and agreed_target is None:
-            errors.append({"field": "agreed_target", "message": "required for target_adjusted"})
-        if resolution == "waived" and not (note and note.strip()):
-            errors.append({"field": "note", "message": "a waiver needs its justification"})
-        if errors:
-            raise InvalidInput("invalid resolution", errors)
+        _check_resolution(gap, resolution, note, agreed_target)
         metric_change = _apply_to_metric(version, gap, resolution, agreed_target)
         gap.resolution, gap.resolution_note, gap.agreed_target = resolution, note, agreed_target
         gap.resolved_by_id, gap.resolved_at = actor.user_id, now
@@ -153,6 +131,39 @@ def resolve_gap(
             },
         )
     return gap
+
+
+def _locked_gap(session: Session, gap_id: int, actor: Actor) -> tuple[Gap, Agreement]:
+    """The gap, read under its agreement's lock, and the agreement."""
+    gap = session.get(Gap, gap_id)
+    if gap is None:
+        raise NotFound("no such gap")
+    agreement = lock_agreement(session, gap.agreement_id, actor)
+    if is_postgres(session):
+        # The gap was read before the agreement lock was granted; read it again under it.
+        session.refresh(gap)
+    return gap, agreement
+
+
+def _check_resolution(
+    gap: Gap, resolution: str, note: str | None, agreed_target: float | None
+) -> None:
+    """Refuse a second resolution, then name every problem with this one."""
+    if gap.resolution is not None:
+        raise NotAllowedNow(
+            f"gap {gap.id} is already resolved ({gap.resolution})",
+            current_state="resolved",
+            allowed_events=[],
+        )
+    errors = []
+    if resolution not in GAP_RESOLUTIONS:
+        errors.append({"field": "resolution", "message": f"one of {', '.join(GAP_RESOLUTIONS)}"})
+    if resolution == "target_adjusted" and agreed_target is None:
+        errors.append({"field": "agreed_target", "message": "required for target_adjusted"})
+    if resolution == "waived" and not (note and note.strip()):
+        errors.append({"field": "note", "message": "a waiver needs its justification"})
+    if errors:
+        raise InvalidInput("invalid resolution", errors)
 
 
 def _apply_to_metric(

@@ -253,54 +253,17 @@ def judge_report(
     The one implementation of the rules: `compliance_report` aggregates observations in
     Python and comes here; the database path aggregates in SQL and comes here too.
     """
-    zone, windows, governing, definitions = (
-        plan.zone,
-        plan.windows,
-        plan.governing,
-        plan.definitions,
+    reports, by_window, used, unused = _judge_windows(
+        plan, aggregates, index_excusals(excusals), remedy_policy
     )
-    excusal_index = index_excusals(excusals)
-    used: list[Excusal] = []
-    unused: list[Excusal] = []
-    reports: list[MetricReport] = []
-    by_window: dict[str, list[WindowResult]] = defaultdict(list)
-    for key, definition in definitions.items():
-        rows: list[WindowResult] = []
-        for window in windows[definition.window]:
-            version = governing[window.label]
-            row = _evaluate(
-                key,
-                definition,
-                window,
-                version,
-                aggregates.get((key, window.label), NO_OBSERVATIONS),
-                excusal_index.get((key, window.label)),
-                remedy_policy,
-            )
-            if row.excusal is not None:
-                (used if row.status is Status.EXCUSED else unused).append(row.excusal)
-            rows.append(row)
-            by_window[window.label].append(row)
-        reports.append(MetricReport(key, definition.name, definition.unit, tuple(rows)))
-
-    window_credits = _window_credits(windows, governing, by_window, remedy_policy)
-    actions = [
-        CorrectiveAction(report.key, row.window, row.target, row.actual)
-        for report in reports
-        for row in report.windows
-        if remedy_policy is RemedyPolicy.CORRECTIVE_ACTION
-        and row.status is Status.MISSED
-        and row.target is not None
-        and row.actual is not None
-    ]
+    window_credits = _window_credits(plan.windows, plan.governing, by_window, remedy_policy)
+    actions = _corrective_actions(reports, remedy_policy)
     excused_by_party = count_by_party(used)
-    span_start = start_of_day(period.first_day, zone)
-    span_end = start_of_day(period.last_day + timedelta(days=1), zone)
-    all_rows = [row for report in reports for row in report.windows]
-    statuses = [row.status for row in all_rows]
+    span_start = start_of_day(period.first_day, plan.zone)
+    span_end = start_of_day(period.last_day + timedelta(days=1), plan.zone)
     return ComplianceReport(
         period=period,
-        time_zone=zone,
+        time_zone=plan.zone,
         remedy_policy=remedy_policy,
         metrics=tuple(reports),
         window_credits=tuple(window_credits),
@@ -309,17 +272,73 @@ def judge_report(
         responsiveness=tuple(
             responsiveness(tasks, start=span_start, end=span_end, now=now, excused=excused_by_party)
         ),
-        totals=Totals(
-            met=statuses.count(Status.MET),
-            warning=statuses.count(Status.WARNING),
-            missed=statuses.count(Status.MISSED),
-            excused=statuses.count(Status.EXCUSED),
-            no_data=statuses.count(Status.NO_DATA),
-            no_target=statuses.count(Status.NO_TARGET),
-            credits=sum((c.credit for c in window_credits), ZERO) if window_credits else None,
-            corrective_actions=len(actions),
-            excused_by_party=excused_by_party,
-        ),
+        totals=_totals(reports, window_credits, actions, excused_by_party),
+    )
+
+
+def _judge_windows(
+    plan: ReportPlan,
+    aggregates: Mapping[tuple[str, str], WindowAggregate],
+    excusal_index: Mapping[tuple[str, str], Excusal],
+    policy: RemedyPolicy,
+) -> tuple[list[MetricReport], dict[str, list[WindowResult]], list[Excusal], list[Excusal]]:
+    """Every metric judged in each of its windows; the rows also by window label, and the
+    excusals that excused a miss (used) and those that did not (unused)."""
+    used: list[Excusal] = []
+    unused: list[Excusal] = []
+    reports: list[MetricReport] = []
+    by_window: dict[str, list[WindowResult]] = defaultdict(list)
+    for key, definition in plan.definitions.items():
+        rows: list[WindowResult] = []
+        for window in plan.windows[definition.window]:
+            row = _evaluate(
+                key,
+                definition,
+                window,
+                plan.governing[window.label],
+                aggregates.get((key, window.label), NO_OBSERVATIONS),
+                excusal_index.get((key, window.label)),
+                policy,
+            )
+            if row.excusal is not None:
+                (used if row.status is Status.EXCUSED else unused).append(row.excusal)
+            rows.append(row)
+            by_window[window.label].append(row)
+        reports.append(MetricReport(key, definition.name, definition.unit, tuple(rows)))
+    return reports, by_window, used, unused
+
+
+def _corrective_actions(
+    reports: Sequence[MetricReport], policy: RemedyPolicy
+) -> list[CorrectiveAction]:
+    return [
+        CorrectiveAction(report.key, row.window, row.target, row.actual)
+        for report in reports
+        for row in report.windows
+        if policy is RemedyPolicy.CORRECTIVE_ACTION
+        and row.status is Status.MISSED
+        and row.target is not None
+        and row.actual is not None
+    ]
+
+
+def _totals(
+    reports: Sequence[MetricReport],
+    window_credits: Sequence[WindowCredit],
+    actions: Sequence[CorrectiveAction],
+    excused_by_party: ExcusedCounts,
+) -> Totals:
+    statuses = [row.status for report in reports for row in report.windows]
+    return Totals(
+        met=statuses.count(Status.MET),
+        warning=statuses.count(Status.WARNING),
+        missed=statuses.count(Status.MISSED),
+        excused=statuses.count(Status.EXCUSED),
+        no_data=statuses.count(Status.NO_DATA),
+        no_target=statuses.count(Status.NO_TARGET),
+        credits=sum((c.credit for c in window_credits), ZERO) if window_credits else None,
+        corrective_actions=len(actions),
+        excused_by_party=excused_by_party,
     )
 
 

@@ -124,30 +124,19 @@ def what_if(
 ) -> WhatIf:
     """`metric` over `windows` (aggregates keyed by window label) under both targets."""
     proposed = with_target(metric, proposed_target)
-    rows: list[WhatIfWindow] = []
-    for window in windows:
-        found = aggregates.get(window.label, NO_OBSERVATIONS)
-        actual = found.value(metric.aggregation)
-        now = _status(metric, actual, window.label in excused)
-        then = _status(proposed, actual, window.label in excused)
-        rows.append(
-            WhatIfWindow(
-                window=window.label,
-                observations=found.count,
-                actual=actual,
-                status_now=now,
-                status_proposed=then,
-                credit_now=_credit(now, metric, window, terms, remedy_policy),
-                credit_proposed=_credit(then, proposed, window, terms, remedy_policy),
-            )
+    rows = [
+        _replay_window(
+            window,
+            aggregates.get(window.label, NO_OBSERVATIONS),
+            metric,
+            proposed,
+            excused=window.label in excused,
+            terms=terms,
+            remedy_policy=remedy_policy,
         )
+        for window in windows
+    ]
     money = remedy_policy is RemedyPolicy.SERVICE_CREDITS and terms.annual_cost is not None
-
-    def count(status: Status, proposed_side: bool) -> int:
-        return sum(
-            1 for r in rows if (r.status_proposed if proposed_side else r.status_now) is status
-        )
-
     return WhatIf(
         metric=metric.key,
         version=version,
@@ -161,23 +150,57 @@ def what_if(
         target_proposed=proposed.target,
         warning_proposed=proposed.warning,
         windows=tuple(rows),
-        totals=WhatIfTotals(
-            windows=len(rows),
-            no_data=count(Status.NO_DATA, False),
-            met_now=count(Status.MET, False),
-            met_proposed=count(Status.MET, True),
-            warning_now=count(Status.WARNING, False),
-            warning_proposed=count(Status.WARNING, True),
-            missed_now=count(Status.MISSED, False),
-            missed_proposed=count(Status.MISSED, True),
-            excused_now=count(Status.EXCUSED, False),
-            excused_proposed=count(Status.EXCUSED, True),
-            credits_now=sum((r.credit_now or ZERO for r in rows), ZERO) if money else None,
-            credits_proposed=(
-                sum((r.credit_proposed or ZERO for r in rows), ZERO) if money else None
-            ),
-        ),
+        totals=_totals(rows, money=money),
         note=note,
+    )
+
+
+def _replay_window(
+    window: TimeWindow,
+    found: WindowAggregate,
+    metric: Metric,
+    proposed: Metric,
+    *,
+    excused: bool,
+    terms: Terms,
+    remedy_policy: RemedyPolicy,
+) -> WhatIfWindow:
+    """One window judged, and its credit owed, under the current and the proposed target."""
+    actual = found.value(metric.aggregation)
+    now = _status(metric, actual, excused)
+    then = _status(proposed, actual, excused)
+    return WhatIfWindow(
+        window=window.label,
+        observations=found.count,
+        actual=actual,
+        status_now=now,
+        status_proposed=then,
+        credit_now=_credit(now, metric, window, terms, remedy_policy),
+        credit_proposed=_credit(then, proposed, window, terms, remedy_policy),
+    )
+
+
+def _totals(rows: Sequence[WhatIfWindow], *, money: bool) -> WhatIfTotals:
+    """Windows per status under each target; credits only where money is at stake."""
+
+    def count(status: Status, proposed_side: bool) -> int:
+        return sum(
+            1 for r in rows if (r.status_proposed if proposed_side else r.status_now) is status
+        )
+
+    return WhatIfTotals(
+        windows=len(rows),
+        no_data=count(Status.NO_DATA, False),
+        met_now=count(Status.MET, False),
+        met_proposed=count(Status.MET, True),
+        warning_now=count(Status.WARNING, False),
+        warning_proposed=count(Status.WARNING, True),
+        missed_now=count(Status.MISSED, False),
+        missed_proposed=count(Status.MISSED, True),
+        excused_now=count(Status.EXCUSED, False),
+        excused_proposed=count(Status.EXCUSED, True),
+        credits_now=sum((r.credit_now or ZERO for r in rows), ZERO) if money else None,
+        credits_proposed=(sum((r.credit_proposed or ZERO for r in rows), ZERO) if money else None),
     )
 
 

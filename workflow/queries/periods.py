@@ -203,43 +203,46 @@ def period_detail(session: Session, actor: Actor, agreement_id: int, label: str)
     return PeriodDetail(
         **base.model_dump(),
         results=row.results,
-        disputes=[
-            DisputeView(
-                round=d.round,
-                metric=d.metric_key,
-                reason=d.reason,
-                raised_by=who.get(d.raised_by_id or 0),
-                raised_at=d.raised_at,
-                answer=d.answer,
-                answered_at=d.answered_at,
-            )
-            for d in disputes
-        ],
-        amendment_history=[
-            AmendmentView(
-                number=a.number,
-                reason=a.reason,
-                content_hash=a.content_hash,
-                created_by=who.get(a.created_by_id or 0),
-                created_at=a.created_at,
-                results=a.results,
-            )
-            for a in amendments
-        ],
-        tasks=[
-            PeriodTaskView(
-                id=t.id or 0,
-                kind=t.kind,
-                title=t.title,
-                side=t.side,
-                role=t.role,
-                state=t.state,
-                due_on=t.due_on,
-                assignee=who.get(t.assignee_id or 0),
-                outcome=t.outcome,
-            )
-            for t in tasks
-        ],
+        disputes=[_dispute_view(d, who) for d in disputes],
+        amendment_history=[_amendment_view(a, who) for a in amendments],
+        tasks=[_task_view(t, who) for t in tasks],
+    )
+
+
+def _dispute_view(dispute: PeriodDispute, who: dict[int, Person]) -> DisputeView:
+    return DisputeView(
+        round=dispute.round,
+        metric=dispute.metric_key,
+        reason=dispute.reason,
+        raised_by=who.get(dispute.raised_by_id or 0),
+        raised_at=dispute.raised_at,
+        answer=dispute.answer,
+        answered_at=dispute.answered_at,
+    )
+
+
+def _amendment_view(amendment: PeriodAmendment, who: dict[int, Person]) -> AmendmentView:
+    return AmendmentView(
+        number=amendment.number,
+        reason=amendment.reason,
+        content_hash=amendment.content_hash,
+        created_by=who.get(amendment.created_by_id or 0),
+        created_at=amendment.created_at,
+        results=amendment.results,
+    )
+
+
+def _task_view(task: Task, who: dict[int, Person]) -> PeriodTaskView:
+    return PeriodTaskView(
+        id=task.id or 0,
+        kind=task.kind,
+        title=task.title,
+        side=task.side,
+        role=task.role,
+        state=task.state,
+        due_on=task.due_on,
+        assignee=who.get(task.assignee_id or 0),
+        outcome=task.outcome,
     )
 
 

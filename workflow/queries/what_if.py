@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -113,27 +114,12 @@ def version_what_if(
     metric or a target that is not a finite number."""
     agreement = visible_agreement(session, actor, agreement_id)
     version = version_by_number(session, agreement, number)
-    metric = next(
-        (Metric.model_validate(m) for m in version.metrics if m.get("key") == metric_key), None
-    )
-    errors = []
-    if metric is None:
-        errors.append(
-            {"field": "metric", "message": f"version {number} has no metric {metric_key}"}
-        )
-    if not math.isfinite(target):
-        errors.append({"field": "target", "message": "must be a finite number"})
-    if metric is None or errors:
-        raise InvalidInput("cannot replay that metric", errors)
+    metric = _metric_to_replay(version.metrics, number, metric_key, target)
     terms = Terms.model_validate(version.terms)
     zone = study_zone(session, agreement_id, terms)
-    first, last = session.execute(
-        sa.select(sa.func.min(_M.c.observed_at), sa.func.max(_M.c.observed_at)).where(
-            _M.c.agreement_id == agreement_id, _M.c.metric_key == metric.key
-        )
-    ).one()
+    span = _observed_span(session, agreement_id, metric.key)
     policy = RemedyPolicy(agreement.remedy_policy)
-    if first is None:
+    if span is None:
         return what_if(
             metric,
             target,
@@ -145,16 +131,10 @@ def version_what_if(
             zone=zone,
             note=f"no observations of {metric.key} are recorded: nothing to replay",
         )
+    first, last = span
     windows = windows_between(local_date(first, zone), local_date(last, zone), metric.window, zone)
     aggregates = sql_aggregates(
         session, agreement_id, _plan(zone, {metric.window: windows}, [metric])
-    )
-    excused = frozenset(
-        session.exec(
-            select(Excusal.window).where(
-                Excusal.agreement_id == agreement_id, Excusal.metric_key == metric.key
-            )
-        ).all()
     )
     return what_if(
         metric,
@@ -165,5 +145,44 @@ def version_what_if(
         terms=terms,
         remedy_policy=policy,
         zone=zone,
-        excused=excused,
+        excused=_excused_windows(session, agreement_id, metric.key),
+    )
+
+
+def _metric_to_replay(
+    metrics: list[dict[str, Any]], number: int, metric_key: str, target: float
+) -> Metric:
+    """The version's metric `metric_key`; InvalidInput naming every problem with the request."""
+    metric = next((Metric.model_validate(m) for m in metrics if m.get("key") == metric_key), None)
+    errors = []
+    if metric is None:
+        errors.append(
+            {"field": "metric", "message": f"version {number} has no metric {metric_key}"}
+        )
+    if not math.isfinite(target):
+        errors.append({"field": "target", "message": "must be a finite number"})
+    if metric is None or errors:
+        raise InvalidInput("cannot replay that metric", errors)
+    return metric
+
+
+def _observed_span(
+    session: Session, agreement_id: int, metric_key: str
+) -> tuple[datetime, datetime] | None:
+    """When the first and the last observation of the metric were made; None if never."""
+    first, last = session.execute(
+        sa.select(sa.func.min(_M.c.observed_at), sa.func.max(_M.c.observed_at)).where(
+            _M.c.agreement_id == agreement_id, _M.c.metric_key == metric_key
+        )
+    ).one()
+    return None if first is None else (first, last)
+
+
+def _excused_windows(session: Session, agreement_id: int, metric_key: str) -> frozenset[str]:
+    return frozenset(
+        session.exec(
+            select(Excusal.window).where(
+                Excusal.agreement_id == agreement_id, Excusal.metric_key == metric_key
+            )
+        ).all()
     )
