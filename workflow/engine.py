@@ -237,26 +237,38 @@ def run(
         **subject.audit_target(),
     )
     if transition.topic:
-        dedupe_key, payload = subject.announcement(transition, source)
-        subject.tx.enqueue(
-            topic=transition.topic,
-            dedupe_key=dedupe_key,
-            now=now,
-            agreement_id=subject.agreement.id,
-            recipients=ALL_STAKEHOLDERS,
-            payload={
-                **payload,
-                "event": transition.event,
-                "from_state": source,
-                "to_state": subject.state,
-                "actor": actor.name if actor else "Accord",
-                "comment": comment,
-            },
-        )
+        _announce(subject, transition, source, actor, comment, now)
     if transition.then is not None:
         follow_on = spec.transition(transition.then)
         if subject.state in follow_on.sources and not subject.failed_guards(follow_on.guards):
             run(subject, follow_on, actor=None, grant=None, now=now)
+
+
+def _announce(
+    subject: Subject,
+    transition: Transition,
+    source: str,
+    actor: Actor | None,
+    comment: str | None,
+    now: datetime,
+) -> None:
+    """Tell every stakeholder about the transition, under its topic."""
+    dedupe_key, payload = subject.announcement(transition, source)
+    subject.tx.enqueue(
+        topic=transition.topic,
+        dedupe_key=dedupe_key,
+        now=now,
+        agreement_id=subject.agreement.id,
+        recipients=ALL_STAKEHOLDERS,
+        payload={
+            **payload,
+            "event": transition.event,
+            "from_state": source,
+            "to_state": subject.state,
+            "actor": actor.name if actor else "Accord",
+            "comment": comment,
+        },
+    )
 
 
 def fire(
