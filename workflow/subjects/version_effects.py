@@ -55,29 +55,30 @@ def _open_follow_ups(subject: VersionSubject, firing: Firing) -> dict[str, Any]:
 def compute_gaps(ctx: VersionContext, now: datetime) -> list[dict[str, Any]]:
     """Replace the version's gaps with those its requirements and capabilities imply."""
     ctx.session.execute(delete(Gap).where(Gap.version_id == ctx.version.id))  # type: ignore[arg-type]
+    metrics = [Metric.model_validate(m) for m in ctx.version.metrics]
     found: list[Gap] = []
-    for metric in ctx.version.metrics:
-        req, cap = metric.get("requirement"), metric.get("capability")
-        if req is None or cap is None or not is_stricter(metric["direction"], req, cap):
+    for metric in metrics:
+        req, cap = metric.requirement, metric.capability
+        if req is None or cap is None or not is_stricter(metric.direction, req, cap):
             continue
-        severity, why = gap_severity(metric, float(req), float(cap))
+        severity, why = gap_severity(metric, req, cap)
         found.append(
             Gap(
                 agreement_id=ctx.agreement.id,  # type: ignore[arg-type]
                 version_id=ctx.version.id,  # type: ignore[arg-type]
-                metric_key=metric["key"],
+                metric_key=metric.key,
                 source="computed",
                 requirement=req,
                 capability=cap,
                 severity=severity,
                 description=(
-                    f"{metric['name']}: the customer requires {req:g} {metric['unit']}, "
+                    f"{metric.name}: the customer requires {req:g} {metric.unit}, "
                     f"the provider can deliver {cap:g}. {why}"
                 ),
                 created_at=now,
             )
         )
-    found.extend(_measured_gaps(ctx, found, now))
+    found.extend(_measured_gaps(ctx, metrics, found, now))
     ctx.session.add_all(found)
     flush(ctx.session)
     ctx.__dict__.pop("gaps", None)
@@ -87,11 +88,12 @@ def compute_gaps(ctx: VersionContext, now: datetime) -> list[dict[str, Any]]:
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
 
 
-def _measured_gaps(ctx: VersionContext, computed: list[Gap], now: datetime) -> list[Gap]:
+def _measured_gaps(
+    ctx: VersionContext, metrics: list[Metric], computed: list[Gap], now: datetime
+) -> list[Gap]:
     """Gaps from measured performance over the last 6 windows before `now` (see
     `workflow.compliance.what_if`). A metric that already has a requirement-vs-capability gap
     gets the evidence appended to that gap's description (and the higher severity) instead."""
-    metrics = [Metric.model_validate(m) for m in ctx.version.metrics]
     if not metrics or ctx.agreement.id is None:
         return []
     zone = study_zone(ctx.session, ctx.agreement.id, Terms.model_validate(ctx.version.terms))
@@ -125,9 +127,9 @@ def _measured_gaps(ctx: VersionContext, computed: list[Gap], now: datetime) -> l
     return added
 
 
-def gap_severity(metric: dict[str, Any], req: float, cap: float) -> tuple[str, str]:
+def gap_severity(metric: Metric, req: float, cap: float) -> tuple[str, str]:
     """Severity from how far apart the two are, explained in one sentence."""
-    if metric.get("unit") == "percent" and metric["direction"] == "higher_is_better" and req < 100:
+    if metric.unit == "percent" and metric.direction == "higher_is_better" and req < 100:
         ratio = (100 - cap) / (100 - req)
         severity = "high" if ratio >= 5 else "medium" if ratio >= 2 else "low"
         return severity, f"The provider's shortfall allowance is {ratio:.1f}x the customer's."
