@@ -18,8 +18,8 @@ from sqlmodel import Session, col, func, select
 from states import Role, Side
 from tests.catalog_workbooks import hr_workbook
 from tests.helpers import World
+from tests.workflow.commands.test_periods import NOVEMBER
 from tests.workflow.test_compliance_sql import store
-from tests.workflow.test_periods import NOVEMBER
 from workflow import commands
 from workflow.access import Actor
 from workflow.models import (

@@ -11,8 +11,8 @@ from states import Role
 from tests.api.conftest import Api
 from tests.api.flows import outsider
 from tests.helpers import C, P
+from tests.workflow.commands.test_periods import DEC_1, NOVEMBER
 from tests.workflow.test_compliance_sql import store
-from tests.workflow.test_periods import DEC_1, NOVEMBER
 from workflow import commands
 from workflow.models import Agreement, OutboxMessage
 

@@ -16,8 +16,8 @@ from notifications.senders import SmtpSender
 from states import Role
 from tests.helpers import C, P, World, make_world
 from tests.notifications.smtp import HOST, Mailbox, smtp_server
+from tests.workflow.commands.test_periods import DEC_1, NOVEMBER, assert_no_html
 from tests.workflow.test_compliance_sql import store
-from tests.workflow.test_periods import DEC_1, NOVEMBER, assert_no_html
 from workflow import commands
 from workflow.models import OutboxMessage
 

@@ -12,9 +12,9 @@ from sqlmodel import Session, col, select
 
 from states import LIFECYCLE, REPORTING, FiredBy, Role, Side
 from tests.helpers import World, make_world
+from tests.workflow.commands.test_periods import NOVEMBER
 from tests.workflow.scenarios import GUARD_SUMMARY, PATHS, Opened, Path, Row, markdown
 from tests.workflow.test_compliance_sql import store
-from tests.workflow.test_periods import NOVEMBER
 from workflow import commands
 from workflow.models import Agreement, OutboxMessage, ReportingPeriod, Task
 

@@ -13,8 +13,8 @@ from sqlmodel import select
 from states import Role, Side
 from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client, Site, screenshot
 from tests.helpers import C, P, World
+from tests.workflow.commands.test_periods import DEC_1, NOVEMBER
 from tests.workflow.test_compliance_sql import store
-from tests.workflow.test_periods import DEC_1, NOVEMBER
 from workflow import commands
 from workflow.commands.sign_in import set_passwords
 from workflow.models import Agreement, PeriodDispute, ReportingPeriod
