@@ -19,15 +19,16 @@ dedupe key (`reminder:{task}:{step}`, `escalation:{task}:{role}`) is the guard. 
 `ON CONFLICT DO NOTHING RETURNING`, and the audit event is appended only for rows this
 transaction inserted, in the same transaction.
 
-Cost: tasks are read in keyset batches without locks; the due steps are computed once per
-distinct (due date, calendar, opening day) and the batch's keys are checked against the outbox
-in one query, so a sweep with nothing new to send writes nothing. Only tasks with something to
-send are written, a batch per transaction: `BEGIN IMMEDIATE` on SQLite; on PostgreSQL the
-batch first locks the audit chain heads it will append to (in chain order, as commands lock one
-head), then claims its tasks `FOR UPDATE SKIP LOCKED` and re-checks they are still open. Holding
-task locks, it never waits for anything, so it cannot deadlock with a command that holds a
-chain head and is about to close one of those tasks; a task another transaction holds is left
-for the next sweep (`deferred`).
+Cost: a sweep reads only the open tasks whose stored next step has come or was never computed
+(`workflow.next_steps`; a tick with nothing due reads no task), in keyset pages without locks;
+the due steps are computed once per distinct (due date, calendar, opening day) and the page's
+keys are checked against the outbox in one query. Each page is written in one transaction:
+`BEGIN IMMEDIATE` on SQLite; on PostgreSQL the page first locks the audit chain heads it will
+append to (in chain order, as commands lock one head), then claims its tasks `FOR UPDATE SKIP
+LOCKED` and re-checks they are still open; it stores every claimed task's next moment with its
+messages. Holding task locks, it never waits for anything, so it cannot deadlock with a command
+that holds a chain head and is about to close one of those tasks; a task another transaction
+holds is left for the next sweep (`deferred`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from workflow.models import (
     Task,
     User,
 )
+from workflow.next_steps import due_pages, next_step_at, next_step_on, store_next_steps
 from workflow.reminders import escalations, reminders
 from workflow.transaction import commit
 
@@ -223,34 +225,15 @@ def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
 
 _CUSTOMER_ORG, _PROVIDER_ORG = _ORG.alias("customer_org"), _ORG.alias("provider_org")
 
-# A page of open tasks with what deciding their due steps needs; no locks.
-_SCAN = (
-    sa.select(
-        _T.c.id,
-        _T.c.agreement_id,
-        _T.c.side,
-        _T.c.role,
-        _T.c.due_on,
-        _T.c.created_at,
-        # As text: a handful of distinct lists, each parsed once per sweep, not once per row.
-        sa.cast(_T.c.escalation_roles, sa.Text).label("escalation_roles"),
-        _CUSTOMER_ORG.c.holiday_calendar.label("customer_calendar"),
-        _PROVIDER_ORG.c.holiday_calendar.label("provider_calendar"),
-    )
-    .select_from(
-        _T.join(_A, _A.c.id == _T.c.agreement_id)
-        .join(_CUSTOMER_ORG, _CUSTOMER_ORG.c.id == _A.c.customer_org_id)
-        .join(_PROVIDER_ORG, _PROVIDER_ORG.c.id == _A.c.provider_org_id)
-    )
-    .where(_T.c.state == "open", _T.c.id > sa.bindparam("after"))
-    .order_by(_T.c.id)
-    .limit(sa.bindparam("limit"))
-)
-
-# The tasks a batch writes for, with what their messages say; still open, claimed.
+# The tasks of a page, still open, claimed: what their messages say, and again what their
+# next step depends on (it must match what the page read to store the computed moment).
 _CLAIM = (
     sa.select(
         _T.c.id,
+        _T.c.created_at,
+        sa.cast(_T.c.escalation_roles, sa.Text).label("escalation_roles"),
+        _CUSTOMER_ORG.c.holiday_calendar.label("customer_calendar"),
+        _PROVIDER_ORG.c.holiday_calendar.label("provider_calendar"),
         _T.c.kind,
         _T.c.title,
         _T.c.side,
@@ -266,7 +249,10 @@ _CLAIM = (
         _V.c.state.label("version_state"),
     )
     .select_from(
-        _T.join(_A, _A.c.id == _T.c.agreement_id).outerjoin(_V, _V.c.id == _T.c.version_id)
+        _T.join(_A, _A.c.id == _T.c.agreement_id)
+        .join(_CUSTOMER_ORG, _CUSTOMER_ORG.c.id == _A.c.customer_org_id)
+        .join(_PROVIDER_ORG, _PROVIDER_ORG.c.id == _A.c.provider_org_id)
+        .outerjoin(_V, _V.c.id == _T.c.version_id)
     )
     .where(_T.c.id.in_(sa.bindparam("ids", expanding=True)), _T.c.state == "open")
     .order_by(_T.c.id)
@@ -395,45 +381,68 @@ def sweep_reminders(
 ) -> SweepReport:
     """Send every reminder and escalation due at `now`, each exactly once (see the module).
 
-    Runs a read per batch of open tasks and one write transaction (one commit) per batch that
-    has something to send. Needs a session without pending changes; leaves it without an open
-    transaction.
+    Reads only the open tasks whose stored next step has come or was never computed
+    (`workflow.next_steps`), a page at a time, and writes each page in one transaction (one
+    commit): its messages, their audit events, and every task's next moment. Needs a session
+    without pending changes; leaves it without an open transaction.
     """
     today = local_date(now, time_zone)
     report = SweepReport(today=today)
     overdue = _Overdue(today)
-    steps_memo: dict[tuple[date, str, date, tuple[Role, ...]], tuple[DueStep, ...]] = {}
-    roles_memo: dict[tuple[str | None, str], tuple[Role, ...]] = {}
-    after = 0
-    while True:
-        rows = session.connection().execute(_SCAN, {"after": after, "limit": batch_size}).all()
-        if not rows:
-            break
-        after = rows[-1].id
+    schedule = _Schedule(today, time_zone, policy)
+    for rows in due_pages(session.connection, now, batch_size):
         report.tasks_scanned += len(rows)
-        planned: list[_Planned] = []
-        for row in rows:
-            calendar = row.customer_calendar if row.side == Side.CUSTOMER else row.provider_calendar
-            roles = roles_memo.get((row.escalation_roles, row.role))
-            if roles is None:
-                listed = json.loads(row.escalation_roles) if row.escalation_roles else []
-                roles = roles_memo[(row.escalation_roles, row.role)] = tuple(
-                    Role(r) for r in listed if r != row.role
-                )
-            memo_key = (row.due_on, calendar, local_date(row.created_at, time_zone), roles)
-            steps = steps_memo.get(memo_key)
-            if steps is None:
-                steps = steps_memo[memo_key] = due_steps(
-                    row.due_on, calendar, memo_key[2], today, roles, policy
-                )
-            planned.extend(_Planned(row.id, row.agreement_id, calendar, s) for s in steps)
+        planned = [
+            _Planned(row.id, row.agreement_id, schedule.calendar(row), step)
+            for row in rows
+            for step in schedule.steps(schedule.inputs(row))
+        ]
         done = existing_keys(session, (p.key for p in planned))
         report.already_sent += len(done)
         todo = [p for p in planned if p.key not in done]
-        if todo:
-            _write_batch(session, todo, now=now, report=report, overdue=overdue)
+        _write_batch(session, rows, todo, schedule, now=now, report=report, overdue=overdue)
     session.rollback()  # end the last read transaction
     return report
+
+
+_Inputs = tuple[date, str, date, tuple[Role, ...]]  # due date, calendar, opening day, roles
+
+
+class _Schedule:
+    """A task's due steps and next moment on `today`, each computed once per distinct input
+    (a few dozen due dates and calendars cover thousands of tasks)."""
+
+    def __init__(self, today: date, time_zone: str, policy: ReminderPolicy) -> None:
+        self.today, self.time_zone, self.policy = today, time_zone, policy
+        self._roles: dict[tuple[str | None, str], tuple[Role, ...]] = {}
+        self._steps: dict[_Inputs, tuple[DueStep, ...]] = {}
+        self._next: dict[_Inputs, datetime] = {}
+
+    @staticmethod
+    def calendar(row: Any) -> str:
+        return str(row.customer_calendar if row.side == Side.CUSTOMER else row.provider_calendar)
+
+    def inputs(self, row: Any) -> _Inputs:
+        roles = self._roles.get((row.escalation_roles, row.role))
+        if roles is None:
+            listed = json.loads(row.escalation_roles) if row.escalation_roles else []
+            roles = self._roles[(row.escalation_roles, row.role)] = tuple(
+                Role(r) for r in listed if r != row.role
+            )
+        return (row.due_on, self.calendar(row), local_date(row.created_at, self.time_zone), roles)
+
+    def steps(self, key: _Inputs) -> tuple[DueStep, ...]:
+        found = self._steps.get(key)
+        if found is None:
+            found = self._steps[key] = due_steps(*key[:2], key[2], self.today, key[3], self.policy)
+        return found
+
+    def next_at(self, key: _Inputs) -> datetime:
+        found = self._next.get(key)
+        if found is None:
+            day = next_step_on(key[0], key[1], key[2], self.today, key[3], self.policy)
+            found = self._next[key] = next_step_at(day, self.time_zone)
+        return found
 
 
 class _Overdue:
@@ -454,27 +463,29 @@ class _Overdue:
 
 def _write_batch(
     session: Session,
+    rows: Sequence[Any],
     todo: list[_Planned],
+    schedule: _Schedule,
     *,
     now: datetime,
     report: SweepReport,
     overdue: _Overdue,
 ) -> None:
-    """One transaction: claim the tasks, insert their messages, audit those inserted, commit."""
+    """One transaction: claim the page's tasks, insert their messages, audit those inserted,
+    store each claimed task's next moment, commit."""
     begin_write(session)
     lock_chain_heads(session, (p.agreement_id for p in todo))
-    postgres = session.connection().dialect.name == "postgresql"
-    ids = sorted({p.task_id for p in todo})
-    claimed = {
-        row.id: row
-        for row in session.connection().execute(_CLAIM_LOCKED if postgres else _CLAIM, {"ids": ids})
-    }
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    ids = sorted(row.id for row in rows)
+    claim = _CLAIM_LOCKED if postgres else _CLAIM
+    claimed = {row.id: row for row in connection.execute(claim, {"ids": ids})}
     if postgres:
         # Skipped rows are closed (fine) or held by another transaction (next sweep's).
         open_ids = set(
-            session.connection()
-            .execute(sa.select(_T.c.id).where(_T.c.id.in_(ids), _T.c.state == "open"))
-            .scalars()
+            connection.execute(
+                sa.select(_T.c.id).where(_T.c.id.in_(ids), _T.c.state == "open")
+            ).scalars()
         )
         report.deferred += len(open_ids - claimed.keys())
     escalating = {p.agreement_id for p in todo if p.step.kind == "escalation"}
@@ -495,8 +506,26 @@ def _write_batch(
         report.sent.append(
             Sent(p.task_id, task.agreement_key, p.step.kind, p.step.name, task.due_on)
         )
+    store_next_steps(connection, _next_moments(rows, claimed, schedule))
     commit(session)
     report.transactions += 1
+
+
+def _next_moments(
+    rows: Sequence[Any], claimed: dict[int, Any], schedule: _Schedule
+) -> dict[int, datetime]:
+    """The next moment of every claimed task whose inputs are still those its steps were
+    planned from; a task changed since the page was read keeps its moment (NULL or past) and
+    the next sweep plans it afresh."""
+    moments: dict[int, datetime] = {}
+    for row in rows:
+        task = claimed.get(row.id)
+        if task is None:
+            continue
+        key = schedule.inputs(row)
+        if schedule.inputs(task) == key:
+            moments[row.id] = schedule.next_at(key)
+    return moments
 
 
 def _task_payload(task: Any) -> dict[str, Any]:
