@@ -179,11 +179,15 @@ def run_spiff_only(args: argparse.Namespace, target: Target) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # The dispatch, sweep and audit benchmarks keep their own parsers.
+    # The dispatch, sweep, audit and queue benchmarks keep their own parsers.
     if argv[:1] == ["dispatch"]:
         from bench.dispatch import main as dispatch_main
 
         return dispatch_main(argv[1:])
+    if argv[:1] == ["queue"]:
+        from bench.queue import main as queue_main
+
+        return queue_main(argv[1:])
     if argv[:1] == ["audit"]:
         from bench.audit import main as audit_main
 
