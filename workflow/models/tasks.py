@@ -26,6 +26,8 @@ class Task(SQLModel, table=True):
         sa.Index("ix_task_open_assignee_due", "assignee_id", "state", "due_on"),
         # The approval queue and My tasks: filter and order in one index (keyset pages).
         sa.Index("ix_task_assignee_state_kind_due", "assignee_id", "state", "kind", "due_on", "id"),
+        # The agreements list's next deadline: min(due_on) of open tasks per agreement.
+        sa.Index("ix_task_agreement_state_due", "agreement_id", "state", "due_on"),
         # The reminder sweep reads only open tasks whose next step is due (or not computed).
         sa.Index(
             "ix_task_open_next_step",

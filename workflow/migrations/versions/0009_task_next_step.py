@@ -1,4 +1,4 @@
-"""the sweep's stored next step per task (partial index on open tasks); the task queue index
+"""the sweep's stored next step per task (partial index on open tasks); task queue indexes
 
 Revision ID: 0009
 Revises: 0008
@@ -34,9 +34,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_task_assignee_state_kind_due", "task", ["assignee_id", "state", "kind", "due_on", "id"]
     )
+    op.create_index("ix_task_agreement_state_due", "task", ["agreement_id", "state", "due_on"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_task_agreement_state_due", table_name="task")
     op.drop_index("ix_task_assignee_state_kind_due", table_name="task")
     op.drop_index("ix_task_open_next_step", table_name="task")
     with op.batch_alter_table("task") as batch:
