@@ -179,11 +179,15 @@ def run_spiff_only(args: argparse.Namespace, target: Target) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # The dispatch, sweep, audit and queue benchmarks keep their own parsers.
+    # The dispatch, sweep, audit, queue and http benchmarks keep their own parsers.
     if argv[:1] == ["dispatch"]:
         from bench.dispatch import main as dispatch_main
 
         return dispatch_main(argv[1:])
+    if argv[:1] == ["http"]:
+        from bench.http_load import main as http_main
+
+        return http_main(argv[1:])
     if argv[:1] == ["queue"]:
         from bench.queue import main as queue_main
 
