@@ -8,20 +8,28 @@ reminder or escalation step falls due. A tick with nothing due reads no task at 
 The moment depends on the task's due date, opening day, side calendar, escalation roles and
 role, on the reminder policy and on the holiday calendars' contents. Whatever changes one of
 those for open tasks calls `forget_next_steps` in its transaction; the sweep computes them again.
+The policy, time zone and holiday data are recorded as a fingerprint (`sweep_basis`): a sweep
+that finds another one (a release changed the policy, or upgraded `holidays`) forgets every
+stored moment first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
+from importlib.metadata import version
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
+from sqlmodel import Session
 
 from states import LIFECYCLE, ReminderPolicy, Role
 from workflow.calendar import start_of_day
-from workflow.models import Agreement, Organization, Task
+from workflow.canonical import sha256_hex
+from workflow.db import begin_write
+from workflow.models import Agreement, Organization, SweepBasis, Task
 from workflow.reminders import escalations, reminders
 
 # No step will ever fall due (a policy without overdue reminders, every escalation past):
@@ -30,6 +38,7 @@ NEVER = datetime(9000, 1, 1, tzinfo=UTC)
 _FIRST = datetime(1900, 1, 1, tzinfo=UTC)  # before every stored moment: the keyset's start
 
 _T: sa.Table = Task.__table__  # type: ignore[attr-defined]
+_B: sa.Table = SweepBasis.__table__  # type: ignore[attr-defined]
 _A: sa.Table = Agreement.__table__  # type: ignore[attr-defined]
 _ORG: sa.Table = Organization.__table__  # type: ignore[attr-defined]
 _CUSTOMER_ORG, _PROVIDER_ORG = _ORG.alias("customer_org"), _ORG.alias("provider_org")
@@ -179,3 +188,33 @@ def forget_next_steps(
         )
         statement = statement.where(_T.c.agreement_id.in_(sa.select(_A.c.id).where(party)))
     connection.execute(statement)
+
+
+# ---- the basis the moments were computed on ------------------------------------------------
+
+
+def basis_fingerprint(policy: ReminderPolicy, time_zone: str) -> str:
+    holiday_data = version("holidays")  # its releases add and correct holidays
+    return sha256_hex("accord.sweep_basis.v1", repr(policy), time_zone, holiday_data)
+
+
+_READ_BASIS = sa.select(_B.c.fingerprint).where(_B.c.id == 1)
+
+
+def ensure_basis(session: Session, fingerprint: str) -> bool:
+    """Forget every stored moment if they were computed on another basis, and record this one
+    (one transaction); True if it did. Leaves the session without an open transaction."""
+    if session.connection().execute(_READ_BASIS).scalar() == fingerprint:
+        session.rollback()
+        return False
+    begin_write(session)
+    connection = session.connection()
+    if connection.execute(_READ_BASIS).scalar() != fingerprint:  # a concurrent sweep's?
+        forget_next_steps(connection)
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        upsert = dialect.insert(_B).values(id=1, fingerprint=fingerprint)
+        connection.execute(
+            upsert.on_conflict_do_update(index_elements=["id"], set_={"fingerprint": fingerprint})
+        )
+    session.commit()
+    return True

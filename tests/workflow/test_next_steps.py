@@ -174,3 +174,22 @@ def test_a_policy_with_no_step_left_stores_never() -> None:
     assert next_step_on(d(11, 4), "US", d(10, 28), d(11, 2), (), quiet) is None
     assert next_step_at(None, "America/New_York") == NEVER
     assert next_step_at(d(11, 2), "America/New_York") == midnight(d(11, 2))
+
+
+def test_another_policy_forgets_every_stored_moment(world: World, engine: Engine) -> None:
+    """A release that changes the policy (or the holiday data) does not leave tasks waiting
+    for moments computed under the old one: the first sweep on the new basis reads them all."""
+    _, customer, provider = open_reviews(world)
+    sweep(engine, at(d(11, 2)))
+    assert due_now(engine, at(d(11, 3))) == set()
+    quicker = ReminderPolicy(before_due=(1,), on_due_date=True, overdue_every=1, escalations=())
+    report = sweep(engine, at(d(11, 3)), policy=quicker)
+    assert report.tasks_scanned == 2
+    assert {(s.task_id, s.step) for s in report.sent} == {
+        (customer.id, "before:1"),  # Tuesday 3 November
+        (provider.id, "before:1"),
+    }
+    assert stored(engine, customer.id) == midnight(d(11, 4))
+    # Back to the lifecycle's policy: read again once, then not until the next step.
+    assert sweep(engine, at(d(11, 3), 12)).tasks_scanned == 2
+    assert sweep(engine, at(d(11, 3), 13)).tasks_scanned == 0

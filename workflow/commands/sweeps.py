@@ -57,7 +57,14 @@ from workflow.models import (
     Task,
     User,
 )
-from workflow.next_steps import due_pages, next_step_at, next_step_on, store_next_steps
+from workflow.next_steps import (
+    basis_fingerprint,
+    due_pages,
+    ensure_basis,
+    next_step_at,
+    next_step_on,
+    store_next_steps,
+)
 from workflow.reminders import escalations, reminders
 from workflow.transaction import commit
 
@@ -390,6 +397,7 @@ def sweep_reminders(
     report = SweepReport(today=today)
     overdue = _Overdue(today)
     schedule = _Schedule(today, time_zone, policy)
+    ensure_basis(session, basis_fingerprint(policy, time_zone))
     for rows in due_pages(session.connection, now, batch_size):
         report.tasks_scanned += len(rows)
         planned = [

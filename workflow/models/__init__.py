@@ -18,6 +18,7 @@ from workflow.models.records import (
     JobRun,
     NotificationDelivery,
     OutboxMessage,
+    SweepBasis,
 )
 from workflow.models.tasks import Gap, Task
 
@@ -45,6 +46,7 @@ __all__ = [
     "PeriodDispute",
     "ReportingPeriod",
     "StakeholderAssignment",
+    "SweepBasis",
     "Task",
     "User",
 ]

@@ -1,4 +1,4 @@
-"""the sweep's stored next step per task (partial index on open tasks); task queue indexes
+"""task.next_step_at (partial index on open tasks) and sweep_basis; task queue indexes
 
 Revision ID: 0009
 Revises: 0008
@@ -35,9 +35,16 @@ def upgrade() -> None:
         "ix_task_assignee_state_kind_due", "task", ["assignee_id", "state", "kind", "due_on", "id"]
     )
     op.create_index("ix_task_agreement_state_due", "task", ["agreement_id", "state", "due_on"])
+    op.create_table(
+        "sweep_basis",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("sweep_basis")
     op.drop_index("ix_task_agreement_state_due", table_name="task")
     op.drop_index("ix_task_assignee_state_kind_due", table_name="task")
     op.drop_index("ix_task_open_next_step", table_name="task")
