@@ -2,8 +2,11 @@
 
 Seeds a fresh database (temporary SQLite file, or a scratch PostgreSQL database created and
 dropped on the server of `--database-url`) with the sweep benchmark's parties and agreements,
-then tasks in bulk (Core inserts) whose mix stays the same as the table grows: every task kind,
-a tenth open, assignees spread over the 18 stakeholders. At each size it times the approval
+then the approver's queue (`--queue` open approval tasks, 300 by default, so that the first
+and the fifth page are full at every size) and filler tasks in bulk (Core inserts) up to each
+size: every task kind, a tenth open, assignees spread over the 18 stakeholders, none of them
+in the approver's queue. The queue stays the same while the table grows a hundredfold, which
+is what "flat" asks: its cost must not follow the table. At each size it times the approval
 queue as the API runs it (`workflow.queries.tasks.list_tasks` with `assignee=me`,
 `kind=approval`, `state=open`, 50 a page) for one Executive Sponsor: the first page and the
 fifth page (reached through the keyset cursor). Prints one JSON object.
@@ -42,6 +45,21 @@ _T: sa.Table = Task.__table__  # type: ignore[attr-defined]
 _A: sa.Table = Agreement.__table__  # type: ignore[attr-defined]
 
 
+def seed_queue(engine: Engine, length: int) -> None:
+    """The approver's own open approval tasks, due over the same 90 days as the filler."""
+    with engine.connect() as conn:
+        agreements = conn.execute(sa.select(sa.func.count()).select_from(_A)).scalar_one()
+    rows = []
+    for n in range(length):
+        row = _row(n, agreements)
+        side, role = APPROVER
+        row.update(kind="approval", side=side.value, role=role.value, state="open")
+        row["assignee_id"] = ROLES.index(APPROVER) + 1
+        rows.append(row)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(_T), rows)
+
+
 def grow(engine: Engine, total: int) -> float:
     """Add tasks up to `total`; the mix is a function of the task's number only."""
     started = time.perf_counter()
@@ -70,6 +88,8 @@ def _row(n: int, agreements: int) -> dict[str, Any]:
         state="open" if (n // len(ROLES)) % 10 == 0 else "completed",
         next_step_at=None,
     )
+    if (side, role) == APPROVER and row["kind"] == "approval":
+        row["state"] = "completed"  # the approver's queue is seeded apart, once
     return row
 
 
@@ -120,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sizes", default="10000,1000000", help="task counts, ascending (default 10k,1M)"
     )
     parser.add_argument("--calls", type=int, default=200, help="timed calls per size")
+    parser.add_argument("--queue", type=int, default=300, help="the approver's open approvals")
     parser.add_argument("--sqlite-dir", default=None, help="where the temporary file goes")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file")
     return parser
@@ -136,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             upgrade(engine)
             # The sweep's parties, 1,000 agreements and a first 1,000 (open review) tasks.
             seed(engine, tasks=1000, per_agreement=1)
+            seed_queue(engine, args.queue)
             for size in sizes:
                 seeded = grow(engine, size)
                 timed = timed_queue(engine, args.calls)
