@@ -10,9 +10,13 @@ has a reminder step due and a third of them are past an escalation. Then it time
 - `cold`: the first sweep ever, at 09:00: every task's newest reminder and every escalation due
   (about 100k outbox rows and as many audit events, a batch per transaction): the worst case,
   a scheduler that never ran;
-- `idle`: the same moment again: nothing new, only the scan and the outbox look-ups (what
-  almost every tick costs);
+- `idle`: the same moment again: nothing due, so no task is read (what almost every tick
+  costs);
 - `next_day`: 09:00 the next business day: the day's new steps only (a normal daily sweep).
+
+Then (`--idle-tasks`, 1,000,000 by default) it adds open tasks up to that many, each with the
+next moment a sweep would have stored, and times `--ticks` idle sweeps over all of them
+(`idle_at_scale`): the partial index on open tasks' `next_step_at` is what keeps them flat.
 """
 
 from __future__ import annotations

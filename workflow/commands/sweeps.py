@@ -349,7 +349,7 @@ class SweepReport:
     """What one sweep did; `sent` lists only the messages this sweep wrote."""
 
     today: date
-    tasks_scanned: int = 0
+    tasks_scanned: int = 0  # tasks read: their next step had come, or was not computed
     sent: list[Sent] = field(default_factory=list)
     already_sent: int = 0  # due steps found in the outbox (an earlier or concurrent sweep)
     deferred: int = 0  # tasks another transaction held; the next sweep takes them
