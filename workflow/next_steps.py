@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from importlib.metadata import version
 from typing import Any
 
@@ -193,7 +194,10 @@ def forget_next_steps(
 # ---- the basis the moments were computed on ------------------------------------------------
 
 
+@lru_cache(maxsize=8)
 def basis_fingerprint(policy: ReminderPolicy, time_zone: str) -> str:
+    """Once per process and policy: reading the installed `holidays` version costs ~4 ms,
+    more than an idle tick."""
     holiday_data = version("holidays")  # its releases add and correct holidays
     return sha256_hex("accord.sweep_basis.v1", repr(policy), time_zone, holiday_data)
 
