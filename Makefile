@@ -26,9 +26,13 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -n auto
 
+# Each prints one JSON object; docs/benchmarks.md says what each figure means. Add
+# `--database-url postgresql://...` to any of them for PostgreSQL (a scratch database).
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[dev,bench]"
 	$(BIN)/python -m bench lifecycle
+	$(BIN)/python -m bench sweep   # 100k tasks cold/idle/next day, then idle ticks at 1M
+	$(BIN)/python -m bench audit   # audit verify over 1M chained events, peak RSS
 
 # Re-fetch htmx and Pico from the npm registry into api/static/vendor (no build step).
 vendor:

@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-spiff", action="store_true", help="skip SpiffWorkflow even when it is installed"
     )
     life.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="run only the transition loop, on this many processes with an engine each "
+        "(instead of --workers threads); no raw baseline, lifecycles or SpiffWorkflow",
+    )
+    life.add_argument(
         "--profile",
         type=Path,
         default=None,
@@ -158,6 +165,27 @@ def run_lifecycle(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     return result
 
 
+def run_processes(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    from bench.processes import run_transitions_processes
+
+    result = _header(args, target)
+    result["n"] = args.n
+    load_before = load_average()
+    transitions = run_transitions_processes(
+        target.accord_url, n=args.n, processes=args.processes, per_agreement=args.per_agreement
+    )
+    result.update(
+        {
+            "processes": args.processes,
+            "transitions_per_s": transitions["transitions_per_s"],
+            "transitions": transitions,
+            "load_average_before": load_before,
+            "load_average_after": load_average(),
+        }
+    )
+    return result
+
+
 def run_spiff_only(args: argparse.Namespace, target: Target) -> dict[str, Any]:
     result = _header(args, target)
     result["lifecycles_n"] = args.lifecycles
@@ -179,11 +207,23 @@ def run_spiff_only(args: argparse.Namespace, target: Target) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # The dispatch and sweep benchmarks keep their own parsers.
+    # The dispatch, sweep, audit, queue and http benchmarks keep their own parsers.
     if argv[:1] == ["dispatch"]:
         from bench.dispatch import main as dispatch_main
 
         return dispatch_main(argv[1:])
+    if argv[:1] == ["http"]:
+        from bench.http_load import main as http_main
+
+        return http_main(argv[1:])
+    if argv[:1] == ["queue"]:
+        from bench.queue import main as queue_main
+
+        return queue_main(argv[1:])
+    if argv[:1] == ["audit"]:
+        from bench.audit import main as audit_main
+
+        return audit_main(argv[1:])
     if argv[:1] == ["sweep"]:
         from bench.sweep import main as sweep_main
 
@@ -199,7 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     started = time.perf_counter()
     with open_target(args.database_url, sqlite_dir=args.sqlite_dir, keep=args.keep) as target:
-        if args.benchmark == "lifecycle":
+        if args.benchmark == "lifecycle" and args.processes > 0:
+            result = run_processes(args, target)
+        elif args.benchmark == "lifecycle":
             result = run_lifecycle(args, target)
         else:
             result = run_spiff_only(args, target)

@@ -7,12 +7,15 @@ leaves none.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
 
 from workflow.models import OutboxMessage, OutboxStatus
 from workflow.payloads import checked
@@ -67,3 +70,77 @@ class Outbox:
         if self.pending:
             connection.execute(_INSERTS[connection.dialect.name], list(self.pending.values()))
             self.pending = {}
+
+
+# ---- inserting now, and learning which messages this transaction wrote ------------------
+
+_INSERT_ONCE = (
+    sqlite.insert(_TABLE)
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(_TABLE.c.dedupe_key)
+)
+# PostgreSQL: one statement with one JSON array parameter, whatever the number of rows. A
+# multi-row VALUES with RETURNING (what SQLAlchemy sends for the SQLite form) has nine
+# placeholders per row, which psycopg parses anew for every statement, and arrays of JSON text
+# cost more to escape than the server takes to insert them.
+_INSERT_ONCE_PG = sa.text(
+    "INSERT INTO outbox_message (topic, dedupe_key, agreement_id, recipients, payload, "
+    "status, attempts, next_attempt_at, created_at) "
+    "SELECT r->>'topic', r->>'dedupe_key', CAST(r->>'agreement_id' AS integer), "
+    "r->'recipients', r->'payload', r->>'status', CAST(r->>'attempts' AS integer), "
+    "CAST(r->>'next_attempt_at' AS timestamptz), CAST(r->>'created_at' AS timestamptz) "
+    "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r "
+    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+)
+
+
+def insert_once(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert outbox rows now; the dedupe keys of those this transaction inserted.
+
+    Unlike `Outbox.write` (which batches at commit and drops duplicates silently), this tells
+    the caller which messages are its own, so that it writes their audit events and no others.
+    Rows go in dedupe-key order, so that two transactions inserting overlapping keys wait for
+    each other in the same order and never deadlock.
+    """
+    if not rows:
+        return set()
+    connection = session.connection()
+    ordered = sorted(rows, key=lambda r: str(r["dedupe_key"]))
+    if connection.dialect.name != "postgresql":
+        return {key for (key,) in connection.execute(_INSERT_ONCE, ordered)}
+    document = json.dumps(
+        [
+            {
+                **r,
+                "next_attempt_at": _utc_iso(r["next_attempt_at"]),
+                "created_at": _utc_iso(r["created_at"]),
+            }
+            for r in ordered
+        ]
+    )
+    return {key for (key,) in connection.execute(_INSERT_ONCE_PG, {"rows": document})}
+
+
+def _utc_iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("outbox times must be timezone-aware")
+    return moment.astimezone(UTC).isoformat()
+
+
+_EXISTING_KEYS = sa.select(_TABLE.c.dedupe_key).where(
+    _TABLE.c.dedupe_key.in_(sa.bindparam("keys", expanding=True))
+)
+# One array parameter instead of thousands of placeholders (see _INSERT_ONCE_PG).
+_EXISTING_KEYS_PG = sa.text(
+    "SELECT dedupe_key FROM outbox_message WHERE dedupe_key = ANY(CAST(:keys AS text[]))"
+)
+
+
+def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    """Which of `keys` the outbox already holds (one indexed query)."""
+    wanted = list(keys)
+    if not wanted:
+        return set()
+    connection = session.connection()
+    statement = _EXISTING_KEYS_PG if connection.dialect.name == "postgresql" else _EXISTING_KEYS
+    return {k for (k,) in connection.execute(statement, {"keys": wanted})}

@@ -81,9 +81,10 @@ def test_run_once_twice_sends_nothing_new(world: World, database_url: str) -> No
     invoke(database_url, "jobs", "run-once", "--now", "2026-11-09T09:00-05:00")
     again = invoke(database_url, "jobs", "run-once", "--now", "2026-11-09T14:00:00Z")
     assert again.exit_code == 0, again.stderr
+    # The first run stored each task's next step (a later day): the second reads no task.
     assert (
-        "sweep: 2 open tasks swept on 2026-11-09: 0 reminders, 0 escalations sent "
-        "(2 already sent)" in again.stdout
+        "sweep: 0 open tasks swept on 2026-11-09: 0 reminders, 0 escalations sent "
+        "(0 already sent)" in again.stdout
     )
     assert "audit-checkpoint: no chain moved since the last checkpoint" in again.stdout
 

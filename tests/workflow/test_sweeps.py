@@ -25,6 +25,7 @@ from states import LIFECYCLE, Role
 from tests.helpers import C, World, make_world
 from workflow.commands.sweeps import SweepReport, due_steps, sweep_reminders
 from workflow.models import Agreement, AuditEvent, Organization, OutboxMessage, Task
+from workflow.next_steps import forget_next_steps
 
 NEW_YORK = ZoneInfo("America/New_York")
 OPENED = datetime(2026, 10, 28, 10, 0, tzinfo=NEW_YORK)  # Wednesday, EDT
@@ -194,8 +195,19 @@ def test_a_sweep_reports_only_what_it_sent(world: World, engine: Engine) -> None
         ]
     )
     assert (first.tasks_scanned, first.already_sent, first.transactions) == (2, 0, 1)
+    # The same day again: each task's next step is tomorrow's, so the sweep reads no task.
     again = sweep(engine, at(d(11, 9), 17))
-    assert (again.sent, again.already_sent, again.transactions) == ([], 4, 0)
+    assert (again.sent, again.tasks_scanned, again.already_sent, again.transactions) == (
+        [],
+        0,
+        0,
+        0,
+    )
+    # Forced to look again (its moments forgotten), it finds all four in the outbox.
+    with engine.begin() as connection:
+        forget_next_steps(connection)
+    forced = sweep(engine, at(d(11, 9), 17))
+    assert (forced.sent, forced.tasks_scanned, forced.already_sent) == ([], 2, 4)
     assert_each_once(engine)
 
 

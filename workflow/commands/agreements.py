@@ -247,6 +247,7 @@ def set_stakeholders(
             if new != task.assignee_id:
                 moved.append({"task_id": task.id, "from": task.assignee_id, "to": new})
                 task.assignee_id = new
+                task.next_step_at = None  # the sweep plans a moved task afresh
                 session.add(task)
         tx.audit(
             action="agreement.stakeholders_set",

@@ -41,7 +41,6 @@ from sqlmodel import Session, select
 from states import LIFECYCLE, Role, Side, TaskTemplate, VersionState
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date, start_of_day, time_zone
 from workflow.command import command
-from workflow.commands.sweeps import existing_keys, insert_once, outbox_row
 from workflow.engine import run
 from workflow.errors import NotAllowedNow
 from workflow.governance_dates import (
@@ -52,6 +51,7 @@ from workflow.governance_dates import (
     quarter_start,
 )
 from workflow.models import Agreement, AgreementVersion, Task
+from workflow.outbox import existing_keys, insert_once, message_row
 from workflow.permissions import lock_agreement
 from workflow.subjects.version import VersionSubject, agreement_payload, open_tasks
 
@@ -356,7 +356,7 @@ def _renewal(
         "days_before": days,
         "days_remaining": remaining,
     }
-    row = outbox_row(
+    row = message_row(
         topic=RENEWAL_TOPIC,
         dedupe_key=key,
         now=local_now,

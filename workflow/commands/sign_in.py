@@ -26,7 +26,6 @@ from workflow.passwords import (
     normalise_email,
     verify_password,
 )
-from workflow.transaction import commit
 
 ATTEMPT_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_EMAIL = 5
@@ -68,7 +67,7 @@ def sign_in(
         matches = matches and user is not None and user.is_active and user.password_hash == stored
         session.add(LoginAttempt(email=email, address=address, succeeded=matches, attempted_at=now))
         if not matches or user is None or user.id is None:
-            commit(session)
+            tx.commit()
             return SignInResult()
         if stored is not None and needs_rehash(stored):
             user.password_hash = hash_password(password)

@@ -19,15 +19,16 @@ dedupe key (`reminder:{task}:{step}`, `escalation:{task}:{role}`) is the guard. 
 `ON CONFLICT DO NOTHING RETURNING`, and the audit event is appended only for rows this
 transaction inserted, in the same transaction.
 
-Cost: tasks are read in keyset batches without locks; the due steps are computed once per
-distinct (due date, calendar, opening day) and the batch's keys are checked against the outbox
-in one query, so a sweep with nothing new to send writes nothing. Only tasks with something to
-send are written, a batch per transaction: `BEGIN IMMEDIATE` on SQLite; on PostgreSQL the
-batch first locks the audit chain heads it will append to (in chain order, as commands lock one
-head), then claims its tasks `FOR UPDATE SKIP LOCKED` and re-checks they are still open. Holding
-task locks, it never waits for anything, so it cannot deadlock with a command that holds a
-chain head and is about to close one of those tasks; a task another transaction holds is left
-for the next sweep (`deferred`).
+Cost: a sweep reads only the open tasks whose stored next step has come or was never computed
+(`workflow.next_steps`; a tick with nothing due reads no task), in keyset pages without locks;
+the due steps are computed once per distinct (due date, calendar, opening day) and the page's
+keys are checked against the outbox in one query. Each page is written in one transaction:
+`BEGIN IMMEDIATE` on SQLite; on PostgreSQL the page first locks the audit chain heads it will
+append to (in chain order, as commands lock one head), then claims its tasks `FOR UPDATE SKIP
+LOCKED` and re-checks they are still open; it stores every claimed task's next moment with its
+messages. Holding task locks, it never waits for anything, so it cannot deadlock with a command
+that holds a chain head and is about to close one of those tasks; a task another transaction
+holds is left for the next sweep (`deferred`).
 """
 
 from __future__ import annotations
@@ -35,11 +36,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
 from sqlmodel import Session
 
 from states import LIFECYCLE, ReminderPolicy, Role, Side
@@ -56,6 +56,15 @@ from workflow.models import (
     Task,
     User,
 )
+from workflow.next_steps import (
+    basis_fingerprint,
+    due_pages,
+    ensure_basis,
+    next_step_at,
+    next_step_on,
+    store_next_steps,
+)
+from workflow.outbox import existing_keys, insert_once, message_row
 from workflow.reminders import escalations, reminders
 
 REMINDER_TOPIC = "task.reminder"
@@ -121,135 +130,19 @@ def due_steps(
     return tuple(found)
 
 
-# ---- the outbox insert that says whether this transaction won ------------------------------
-
-_INSERT_ONCE = (
-    sqlite.insert(_O)
-    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    .returning(_O.c.dedupe_key)
-)
-# PostgreSQL: one statement with one JSON array parameter, whatever the number of rows. A
-# multi-row VALUES with RETURNING (what SQLAlchemy sends for the SQLite form) has nine
-# placeholders per row, which psycopg parses anew for every statement, and arrays of JSON text
-# cost more to escape than the server takes to insert them.
-_INSERT_ONCE_PG = sa.text(
-    "INSERT INTO outbox_message (topic, dedupe_key, agreement_id, recipients, payload, "
-    "status, attempts, next_attempt_at, created_at) "
-    "SELECT r->>'topic', r->>'dedupe_key', CAST(r->>'agreement_id' AS integer), "
-    "r->'recipients', r->'payload', r->>'status', CAST(r->>'attempts' AS integer), "
-    "CAST(r->>'next_attempt_at' AS timestamptz), CAST(r->>'created_at' AS timestamptz) "
-    "FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS r "
-    "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
-)
-
-
-def outbox_row(
-    *,
-    topic: str,
-    dedupe_key: str,
-    now: datetime,
-    recipients: dict[str, Any],
-    payload: dict[str, Any],
-    agreement_id: int | None,
-) -> dict[str, Any]:
-    """A pending outbox row, in the shape `workflow.outbox.enqueue` writes."""
-    return {
-        "topic": topic,
-        "dedupe_key": dedupe_key,
-        "agreement_id": agreement_id,
-        "recipients": recipients,
-        "payload": payload,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-
-
-def insert_once(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Insert outbox rows now; the dedupe keys of those this transaction inserted.
-
-    Unlike `outbox.enqueue` (which batches at commit and drops duplicates silently), this tells
-    the caller which messages are its own, so that it writes their audit events and no others.
-    Rows go in dedupe-key order, so that two transactions inserting overlapping keys wait for
-    each other in the same order and never deadlock.
-    """
-    if not rows:
-        return set()
-    connection = session.connection()
-    ordered = sorted(rows, key=lambda r: str(r["dedupe_key"]))
-    if connection.dialect.name != "postgresql":
-        return {key for (key,) in connection.execute(_INSERT_ONCE, ordered)}
-    document = json.dumps(
-        [
-            {
-                **r,
-                "next_attempt_at": _utc_iso(r["next_attempt_at"]),
-                "created_at": _utc_iso(r["created_at"]),
-            }
-            for r in ordered
-        ]
-    )
-    return {key for (key,) in connection.execute(_INSERT_ONCE_PG, {"rows": document})}
-
-
-def _utc_iso(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("outbox times must be timezone-aware")
-    return moment.astimezone(UTC).isoformat()
-
-
-_EXISTING_KEYS = sa.select(_O.c.dedupe_key).where(
-    _O.c.dedupe_key.in_(sa.bindparam("keys", expanding=True))
-)
-# One array parameter instead of thousands of placeholders (see _INSERT_ONCE_PG).
-_EXISTING_KEYS_PG = sa.text(
-    "SELECT dedupe_key FROM outbox_message WHERE dedupe_key = ANY(CAST(:keys AS text[]))"
-)
-
-
-def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
-    """Which of `keys` the outbox already holds (one indexed query)."""
-    wanted = list(keys)
-    if not wanted:
-        return set()
-    connection = session.connection()
-    statement = _EXISTING_KEYS_PG if connection.dialect.name == "postgresql" else _EXISTING_KEYS
-    return {k for (k,) in connection.execute(statement, {"keys": wanted})}
-
-
 # ---- reading and claiming tasks -------------------------------------------------------------
 
 _CUSTOMER_ORG, _PROVIDER_ORG = _ORG.alias("customer_org"), _ORG.alias("provider_org")
 
-# A page of open tasks with what deciding their due steps needs; no locks.
-_SCAN = (
-    sa.select(
-        _T.c.id,
-        _T.c.agreement_id,
-        _T.c.side,
-        _T.c.role,
-        _T.c.due_on,
-        _T.c.created_at,
-        # As text: a handful of distinct lists, each parsed once per sweep, not once per row.
-        sa.cast(_T.c.escalation_roles, sa.Text).label("escalation_roles"),
-        _CUSTOMER_ORG.c.holiday_calendar.label("customer_calendar"),
-        _PROVIDER_ORG.c.holiday_calendar.label("provider_calendar"),
-    )
-    .select_from(
-        _T.join(_A, _A.c.id == _T.c.agreement_id)
-        .join(_CUSTOMER_ORG, _CUSTOMER_ORG.c.id == _A.c.customer_org_id)
-        .join(_PROVIDER_ORG, _PROVIDER_ORG.c.id == _A.c.provider_org_id)
-    )
-    .where(_T.c.state == "open", _T.c.id > sa.bindparam("after"))
-    .order_by(_T.c.id)
-    .limit(sa.bindparam("limit"))
-)
-
-# The tasks a batch writes for, with what their messages say; still open, claimed.
+# The tasks of a page, still open, claimed: what their messages say, and again what their
+# next step depends on (it must match what the page read to store the computed moment).
 _CLAIM = (
     sa.select(
         _T.c.id,
+        _T.c.created_at,
+        sa.cast(_T.c.escalation_roles, sa.Text).label("escalation_roles"),
+        _CUSTOMER_ORG.c.holiday_calendar.label("customer_calendar"),
+        _PROVIDER_ORG.c.holiday_calendar.label("provider_calendar"),
         _T.c.kind,
         _T.c.title,
         _T.c.side,
@@ -265,7 +158,10 @@ _CLAIM = (
         _V.c.state.label("version_state"),
     )
     .select_from(
-        _T.join(_A, _A.c.id == _T.c.agreement_id).outerjoin(_V, _V.c.id == _T.c.version_id)
+        _T.join(_A, _A.c.id == _T.c.agreement_id)
+        .join(_CUSTOMER_ORG, _CUSTOMER_ORG.c.id == _A.c.customer_org_id)
+        .join(_PROVIDER_ORG, _PROVIDER_ORG.c.id == _A.c.provider_org_id)
+        .outerjoin(_V, _V.c.id == _T.c.version_id)
     )
     .where(_T.c.id.in_(sa.bindparam("ids", expanding=True)), _T.c.state == "open")
     .order_by(_T.c.id)
@@ -355,7 +251,7 @@ class SweepReport:
     """What one sweep did; `sent` lists only the messages this sweep wrote."""
 
     today: date
-    tasks_scanned: int = 0
+    tasks_scanned: int = 0  # tasks read: their next step had come, or was not computed
     sent: list[Sent] = field(default_factory=list)
     already_sent: int = 0  # due steps found in the outbox (an earlier or concurrent sweep)
     deferred: int = 0  # tasks another transaction held; the next sweep takes them
@@ -394,45 +290,69 @@ def sweep_reminders(
 ) -> SweepReport:
     """Send every reminder and escalation due at `now`, each exactly once (see the module).
 
-    Runs a read per batch of open tasks and one write transaction (one commit) per batch that
-    has something to send. Needs a session without pending changes; leaves it without an open
-    transaction.
+    Reads only the open tasks whose stored next step has come or was never computed
+    (`workflow.next_steps`), a page at a time, and writes each page in one transaction (one
+    commit): its messages, their audit events, and every task's next moment. Needs a session
+    without pending changes; leaves it without an open transaction.
     """
     today = local_date(now, time_zone)
     report = SweepReport(today=today)
     overdue = _Overdue(today)
-    steps_memo: dict[tuple[date, str, date, tuple[Role, ...]], tuple[DueStep, ...]] = {}
-    roles_memo: dict[tuple[str | None, str], tuple[Role, ...]] = {}
-    after = 0
-    while True:
-        rows = session.connection().execute(_SCAN, {"after": after, "limit": batch_size}).all()
-        if not rows:
-            break
-        after = rows[-1].id
+    schedule = _Schedule(today, time_zone, policy)
+    ensure_basis(session, basis_fingerprint(policy, time_zone))
+    for rows in due_pages(session.connection, now, batch_size):
         report.tasks_scanned += len(rows)
-        planned: list[_Planned] = []
-        for row in rows:
-            calendar = row.customer_calendar if row.side == Side.CUSTOMER else row.provider_calendar
-            roles = roles_memo.get((row.escalation_roles, row.role))
-            if roles is None:
-                listed = json.loads(row.escalation_roles) if row.escalation_roles else []
-                roles = roles_memo[(row.escalation_roles, row.role)] = tuple(
-                    Role(r) for r in listed if r != row.role
-                )
-            memo_key = (row.due_on, calendar, local_date(row.created_at, time_zone), roles)
-            steps = steps_memo.get(memo_key)
-            if steps is None:
-                steps = steps_memo[memo_key] = due_steps(
-                    row.due_on, calendar, memo_key[2], today, roles, policy
-                )
-            planned.extend(_Planned(row.id, row.agreement_id, calendar, s) for s in steps)
+        planned = [
+            _Planned(row.id, row.agreement_id, schedule.calendar(row), step)
+            for row in rows
+            for step in schedule.steps(schedule.inputs(row))
+        ]
         done = existing_keys(session, (p.key for p in planned))
         report.already_sent += len(done)
         todo = [p for p in planned if p.key not in done]
-        if todo:
-            _write_batch(session, todo, now=now, report=report, overdue=overdue)
+        _write_batch(session, rows, todo, schedule, now=now, report=report, overdue=overdue)
     session.rollback()  # end the last read transaction
     return report
+
+
+_Inputs = tuple[date, str, date, tuple[Role, ...]]  # due date, calendar, opening day, roles
+
+
+class _Schedule:
+    """A task's due steps and next moment on `today`, each computed once per distinct input
+    (a few dozen due dates and calendars cover thousands of tasks)."""
+
+    def __init__(self, today: date, time_zone: str, policy: ReminderPolicy) -> None:
+        self.today, self.time_zone, self.policy = today, time_zone, policy
+        self._roles: dict[tuple[str | None, str], tuple[Role, ...]] = {}
+        self._steps: dict[_Inputs, tuple[DueStep, ...]] = {}
+        self._next: dict[_Inputs, datetime] = {}
+
+    @staticmethod
+    def calendar(row: Any) -> str:
+        return str(row.customer_calendar if row.side == Side.CUSTOMER else row.provider_calendar)
+
+    def inputs(self, row: Any) -> _Inputs:
+        roles = self._roles.get((row.escalation_roles, row.role))
+        if roles is None:
+            listed = json.loads(row.escalation_roles) if row.escalation_roles else []
+            roles = self._roles[(row.escalation_roles, row.role)] = tuple(
+                Role(r) for r in listed if r != row.role
+            )
+        return (row.due_on, self.calendar(row), local_date(row.created_at, self.time_zone), roles)
+
+    def steps(self, key: _Inputs) -> tuple[DueStep, ...]:
+        found = self._steps.get(key)
+        if found is None:
+            found = self._steps[key] = due_steps(*key[:2], key[2], self.today, key[3], self.policy)
+        return found
+
+    def next_at(self, key: _Inputs) -> datetime:
+        found = self._next.get(key)
+        if found is None:
+            day = next_step_on(key[0], key[1], key[2], self.today, key[3], self.policy)
+            found = self._next[key] = next_step_at(day, self.time_zone)
+        return found
 
 
 class _Overdue:
@@ -453,29 +373,29 @@ class _Overdue:
 
 def _write_batch(
     session: Session,
+    rows: Sequence[Any],
     todo: list[_Planned],
+    schedule: _Schedule,
     *,
     now: datetime,
     report: SweepReport,
     overdue: _Overdue,
 ) -> None:
-    """One transaction: claim the tasks, insert their messages, audit those inserted, commit."""
+    """One transaction: claim the page's tasks, insert their messages, audit those inserted,
+    store each claimed task's next moment, commit."""
     with command(session) as tx:
         lock_chain_heads(session, (p.agreement_id for p in todo))
-        postgres = session.connection().dialect.name == "postgresql"
-        ids = sorted({p.task_id for p in todo})
-        claimed = {
-            row.id: row
-            for row in session.connection().execute(
-                _CLAIM_LOCKED if postgres else _CLAIM, {"ids": ids}
-            )
-        }
+        connection = session.connection()
+        postgres = connection.dialect.name == "postgresql"
+        ids = sorted(row.id for row in rows)
+        claim = _CLAIM_LOCKED if postgres else _CLAIM
+        claimed = {row.id: row for row in connection.execute(claim, {"ids": ids})}
         if postgres:
             # Skipped rows are closed (fine) or held by another transaction (next sweep's).
             open_ids = set(
-                session.connection()
-                .execute(sa.select(_T.c.id).where(_T.c.id.in_(ids), _T.c.state == "open"))
-                .scalars()
+                connection.execute(
+                    sa.select(_T.c.id).where(_T.c.id.in_(ids), _T.c.state == "open")
+                ).scalars()
             )
             report.deferred += len(open_ids - claimed.keys())
         escalating = {p.agreement_id for p in todo if p.step.kind == "escalation"}
@@ -496,7 +416,25 @@ def _write_batch(
             report.sent.append(
                 Sent(p.task_id, task.agreement_key, p.step.kind, p.step.name, task.due_on)
             )
+        store_next_steps(connection, _next_moments(rows, claimed, schedule))
     report.transactions += 1
+
+
+def _next_moments(
+    rows: Sequence[Any], claimed: dict[int, Any], schedule: _Schedule
+) -> dict[int, datetime]:
+    """The next moment of every claimed task whose inputs are still those its steps were
+    planned from; a task changed since the page was read keeps its moment (NULL or past) and
+    the next sweep plans it afresh."""
+    moments: dict[int, datetime] = {}
+    for row in rows:
+        task = claimed.get(row.id)
+        if task is None:
+            continue
+        key = schedule.inputs(row)
+        if schedule.inputs(task) == key:
+            moments[row.id] = schedule.next_at(key)
+    return moments
 
 
 def _task_payload(task: Any) -> dict[str, Any]:
@@ -528,7 +466,7 @@ def _message(
             if task.assignee_id is not None
             else {"roles": [{"side": side.value, "role": Role.PROGRAM_MANAGER.value}]}
         )
-        return outbox_row(
+        return message_row(
             topic=REMINDER_TOPIC,
             dedupe_key=p.key,
             now=now,
@@ -546,7 +484,7 @@ def _message(
     holder = holders.get((task.agreement_id, side, role)) or holders.get(
         (task.agreement_id, side, Role.PROGRAM_MANAGER)
     )
-    return outbox_row(
+    return message_row(
         topic=ESCALATION_TOPIC,
         dedupe_key=p.key,
         now=now,

@@ -19,6 +19,7 @@ from workflow.models.records import (
     NotificationDelivery,
     OutboxMessage,
     OutboxStatus,
+    SweepBasis,
 )
 from workflow.models.tasks import Gap, Task
 
@@ -47,6 +48,7 @@ __all__ = [
     "PeriodDispute",
     "ReportingPeriod",
     "StakeholderAssignment",
+    "SweepBasis",
     "Task",
     "User",
 ]

@@ -130,3 +130,13 @@ class JobRun(SQLModel, table=True):
     last_duration_ms: float = 0.0
     last_summary: str = Field(default="", max_length=500)
     runs: int = 0
+
+
+class SweepBasis(SQLModel, table=True):
+    """What the stored `task.next_step_at` moments were computed with (reminder policy, time
+    zone, holiday data); when it changes, the sweep forgets them all (workflow.next_steps)."""
+
+    __tablename__ = "sweep_basis"
+
+    id: int = Field(default=1, primary_key=True)
+    fingerprint: str = Field(max_length=64)

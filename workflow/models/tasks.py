@@ -24,6 +24,18 @@ class Task(SQLModel, table=True):
         one_of("side", [s.value for s in Side]),
         one_of("role", [r.value for r in Role]),
         sa.Index("ix_task_open_assignee_due", "assignee_id", "state", "due_on"),
+        # The approval queue and My tasks: filter and order in one index (keyset pages).
+        sa.Index("ix_task_assignee_state_kind_due", "assignee_id", "state", "kind", "due_on", "id"),
+        # The agreements list's next deadline: min(due_on) of open tasks per agreement.
+        sa.Index("ix_task_agreement_state_due", "agreement_id", "state", "due_on"),
+        # The reminder sweep reads only open tasks whose next step is due (or not computed).
+        sa.Index(
+            "ix_task_open_next_step",
+            "next_step_at",
+            "id",
+            postgresql_where=sa.text("state = 'open'"),
+            sqlite_where=sa.text("state = 'open'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -49,6 +61,9 @@ class Task(SQLModel, table=True):
     approved_content_hash: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     completed_at: datetime | None = None
+    # When the sweep must next look at this open task (UTC); NULL: not computed yet, or its
+    # inputs changed (`workflow.commands.sweeps.forget_next_steps`).
+    next_step_at: datetime | None = None
     lock_version: int = Field(default=1)
 
     @declared_attr.directive
