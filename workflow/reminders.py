@@ -72,3 +72,39 @@ def next_escalation(
 ) -> Escalation | None:
     """The first escalation on or after `today`, or None once the last one has passed."""
     return next((e for e in escalations(due_on, calendar, roles, policy) if e.on >= today), None)
+
+
+@dataclass(frozen=True)
+class DueStep:
+    """One reminder slot (`before:2`, `due`, `overdue:4`) or escalation role due on `on`."""
+
+    kind: str  # "reminder" | "escalation"
+    name: str
+    on: date
+
+
+def due_steps(
+    due_on: date,
+    calendar: str,
+    opened_on: date,
+    today: date,
+    escalation_roles: Iterable[Role],
+    policy: ReminderPolicy = LIFECYCLE.reminders,
+) -> tuple[DueStep, ...]:
+    """The steps a sweep on `today` must make sure were sent: the newest due reminder (none
+    dated before `opened_on`) and every due escalation, from `workflow.reminders`."""
+    found: list[DueStep] = []
+    newest = None
+    for reminder in reminders(due_on, calendar, policy):
+        if reminder.on > today:
+            break  # reminders come in date order; overdue ones never end
+        if reminder.on >= opened_on:
+            newest = reminder
+    if newest is not None:
+        found.append(DueStep("reminder", newest.slot, newest.on))
+    found.extend(
+        DueStep("escalation", e.role.value, e.on)
+        for e in escalations(due_on, calendar, escalation_roles, policy)
+        if opened_on <= e.on <= today
+    )
+    return tuple(found)

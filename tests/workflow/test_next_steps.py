@@ -26,7 +26,6 @@ from tests.workflow.test_sweeps import (
     sweep,
 )
 from workflow import commands
-from workflow.commands.sweeps import due_steps
 from workflow.models import Organization, Task
 from workflow.next_steps import (
     NEVER,
@@ -35,6 +34,7 @@ from workflow.next_steps import (
     next_step_at,
     next_step_on,
 )
+from workflow.reminders import due_steps
 
 
 @pytest.fixture

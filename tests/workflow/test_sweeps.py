@@ -23,9 +23,10 @@ from sqlmodel import Session, col, select
 
 from states import LIFECYCLE, Role
 from tests.helpers import C, World, make_world
-from workflow.commands.sweeps import SweepReport, due_steps, sweep_reminders
+from workflow.commands.sweeps import SweepReport, sweep_reminders
 from workflow.models import Agreement, AuditEvent, Organization, OutboxMessage, Task
 from workflow.next_steps import forget_next_steps
+from workflow.reminders import due_steps
 
 NEW_YORK = ZoneInfo("America/New_York")
 OPENED = datetime(2026, 10, 28, 10, 0, tzinfo=NEW_YORK)  # Wednesday, EDT

@@ -64,11 +64,10 @@ from workflow.next_steps import (
     next_step_on,
     store_next_steps,
 )
-from workflow.outbox import existing_keys, insert_once, message_row
-from workflow.reminders import escalations, reminders
+from workflow.outbox import existing_keys, insert_once
+from workflow.reminder_messages import Holder, escalation_row, reminder_row, role_holders
+from workflow.reminders import DueStep, due_steps
 
-REMINDER_TOPIC = "task.reminder"
-ESCALATION_TOPIC = "task.escalated"
 REMINDED_ACTION = "task.reminded"
 ESCALATED_ACTION = "task.escalated"
 DEFAULT_BATCH = 1000
@@ -89,45 +88,6 @@ def reminder_key(task_id: int, step: str) -> str:
 
 def escalation_key(task_id: int, role: str) -> str:
     return f"escalation:{task_id}:{role}"
-
-
-# ---- what is due: pure functions of dates ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DueStep:
-    """One reminder slot (`before:2`, `due`, `overdue:4`) or escalation role due on `on`."""
-
-    kind: str  # "reminder" | "escalation"
-    name: str
-    on: date
-
-
-def due_steps(
-    due_on: date,
-    calendar: str,
-    opened_on: date,
-    today: date,
-    escalation_roles: Iterable[Role],
-    policy: ReminderPolicy = LIFECYCLE.reminders,
-) -> tuple[DueStep, ...]:
-    """The steps a sweep on `today` must make sure were sent: the newest due reminder (none
-    dated before `opened_on`) and every due escalation, from `workflow.reminders`."""
-    found: list[DueStep] = []
-    newest = None
-    for reminder in reminders(due_on, calendar, policy):
-        if reminder.on > today:
-            break  # reminders come in date order; overdue ones never end
-        if reminder.on >= opened_on:
-            newest = reminder
-    if newest is not None:
-        found.append(DueStep("reminder", newest.slot, newest.on))
-    found.extend(
-        DueStep("escalation", e.role.value, e.on)
-        for e in escalations(due_on, calendar, escalation_roles, policy)
-        if opened_on <= e.on <= today
-    )
-    return tuple(found)
 
 
 # ---- reading and claiming tasks -------------------------------------------------------------
@@ -175,12 +135,6 @@ _LOCK_HEADS = (
     .with_for_update()
 )
 
-_HOLDERS = (
-    sa.select(_S.c.agreement_id, _S.c.side, _S.c.role, _U.c.id, _U.c.name, _U.c.email)
-    .select_from(_S.join(_U, _U.c.id == _S.c.user_id))
-    .where(_S.c.agreement_id.in_(sa.bindparam("agreements", expanding=True)))
-)
-
 
 def lock_chain_heads(session: Session, agreement_ids: Iterable[int]) -> None:
     """On PostgreSQL, lock the audit chain heads of these agreements, in one fixed order.
@@ -194,44 +148,6 @@ def lock_chain_heads(session: Session, agreement_ids: Iterable[int]) -> None:
     chains = sorted({audit.agreement_chain(a) for a in agreement_ids})
     if chains:
         connection.execute(_LOCK_HEADS, {"chains": chains})
-
-
-@dataclass(frozen=True)
-class Holder:
-    user_id: int
-    name: str
-    email: str
-
-
-def role_holders(
-    session: Session, agreement_ids: Iterable[int]
-) -> dict[tuple[int, Side, Role], Holder]:
-    """Who holds each (agreement, side, role) of these agreements."""
-    ids = sorted(set(agreement_ids))
-    if not ids:
-        return {}
-    rows = session.connection().execute(_HOLDERS, {"agreements": ids})
-    return {
-        (agreement_id, Side(side), Role(role)): Holder(user_id, name, email)
-        for agreement_id, side, role, user_id, name, email in rows
-    }
-
-
-def agreement_payload(row: Any) -> dict[str, Any]:
-    """The `agreement` and `version` of an outbox payload, from a row with their columns."""
-    return {
-        "agreement": {
-            "id": row.agreement_id,
-            "key": row.agreement_key,
-            "title": row.agreement_title,
-        },
-        "version": {
-            "id": row.version_id,
-            "number": row.version_number,
-            "modification_number": row.modification_number,
-            "state": row.version_state,
-        },
-    }
 
 
 # ---- the sweep ------------------------------------------------------------------------------
@@ -437,18 +353,6 @@ def _next_moments(
     return moments
 
 
-def _task_payload(task: Any) -> dict[str, Any]:
-    return {
-        "id": task.id,
-        "kind": task.kind,
-        "title": task.title,
-        "side": task.side,
-        "role": task.role,
-        "due_on": task.due_on.isoformat(),
-        "assignee_id": task.assignee_id,
-    }
-
-
 def _message(
     p: _Planned,
     task: Any,
@@ -458,46 +362,15 @@ def _message(
     overdue: _Overdue,
 ) -> dict[str, Any]:
     days_overdue = overdue(task.due_on, p.calendar)
-    base = {**agreement_payload(task), "task": _task_payload(task)}
-    side = Side(task.side)
     if p.step.kind == "reminder":
-        recipients: dict[str, Any] = (
-            {"user_ids": [task.assignee_id]}
-            if task.assignee_id is not None
-            else {"roles": [{"side": side.value, "role": Role.PROGRAM_MANAGER.value}]}
-        )
-        return message_row(
-            topic=REMINDER_TOPIC,
-            dedupe_key=p.key,
-            now=now,
-            agreement_id=task.agreement_id,
-            recipients=recipients,
-            payload={
-                **base,
-                "step": p.step.name,
-                "due_on": task.due_on.isoformat(),
-                "business_days_overdue": days_overdue,
-            },
-        )
+        return reminder_row(task, p.key, p.step.name, days_overdue, now=now)
     role = Role(p.step.name)
     # An unfilled role's work goes to the side's Program Manager (domain.md, People).
+    side = Side(task.side)
     holder = holders.get((task.agreement_id, side, role)) or holders.get(
         (task.agreement_id, side, Role.PROGRAM_MANAGER)
     )
-    return message_row(
-        topic=ESCALATION_TOPIC,
-        dedupe_key=p.key,
-        now=now,
-        agreement_id=task.agreement_id,
-        recipients={"roles": [{"side": side.value, "role": role.value}]},
-        payload={
-            **base,
-            "escalated_to_role": role.value,
-            "side": side.value,
-            "business_days_overdue": days_overdue,
-            "holder": {"name": holder.name, "email": holder.email} if holder else None,
-        },
-    )
+    return escalation_row(task, p.key, role, holder, days_overdue, now=now)
 
 
 def _audit(tx: Command, p: _Planned, task: Any, message: dict[str, Any], *, now: datetime) -> None:
