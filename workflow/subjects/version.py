@@ -93,6 +93,7 @@ class VersionSubject(VersionContext):
         return context_grants(self, actor, day)
 
     def task_for(self, actor: Actor, kind: str, day: date) -> tuple[Task, int | None]:
+        self.load_grants(actor.user_id, day)  # role holders and delegators in one statement
         return task_for(self, actor, kind, day)
 
     def refuse(self, actor: Actor, event: str, day: date) -> NotAllowedNow:
