@@ -27,6 +27,7 @@ from api.pages import (
     handlers,
     home,
     reports,
+    task_links,
     tasks,
     versions,
 )
@@ -45,6 +46,7 @@ for _module in (
     home,
     approvals,
     tasks,
+    task_links,
     agreements,
     reports,
     admin,

@@ -166,6 +166,8 @@ PAGES: dict[str, Page] = {
     "/approvals/{task_id}": Page(
         approval_task, task, (C, PM), (C, BO), SCOPED, offered='name="outcome"'
     ),
+    # An email's task link: a redirect to where the task is done, for any party user.
+    "/tasks/{task_id}": Page(approval_task, task, BYSTANDER, (C, BO), (303, 303, 404, 303, 303)),
     "/slas/{agreement_id}": Page(draft, agreement, BYSTANDER, (C, PM), SCOPED),
     "/slas/{agreement_id}/versions/{number}": Page(draft, version, BYSTANDER, (C, PM), SCOPED),
     "/slas/{agreement_id}/versions/{number}/diff": Page(draft, version, BYSTANDER, (C, PM), SCOPED),
