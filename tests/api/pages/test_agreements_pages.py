@@ -297,6 +297,20 @@ def _revised(world: World) -> Agreement:
     return agreement
 
 
+def test_the_heading_names_the_version_in_force_and_the_revision_beside_it(
+    world: World, signed_in: Client
+) -> None:
+    agreement = _revised(world)
+    page = signed_in(_email(world, C, Role.PROGRAM_MANAGER)).get(f"/slas/{agreement.id}")
+    heading = page.text.split("<h1>", 1)[1].split("</h1>", 1)[0]
+    assert "state-active" in heading
+    assert "version 1 in force" in heading
+    assert "draft" not in heading
+    subtitle = page.text.split("</h1>", 1)[1].split("</p>", 1)[0]
+    assert "revision: version 2" in subtitle
+    assert "state-draft" in subtitle
+
+
 def test_the_diff_shows_a_changed_target(world: World, signed_in: Client) -> None:
     agreement = _revised(world)
     client = signed_in(_email(world, P, Role.BUSINESS_OWNER))
