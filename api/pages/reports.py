@@ -54,6 +54,8 @@ EVENT_LABELS = {
     "dispute": "Dispute",
     "resubmit": "Resubmit",
 }
+# Consequential and final: a second step says what will happen before it does (as approvals do).
+CONFIRMED_EVENTS = ("submit", "accept")
 DONE_WORDS = {
     "submit": "submitted the results of",
     "accept": "accepted the results of",
@@ -195,6 +197,43 @@ def _dispute_problem(disputes: list[dict[str, str]]) -> str | None:
     if missing:
         return "Say why you dispute " + ", ".join(missing) + "."
     return None
+
+
+@router.post("/slas/{agreement_id}/periods/{period}/events/{event}/confirm")
+def confirm(
+    request: Request,
+    agreement_id: Id,
+    period: PeriodLabel,
+    event: str,
+    user: PageUserDep,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    """The second step of submitting or accepting: what will happen, then confirm."""
+    refused = partial(_period_page, request, session, user.actor, agreement_id, period, now=now)
+    if event not in CONFIRMED_EVENTS:
+        return refused(error=f"{event!r} has no confirmation step on a period.", status_code=404)
+    agreement = visible_agreement(session, user.actor, agreement_id)
+    detail = period_detail(session, user.actor, agreement_id, period)
+    if event not in _my_events(detail, user.actor):
+        label = EVENT_LABELS[event].lower()
+        return refused(
+            error=f"You may not {label} {period} now: it is {detail.state}.", status_code=409
+        )
+    results = detail.results or {}
+    return render(
+        request,
+        "reports/confirm.html",
+        {
+            "section": "agreements",
+            "agreement": _ref(agreement),
+            "period": detail,
+            "event": event,
+            "label": EVENT_LABELS[event],
+            "totals": results.get("totals"),
+            "corrective": results.get("corrective_actions", []),
+        },
+    )
 
 
 @router.post("/slas/{agreement_id}/periods/{period}/events/{event}")

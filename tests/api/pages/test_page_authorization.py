@@ -297,6 +297,9 @@ FORMS: dict[str, Form] = {
     "/slas/{agreement_id}/periods/{period}/events/{event}": Form(
         reporting, period_event, no_fields, FOR_PARTIES
     ),
+    "/slas/{agreement_id}/periods/{period}/events/{event}/confirm": Form(
+        reporting, period_event, no_fields, FOR_PARTIES
+    ),
     "/slas/{agreement_id}/periods/{period}/amendments": Form(
         final, period, lambda _t: {"reason": "late data"}, FOR_PARTIES
     ),

@@ -188,9 +188,10 @@ def test_my_tasks_leads_period_work_to_the_period_page(world: World, signed_in: 
     assert f"Open period {PERIOD}" in mine
     assert _post(provider, f"{_path(agreement)}/events/submit", {}).status_code == 303
     review = signed_in(_email(world, C, Role.FUNCTIONAL_LEAD)).get("/tasks").text
-    # Accepting is one click; a dispute names metrics, so it goes to the period page's form.
-    assert ">Accept<" in review
-    assert f'href="{_path(agreement)}#dispute"' in review
+    # Accepting finalises and mails both sides, a dispute names metrics: both are decided on
+    # the period page, with the results in view, never in one click from the list.
+    assert f'href="{_path(agreement)}#actions-title"' in review
+    assert 'value="accepted"' not in review
     assert 'value="disputed"' not in review
 
 
@@ -260,3 +261,42 @@ def test_the_customer_disputes_in_the_browser(
     )
     screenshot(page, "period-disputed", request)
     assert _state(world, agreement).state == "disputed"
+
+
+def test_submitting_and_accepting_are_confirmed_on_a_second_page(
+    world: World, signed_in: Client
+) -> None:
+    """Issue 11, defect 3: the decisions that send reports and open tasks are never one click."""
+    agreement = _reporting(world)
+    path = _path(agreement)
+    provider = signed_in(_email(world, P, Role.PROGRAM_MANAGER))
+    customer = signed_in(_email(world, C, Role.FUNCTIONAL_LEAD))
+
+    # My tasks links the period instead of submitting from the list.
+    tasks = provider.get("/tasks").text
+    assert f'href="{path}#actions-title"' in tasks
+    assert 'name="outcome" value="done"' not in tasks.split("Submit the period", 1)[1][:2000]
+
+    # The period page's button asks first; the confirmation says what follows.
+    assert f'action="{path}/events/submit/confirm"' in provider.get(path).text
+    asked = _post(provider, f"{path}/events/submit/confirm", {})
+    assert asked.status_code == 200
+    assert "sent to the customer's Functional Lead" in " ".join(asked.text.split())
+    assert f'action="{path}/events/submit"' in asked.text
+    assert _state(world, agreement).state == "open"  # nothing happened yet
+
+    # Someone who may not submit is told so on the period page.
+    refused = _post(customer, f"{path}/events/submit/confirm", {})
+    assert refused.status_code == 409
+    assert "You may not submit results 2026-11 now" in refused.text
+
+    assert _post(provider, f"{path}/events/submit", {}).status_code == 303
+    asked = _post(customer, f"{path}/events/accept/confirm", {})
+    assert asked.status_code == 200
+    said = " ".join(asked.text.split())
+    assert "the final report is mailed to every stakeholder" in said
+    assert "corrective-action task for each unexcused miss" in said
+    assert "invoice-payment-timeliness" in asked.text  # November's unexcused miss
+    assert _state(world, agreement).state == "submitted"
+    assert _post(customer, f"{path}/events/accept", {}).status_code == 303
+    assert _state(world, agreement).state == "final"
