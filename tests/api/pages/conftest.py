@@ -28,7 +28,9 @@ from sqlmodel import Session
 from api.app import create_app
 from states import Role, Side
 from tests.helpers import World, make_world
+from workflow import commands
 from workflow.commands.sign_in import set_passwords
+from workflow.models import User
 
 PASSWORD = "correct horse battery"
 CHROMIUM = "/usr/bin/chromium"
@@ -167,3 +169,24 @@ def screenshot(page: Page, name: str, request: pytest.FixtureRequest) -> Path:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _taken:
         terminalreporter.write_line(f"page screenshots ({2 * len(_taken)}) in {SCREENSHOTS}")
+
+
+def outsider_of_another_organisation(world: World) -> User:
+    """Olive Outsider, of an organisation that is no party to the example's agreements, who
+    signs in with PASSWORD: every page of those agreements must be a 404 to her."""
+    elsewhere = commands.create_organization(
+        world.session, actor=None, name="Elsewhere Agency", now=world.tick()
+    )
+    assert elsewhere.id is not None
+    outsider = commands.create_user(
+        world.session,
+        actor=None,
+        email="olive.outsider@elsewhere.example",
+        name="Olive Outsider",
+        organization_id=elsewhere.id,
+        now=world.tick(),
+    )
+    set_passwords(
+        world.session, actor=None, emails=[outsider.email], password=PASSWORD, now=world.tick()
+    )
+    return outsider

@@ -12,11 +12,10 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from states import Role, Side
-from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client
+from tests.api.pages.conftest import CSRF_FIELD, Client, outsider_of_another_organisation
 from tests.helpers import C, P, World
 from workflow import commands
 from workflow.calendar import local_date
-from workflow.commands.sign_in import set_passwords
 from workflow.models import Agreement, AgreementVersion, AuditEvent
 
 LOCK = re.compile(r'name="lock_version" value="(\d+)"')
@@ -367,21 +366,7 @@ def test_the_export_is_the_versions_yaml(world: World, signed_in: Client) -> Non
 def test_a_stranger_gets_not_found_everywhere(world: World, signed_in: Client) -> None:
     agreement = world.create()
     world.to_active(agreement)
-    elsewhere = commands.create_organization(
-        world.session, actor=None, name="Elsewhere Agency", now=world.tick()
-    )
-    assert elsewhere.id is not None
-    outsider = commands.create_user(
-        world.session,
-        actor=None,
-        email="olive.outsider@elsewhere.example",
-        name="Olive Outsider",
-        organization_id=elsewhere.id,
-        now=world.tick(),
-    )
-    set_passwords(
-        world.session, actor=None, emails=[outsider.email], password=PASSWORD, now=world.tick()
-    )
+    outsider = outsider_of_another_organisation(world)
     client = signed_in(outsider.email)
     base = f"/slas/{agreement.id}"
     for path in (

@@ -12,11 +12,10 @@ from sqlmodel import col, select
 
 from api.pages.draft_forms import METRIC_FIELDS, TERM_FIELDS, text
 from states import Role
-from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client
+from tests.api.pages.conftest import CSRF_FIELD, Client, outsider_of_another_organisation
 from tests.catalog_workbooks import FMCF9, FMCF9_NAME
 from tests.helpers import C, P, World
 from workflow import commands
-from workflow.commands.sign_in import set_passwords
 from workflow.models import Agreement, AgreementVersion, AuditEvent, CatalogMeasure
 
 LOCK = re.compile(r'name="lock_version" value="(\d+)"')
@@ -429,21 +428,7 @@ def test_only_a_draft_is_editable_and_a_stranger_gets_not_found(
     assert "Only a draft can be edited" in posted.text
     assert _version(world, agreement).terms == terms
 
-    elsewhere = commands.create_organization(
-        world.session, actor=None, name="Elsewhere Agency", now=world.tick()
-    )
-    assert elsewhere.id is not None
-    outsider = commands.create_user(
-        world.session,
-        actor=None,
-        email="olive.outsider@elsewhere.example",
-        name="Olive Outsider",
-        organization_id=elsewhere.id,
-        now=world.tick(),
-    )
-    set_passwords(
-        world.session, actor=None, emails=[outsider.email], password=PASSWORD, now=world.tick()
-    )
+    outsider = outsider_of_another_organisation(world)
     draft = world.create()
     stranger = signed_in(outsider.email)
     for url in (_edit(draft), f"{_edit(draft)}/metrics/proper-payments/remove"):

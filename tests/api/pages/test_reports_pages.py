@@ -11,12 +11,18 @@ from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from states import Role, Side
-from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client, Site, screenshot
+from tests.api.pages.conftest import (
+    CSRF_FIELD,
+    PASSWORD,
+    Client,
+    Site,
+    outsider_of_another_organisation,
+    screenshot,
+)
 from tests.helpers import C, P, World
 from tests.workflow.commands.test_periods import DEC_1, NOVEMBER
 from tests.workflow.test_compliance_sql import store
 from workflow import commands
-from workflow.commands.sign_in import set_passwords
 from workflow.models import Agreement, PeriodDispute, ReportingPeriod
 
 PERIOD = "2026-11"
@@ -197,21 +203,7 @@ def test_my_tasks_leads_period_work_to_the_period_page(world: World, signed_in: 
 
 def test_a_stranger_gets_not_found(world: World, signed_in: Client) -> None:
     agreement = _reporting(world)
-    elsewhere = commands.create_organization(
-        world.session, actor=None, name="Elsewhere Agency", now=world.tick()
-    )
-    assert elsewhere.id is not None
-    outsider = commands.create_user(
-        world.session,
-        actor=None,
-        email="olive.outsider@elsewhere.example",
-        name="Olive Outsider",
-        organization_id=elsewhere.id,
-        now=world.tick(),
-    )
-    set_passwords(
-        world.session, actor=None, emails=[outsider.email], password=PASSWORD, now=world.tick()
-    )
+    outsider = outsider_of_another_organisation(world)
     client = signed_in(outsider.email)
     base = f"/slas/{agreement.id}/periods"
     for path in (base, f"{base}/{PERIOD}", f"{base}/{PERIOD}.csv", f"{base}/2030-01"):

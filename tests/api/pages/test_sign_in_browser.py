@@ -9,10 +9,15 @@ from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from states import Role
-from tests.api.pages.conftest import PASSWORD, Site, screenshot, sign_in
+from tests.api.pages.conftest import (
+    PASSWORD,
+    Site,
+    outsider_of_another_organisation,
+    screenshot,
+    sign_in,
+)
 from tests.helpers import C, P
-from workflow import commands
-from workflow.commands.sign_in import MAX_FAILURES_PER_EMAIL, set_passwords
+from workflow.commands.sign_in import MAX_FAILURES_PER_EMAIL
 from workflow.models import Task
 from workflow.models.parties import WebSession
 
@@ -97,21 +102,7 @@ def test_another_partys_agreement_is_not_found(
     agreement = world.create()
     world.to_approval(agreement)
     task = world.open_tasks(agreement, "approval")[0]
-    elsewhere = commands.create_organization(
-        world.session, actor=None, name="Elsewhere Agency", now=world.tick()
-    )
-    assert elsewhere.id is not None
-    outsider = commands.create_user(
-        world.session,
-        actor=None,
-        email="olive.outsider@elsewhere.example",
-        name="Olive Outsider",
-        organization_id=elsewhere.id,
-        now=world.tick(),
-    )
-    set_passwords(
-        world.session, actor=None, emails=[outsider.email], password=PASSWORD, now=world.tick()
-    )
+    outsider = outsider_of_another_organisation(world)
     sign_in(page, outsider.email)
     for path in (f"/slas/{agreement.id}", f"/approvals/{task.id}", "/slas/999999"):
         response = page.goto(path)

@@ -9,11 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi.testclient import TestClient
 
 from states import TASK_KINDS, Role
-from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client
+from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client, outsider_of_another_organisation
 from tests.helpers import C, P, World
 from tests.workflow.commands.test_periods import DEC_1
 from workflow import commands
-from workflow.commands.sign_in import set_passwords
 from workflow.models import Agreement, Task
 
 
@@ -115,21 +114,7 @@ def test_a_stranger_and_an_unknown_task_get_not_found(world: World, signed_in: C
     agreement: Agreement = world.create()
     world.to_joint_review(agreement)
     (review, *_) = world.open_tasks(agreement, "review")
-    elsewhere = commands.create_organization(
-        world.session, actor=None, name="Elsewhere Agency", now=world.tick()
-    )
-    assert elsewhere.id is not None
-    outsider = commands.create_user(
-        world.session,
-        actor=None,
-        email="olive.outsider@elsewhere.example",
-        name="Olive Outsider",
-        organization_id=elsewhere.id,
-        now=world.tick(),
-    )
-    set_passwords(
-        world.session, actor=None, emails=[outsider.email], password=PASSWORD, now=world.tick()
-    )
+    outsider = outsider_of_another_organisation(world)
     client = signed_in(outsider.email)
     answer = client.get(f"/tasks/{review.id}", follow_redirects=False)
     assert answer.status_code == 404
