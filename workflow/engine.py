@@ -157,13 +157,10 @@ def register_effects(spec: MachineSpec, effects: Mapping[str, Effect]) -> None:
 
 
 def require_effects(*specs: MachineSpec) -> None:
+    """Refuse to start when a machine that names effects has no implementations for them."""
     missing = [s.name for s in specs if s.effects and s.name not in _EFFECTS]
     if missing:
         raise RuntimeError(f"no effects registered for {missing}")
-
-
-def offered_events(spec: MachineSpec, state: str) -> list[str]:
-    return list(MACHINES[spec.name].get_triggers(state))
 
 
 def transition_named(spec: MachineSpec, event: str) -> Transition:
@@ -377,7 +374,6 @@ __all__ = [
     "complete",
     "complete_held_task",
     "fire",
-    "offered_events",
     "register_effects",
     "require_effects",
     "run",
