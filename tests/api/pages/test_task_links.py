@@ -128,3 +128,19 @@ def test_every_task_kind_was_given_a_landing_page() -> None:
     handled |= {"confirm_requirements", "confirm_capabilities", "lcce_review"}
     handled |= {"submit_results", "review_results", "address_dispute", "corrective_action"}
     assert set(TASK_KINDS) == handled
+
+
+def test_my_tasks_links_each_task_to_what_it_is_about(world: World, signed_in: Client) -> None:
+    """Issue 11, defect 2: a review links the version (and its changes), gap-analysis work the
+    gap page, so that nobody accepts or marks done what they have not seen."""
+    agreement = world.create()
+    world.to_joint_review(agreement)
+    (review, *_) = world.open_tasks(agreement, "review")
+    version = f"/slas/{agreement.id}/versions/1"
+    mine = _holder(world, signed_in, review).get("/tasks").text
+    assert f'<a href="{version}">Read version 1</a>' in mine
+    assert f"{version}/diff" not in mine  # version 1 has nothing before it
+    world.complete_all(agreement, "review", "accepted")
+    (confirm,) = world.open_tasks(agreement, "confirm_requirements")
+    mine = _holder(world, signed_in, confirm).get("/tasks").text
+    assert f'<a href="{version}/gaps">Open the gap analysis of version 1</a>' in mine
