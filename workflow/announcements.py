@@ -11,6 +11,19 @@ from workflow.models import Task
 ALL_STAKEHOLDERS: dict[str, Any] = {"stakeholders": "all"}
 
 
+def task_ref(task: Any) -> dict[str, Any]:
+    """How every message names a task (a row or a task read with its columns)."""
+    return {
+        "id": task.id,
+        "kind": task.kind,
+        "title": task.title,
+        "side": task.side,
+        "role": task.role,
+        "due_on": task.due_on.isoformat(),
+        "assignee_id": task.assignee_id,
+    }
+
+
 def announce_task(tx: Command, task: Task, *, about: dict[str, Any], now: datetime) -> None:
     """Tell the assignee of a new task (`about`: the agreement and version, or period)."""
     tx.enqueue(
@@ -19,17 +32,5 @@ def announce_task(tx: Command, task: Task, *, about: dict[str, Any], now: dateti
         now=now,
         agreement_id=task.agreement_id,
         recipients={"user_ids": [task.assignee_id] if task.assignee_id else []},
-        payload={
-            **about,
-            "task": {
-                "id": task.id,
-                "kind": task.kind,
-                "title": task.title,
-                "detail": task.detail,
-                "side": task.side,
-                "role": task.role,
-                "due_on": task.due_on.isoformat(),
-                "assignee_id": task.assignee_id,
-            },
-        },
+        payload={**about, "task": {**task_ref(task), "detail": task.detail}},
     )

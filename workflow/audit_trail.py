@@ -61,10 +61,6 @@ class AuditTrail:
     pending: list[dict[str, Any]] = field(default_factory=list)
     heads: dict[str, _Head] = field(default_factory=dict)
 
-    def lock_head(self, connection: sa.Connection, chain: str) -> None:
-        """Lock `chain`'s head now (callers that touch several chains lock them in order)."""
-        self._head(connection, chain)
-
     def append(
         self,
         connection: sa.Connection,

@@ -26,7 +26,7 @@ from workflow.db import begin_write
 from workflow.errors import StaleVersion
 from workflow.models import AuditEvent
 from workflow.outbox import Outbox
-from workflow.transaction import STALE_MESSAGE, commit, flush
+from workflow.transaction import STALE_MESSAGE, commit
 
 
 class Command:
@@ -80,9 +80,6 @@ class Command:
             payload=payload,
             agreement_id=agreement_id,
         )
-
-    def flush(self) -> None:
-        flush(self.session)
 
     def commit(self) -> None:
         """Write the audit events and outbox messages, then commit.

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from states import Role, Side
+from workflow.announcements import task_ref
 from workflow.models import StakeholderAssignment, User
 from workflow.outbox import message_row
 
@@ -69,18 +70,6 @@ def agreement_payload(row: Any) -> dict[str, Any]:
     }
 
 
-def task_payload(task: Any) -> dict[str, Any]:
-    return {
-        "id": task.id,
-        "kind": task.kind,
-        "title": task.title,
-        "side": task.side,
-        "role": task.role,
-        "due_on": task.due_on.isoformat(),
-        "assignee_id": task.assignee_id,
-    }
-
-
 def reminder_row(
     task: Any, key: str, step: str, days_overdue: int, *, now: datetime
 ) -> dict[str, Any]:
@@ -99,7 +88,7 @@ def reminder_row(
         recipients=recipients,
         payload={
             **agreement_payload(task),
-            "task": task_payload(task),
+            "task": task_ref(task),
             "step": step,
             "due_on": task.due_on.isoformat(),
             "business_days_overdue": days_overdue,
@@ -120,7 +109,7 @@ def escalation_row(
         recipients={"roles": [{"side": side.value, "role": role.value}]},
         payload={
             **agreement_payload(task),
-            "task": task_payload(task),
+            "task": task_ref(task),
             "escalated_to_role": role.value,
             "side": side.value,
             "business_days_overdue": days_overdue,

@@ -3,15 +3,17 @@ and each side's holiday calendar. Versions and reporting periods both see their 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from states import Role, Side
+from states import Role, Side, TaskTemplate
 from workflow.access import delegators_of
-from workflow.models import Agreement, Organization, StakeholderAssignment
+from workflow.calendar import add_business_days, local_date
+from workflow.models import Agreement, Organization, StakeholderAssignment, Task
 
 # Columns, not entities: nothing here is changed, so identity-mapping would be waste.
 ASSIGNMENTS = select(
@@ -57,3 +59,32 @@ class AgreementScope:
         if key not in self._delegators:
             self._delegators[key] = delegators_of(self.session, user_id, day)
         return self._delegators[key]
+
+    def new_task(
+        self,
+        template: TaskTemplate,
+        side: Side,
+        *,
+        title: str,
+        detail: str,
+        now: datetime,
+        due_on: date | None = None,
+        **owner: Any,
+    ) -> Task:
+        """A task of `template` on `side` for the role's holder (`owner`: its version or
+        period); due `due_on`, or the template's business days on that side's calendar."""
+        return Task(
+            agreement_id=self.agreement.id or 0,
+            kind=template.kind,
+            side=side.value,
+            role=template.role.value,
+            assignee_id=self.assignee_for(side, template.role),
+            title=title,
+            detail=detail,
+            required=template.required,
+            due_on=due_on
+            or add_business_days(local_date(now), template.due_business_days, self.calendars[side]),
+            escalation_roles=[r.value for r in template.escalation_roles],
+            created_at=now,
+            **owner,
+        )

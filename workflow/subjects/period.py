@@ -18,7 +18,6 @@ from sqlmodel import col, select
 from states import REPORTING, MachineSpec, Outcome, Role, Side, TaskState, TaskTemplate, Transition
 from workflow.access import Actor, Grant
 from workflow.announcements import announce_task
-from workflow.calendar import add_business_days, local_date
 from workflow.command import Command
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.models import Agreement, ReportingPeriod, Task
@@ -219,29 +218,19 @@ class PeriodSubject(AgreementScope):
         titles: Sequence[str] | None = None,
     ) -> list[Task]:
         """New tasks of the period, added to the session but not flushed."""
-        opened = []
-        for i, (template, detail) in enumerate(templates):
-            side = Side(template.side.value)
-            opened.append(
-                Task(
-                    agreement_id=self.agreement.id or 0,
-                    version_id=None,
-                    period_id=self.period.id,
-                    kind=template.kind,
-                    side=side.value,
-                    role=template.role.value,
-                    assignee_id=self.assignee_for(side, template.role),
-                    title=titles[i] if titles else f"{template.title} ({self.period.period})",
-                    detail=detail,
-                    required=template.required,
-                    due_on=due_on
-                    or add_business_days(
-                        local_date(now), template.due_business_days, self.calendars[side]
-                    ),
-                    escalation_roles=[r.value for r in template.escalation_roles],
-                    created_at=now,
-                )
+        opened = [
+            self.new_task(
+                template,
+                Side(template.side.value),
+                title=titles[i] if titles else f"{template.title} ({self.period.period})",
+                detail=detail,
+                now=now,
+                due_on=due_on,
+                version_id=None,
+                period_id=self.period.id,
             )
+            for i, (template, detail) in enumerate(templates)
+        ]
         self.session.add_all(opened)
         if "tasks" in self.__dict__:
             self.tasks.extend(opened)

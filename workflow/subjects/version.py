@@ -17,8 +17,7 @@ from states import (
     Transition,
 )
 from workflow.access import Actor, Grant
-from workflow.announcements import ALL_STAKEHOLDERS, announce_task
-from workflow.calendar import add_business_days, local_date
+from workflow.announcements import ALL_STAKEHOLDERS, announce_task, task_ref
 from workflow.command import Command
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow
 from workflow.guards import APPROVING_OUTCOMES, VersionContext
@@ -190,27 +189,18 @@ def add_tasks(
     now: datetime,
 ) -> list[Task]:
     """New tasks, added to the session but not flushed: they have no id yet."""
-    opened = []
-    for template, detail in templates:
-        side = resolve_side(template, ctx, grant)
-        due_on = add_business_days(local_date(now), template.due_business_days, ctx.calendars[side])
-        opened.append(
-            Task(
-                agreement_id=ctx.agreement.id,  # type: ignore[arg-type]
-                version_id=ctx.version.id,
-                cycle=ctx.version.cycle,
-                kind=template.kind,
-                side=side.value,
-                role=template.role.value,
-                assignee_id=ctx.assignee_for(side, template.role),
-                title=template.title or template.kind.replace("_", " ").capitalize(),
-                detail=detail,
-                required=template.required,
-                due_on=due_on,
-                escalation_roles=[r.value for r in template.escalation_roles],
-                created_at=now,
-            )
+    opened = [
+        ctx.new_task(
+            template,
+            resolve_side(template, ctx, grant),
+            title=template.title or template.kind.replace("_", " ").capitalize(),
+            detail=detail,
+            now=now,
+            version_id=ctx.version.id,
+            cycle=ctx.version.cycle,
         )
+        for template, detail in templates
+    ]
     ctx.session.add_all(opened)
     ctx.add_tasks(opened)
     return opened
@@ -247,15 +237,7 @@ def announce_approval(ctx: VersionSubject, task: Task, actor: Actor, now: dateti
         recipients=ALL_STAKEHOLDERS,
         payload={
             **agreement_payload(ctx),
-            "task": {
-                "id": task.id,
-                "kind": task.kind,
-                "title": task.title,
-                "side": task.side,
-                "role": task.role,
-                "due_on": task.due_on.isoformat(),
-                "assignee_id": task.assignee_id,
-            },
+            "task": task_ref(task),
             "outcome": task.outcome,
             "actor": actor.name,
             "comment": task.comment,
