@@ -95,6 +95,7 @@ REPORTING = MachineSpec(
             SUBMITTED,
             FiredBy.TASK_ASSIGNEE,
             task_kind="submit_results",
+            guards=("provider_data_complete",),
             effects=("record_results",),
             opens=(_REVIEW,),
             description="the provider submits the period's results",
@@ -125,6 +126,7 @@ REPORTING = MachineSpec(
             RESUBMITTED,
             FiredBy.TASK_ASSIGNEE,
             task_kind="address_dispute",
+            guards=("provider_data_complete",),
             effects=("record_results",),
             opens=(_REVIEW,),
             description="the provider resubmits corrected results",
@@ -159,6 +161,9 @@ REPORTING = MachineSpec(
     },
     guards={
         "disputes_named": "a dispute must name at least one metric of the report, with a reason",
+        "provider_data_complete": (
+            "every window whose data the provider provides must have data or an excusal in force"
+        ),
     },
     task_kinds=(
         TaskKind("submit_results", (Outcome("done", fires="submit"),), "submit the results"),

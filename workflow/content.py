@@ -132,6 +132,9 @@ class Metric(Strict):
     window: Window = Window.MONTH
     aggregation: Aggregation = Aggregation.MEAN
     responsible_party: Party
+    # Who provides the window's data (a window closed without data is charged to them);
+    # None: the responsible party.
+    data_provider: Party | None = None
     requirement: Figure | None = None
     capability: Figure | None = None
     service_credit_percent: Annotated[float, Field(ge=0, le=100)] | None = None
@@ -144,6 +147,11 @@ class Metric(Strict):
     formula: Text | None = None
     precondition: Text | None = None
     target_change: TargetChange | None = None
+
+    @property
+    def data_party(self) -> Party:
+        """The party whose missing data leaves a window without a figure."""
+        return self.data_provider or self.responsible_party
 
     @model_validator(mode="after")
     def _warning_on_the_right_side(self) -> Self:

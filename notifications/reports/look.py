@@ -36,6 +36,8 @@ LOOKS: dict[Status, StatusLook] = {
     Status.WARNING: StatusLook("!", "warning", "#FFAB00", "#974F0C", "#FFF7D6"),
     Status.MISSED: StatusLook("✗", "missed", "#DE350B", "#BF2600", "#FFEBE6"),
     Status.EXCUSED: StatusLook("E", "excused", "#8777D9", "#403294", "#EAE6FF"),
+    Status.MISSING_DATA: StatusLook("?", "missing data", "#FF8B00", "#974F0C", "#FFF4E5"),
+    Status.PROVISIONAL: StatusLook("…", "provisional", "#B3D4FF", "#0747A6", "#DEEBFF"),
     Status.NO_DATA: StatusLook("\N{EN DASH}", "no data", "#C1C7D0", "#5E6C84", "#F4F5F7"),
     Status.NO_TARGET: StatusLook("○", "no target", "#97A0AF", "#42526E", "#FFFFFF"),
 }

@@ -9,7 +9,8 @@ from html import escape
 
 from notifications.reports.charts import legend_html, trend_chart_html
 from notifications.reports.look import FONT, INK, LOOKS, MUTED, bar_title, number
-from workflow.compliance import ComplianceReport
+from workflow.compliance import ComplianceReport, Status
+from workflow.content import Party
 
 _BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL)
 _CELL = "padding:6px 8px;border:1px solid #DFE1E6"
@@ -63,6 +64,49 @@ def _grid(report: ComplianceReport) -> str:
     )
 
 
+# Who a shortfall is charged to, in words (domain.md, "Joint accountability").
+CHARGED = {
+    Party.PROVIDER: "the provider",
+    Party.CUSTOMER: "the customer",
+    Party.SHARED: "both sides",
+    None: "nobody (a third party)",
+}
+_CHARGEABLE = (Status.MISSED, Status.MISSING_DATA, Status.EXCUSED)
+
+
+def _charges(report: ComplianceReport) -> str:
+    """Each miss, window without data and excused miss, with who it is charged to."""
+    items = [
+        (metric, row)
+        for metric in report.metrics
+        for row in metric.windows
+        if row.status in _CHARGEABLE
+    ]
+    if not items:
+        return ""
+    lines = []
+    for metric, row in items:
+        look = LOOKS[row.status]
+        figures = (
+            f": {number(row.actual)} against {number(row.target)}"
+            if row.actual is not None and row.target is not None
+            else ""
+        )
+        lines.append(
+            f'<li style="margin:0 0 4px 0">{escape(metric.name)}, {escape(row.window)}: '
+            f'<span style="color:{look.ink};font-weight:bold">{escape(look.label)}</span>'
+            f"{escape(figures)} · charged to <strong>{escape(CHARGED[row.charged_to])}</strong>"
+            + (f" ({escape(row.excusal.reason)})" if row.excusal is not None else "")
+            + "</li>"
+        )
+    return (
+        f'<h2 style="font-size:16px;margin:0 0 10px 0;color:{INK}">Who each shortfall is '
+        f'charged to</h2><ul style="margin:0 0 22px 0;padding-left:20px;font-size:13px">'
+        + "".join(lines)
+        + "</ul>"
+    )
+
+
 def to_html(report: ComplianceReport, *, title: str, trend: ComplianceReport | None = None) -> str:
     """A self-contained page: the metric-by-window status grid, a trend chart per metric and the
     totals (inline styles, tables only, no scripts or images, so it renders inside an email).
@@ -72,7 +116,9 @@ def to_html(report: ComplianceReport, *, title: str, trend: ComplianceReport | N
     t = report.totals
     totals = (
         f"met {t.met} · warning {t.warning} · missed {t.missed} · excused {t.excused} · "
-        f"no data {t.no_data} · no target {t.no_target}"
+        f"missing data {t.missing_data} · provisional {t.provisional} · no target {t.no_target}"
+        + (f" · no data {t.no_data}" if t.no_data else "")
+        + f" · charged to the provider {t.charged.provider}, to the customer {t.charged.customer}"
         + ("" if t.credits is None else f" · credits {t.credits}")
         + (f" · corrective actions {t.corrective_actions}" if t.corrective_actions else "")
     )
@@ -108,7 +154,8 @@ def to_html(report: ComplianceReport, *, title: str, trend: ComplianceReport | N
         f'<p style="margin:0 0 6px 0;font-size:13px;color:{MUTED}">'
         f"{escape(period)} ({escape(report.time_zone)}) · {escape(policy)}</p>"
         f'<p style="margin:0 0 22px 0;font-size:13px">{escape(totals)}</p>'
-        f"<h2 {h2}>Status by window</h2>{_grid(report)}{charts}</div></body></html>"
+        f"<h2 {h2}>Status by window</h2>{_grid(report)}{_charges(report)}{charts}"
+        "</div></body></html>"
     )
 
 

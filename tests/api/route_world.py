@@ -193,6 +193,7 @@ class RouteWorld:
 
     def dead_notification(self) -> Target:
         """An outbox row given up on (as the dispatcher leaves one after its last attempt)."""
+        self.active()  # its lifecycle queues mail, whatever cells ran before this one
         row = self.session.exec(
             select(OutboxMessage.id)
             .where(OutboxMessage.status == "pending")

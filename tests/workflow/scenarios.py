@@ -312,6 +312,7 @@ GUARD_SUMMARY: dict[str, str] = {
     "has_active_version": "an active version",
     "no_version_in_progress": "no other version in progress",
     "disputes_named": "names metrics of the report, each with a reason",
+    "provider_data_complete": "data (or an accepted excusal) for every window the provider reports",
 }
 
 

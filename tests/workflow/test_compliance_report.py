@@ -23,6 +23,7 @@ from pydantic import TypeAdapter
 from states import Role, Side
 from workflow.compliance import (
     Attribution,
+    ChargedCounts,
     ComplianceReport,
     CorrectiveAction,
     Excusal,
@@ -166,7 +167,8 @@ EXCUSALS = [
 ]
 
 PERIOD = ReportPeriod(date(2027, 5, 1), date(2027, 8, 31))
-NOW = utc(2027, 9, 2, 12)
+# After the third quarter closes: its survey window is judged whole (provisional before).
+NOW = utc(2027, 10, 2, 12)
 
 
 def report(policy: RemedyPolicy, tasks: list[TaskRecord] | None = None) -> ComplianceReport:
@@ -184,7 +186,7 @@ def table(result: ComplianceReport) -> dict[str, list[tuple[object, ...]]]:
 
 D = Decimal
 MET, WARN, MISS = Status.MET, Status.WARNING, Status.MISSED
-EXC, NODATA, NOTARGET = Status.EXCUSED, Status.NO_DATA, Status.NO_TARGET
+EXC, MISSING, NOTARGET = Status.EXCUSED, Status.MISSING_DATA, Status.NO_TARGET
 
 
 def test_service_credits_per_metric_and_window() -> None:
@@ -195,7 +197,7 @@ def test_service_credits_per_metric_and_window() -> None:
             ("2027-05", 1, 99.5, 99.825, MET, D("0.00")),
             ("2027-06", 1, 99.5, 99.7, WARN, D("0.00")),
             ("2027-07", 2, 99.9, 99.85, MISS, D("500.00")),
-            ("2027-08", 2, 99.9, None, NODATA, D("0.00")),
+            ("2027-08", 2, 99.9, None, MISSING, D("0.00")),
         ],
         "incident.resolution": [
             ("2027-05", 1, 8.0, 9.6, EXC, D("0.00")),
@@ -207,7 +209,7 @@ def test_service_credits_per_metric_and_window() -> None:
             ("2027-05", 1, None, None, NOTARGET, D("0.00")),
             ("2027-06", 1, None, 7.0, NOTARGET, D("0.00")),
             ("2027-07", 2, 10.0, 11.0, MISS, D("0.00")),
-            ("2027-08", 2, 10.0, None, NODATA, D("0.00")),
+            ("2027-08", 2, 10.0, None, MISSING, D("0.00")),
         ],
         "survey.score": [
             ("2027-Q2", 1, None, 3.8, NOTARGET, D("0.00")),
@@ -236,7 +238,10 @@ def test_totals_count_every_status() -> None:
     totals = report(RemedyPolicy.SERVICE_CREDITS).totals
     # 14 rows: 4 metrics x 4 months, survey x 2 quarters
     assert (totals.met, totals.warning, totals.missed, totals.excused) == (3, 1, 4, 1)
-    assert (totals.no_data, totals.no_target) == (2, 3)
+    assert (totals.missing_data, totals.provisional, totals.no_target) == (2, 0, 3)
+    assert totals.no_data == 0  # only reports stored before missing_data have it
+    # every metric here is the provider's: its 4 misses and 2 windows without data
+    assert totals.charged == ChargedCounts(customer=0, provider=6)
     assert totals.excused_by_party == ExcusedCounts(customer=1, provider=0, third_party=0)
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from states import Role, Side
+from workflow.compliance.attribution import ChargedCounts
 from workflow.compliance.excusals import ExcusedCounts
 from workflow.compliance.responsiveness import ResponsivenessRow, TaskRecord, responsiveness
 
@@ -60,16 +61,17 @@ def test_turnaround_and_overdue_by_side_and_role() -> None:
         end=utc(2027, 2, 1, 5),
         now=utc(2027, 1, 20, 12),  # 07:00 EST on the 20th
         excused=ExcusedCounts(customer=2, provider=1, third_party=4),
+        charged=ChargedCounts(customer=3, provider=5),
     )
     assert rows == [
         # customer turnarounds [3, 6, 48]: median h=1 → 6; p90 h=1.8 → 6 + 0.8·(48-6) = 39.6
-        ResponsivenessRow(Side.CUSTOMER, None, 4, 3, 6.0, 39.6, 1, 1, 2),
+        ResponsivenessRow(Side.CUSTOMER, None, 4, 3, 6.0, 39.6, 1, 1, 2, 3),
         ResponsivenessRow(Side.CUSTOMER, Role.BUSINESS_OWNER, 1, 1, 3.0, 3.0, 0, 0, None),
         ResponsivenessRow(Side.CUSTOMER, Role.PROGRAM_MANAGER, 1, 0, None, None, 1, 0, None),
         # [6, 48]: median 6 + 0.5·42 = 27; p90 6 + 0.9·42 = 43.8
         ResponsivenessRow(Side.CUSTOMER, Role.FUNCTIONAL_LEAD, 2, 2, 27.0, 43.8, 0, 1, None),
         # provider [12, 24]: median 18; p90 12 + 0.9·12 = 22.8
-        ResponsivenessRow(Side.PROVIDER, None, 3, 2, 18.0, 22.8, 0, 0, 1),
+        ResponsivenessRow(Side.PROVIDER, None, 3, 2, 18.0, 22.8, 0, 0, 1, 5),
         ResponsivenessRow(Side.PROVIDER, Role.PROGRAM_MANAGER, 1, 0, None, None, 0, 0, None),
         ResponsivenessRow(Side.PROVIDER, Role.TECHNICAL_LEAD, 2, 2, 18.0, 22.8, 0, 0, None),
     ]
@@ -78,8 +80,8 @@ def test_turnaround_and_overdue_by_side_and_role() -> None:
 def test_both_sides_are_always_reported() -> None:
     rows = responsiveness([], start=utc(2027, 1, 1), end=utc(2027, 2, 1), now=utc(2027, 2, 1))
     assert rows == [
-        ResponsivenessRow(Side.CUSTOMER, None, 0, 0, None, None, 0, 0, 0),
-        ResponsivenessRow(Side.PROVIDER, None, 0, 0, None, None, 0, 0, 0),
+        ResponsivenessRow(Side.CUSTOMER, None, 0, 0, None, None, 0, 0, 0, 0),
+        ResponsivenessRow(Side.PROVIDER, None, 0, 0, None, None, 0, 0, 0, 0),
     ]
 
 

@@ -5,21 +5,24 @@ observations, excusals and tasks, and pass them in.
 """
 
 from workflow.compliance.aggregation import Observation, aggregate, percentile, weighted_mean
+from workflow.compliance.attribution import ChargedCounts
 from workflow.compliance.excusals import Attribution, Excusal, ExcusedCounts
+from workflow.compliance.plan import (
+    ReportPeriod,
+    ReportPlan,
+    WindowAggregate,
+    agreement_time_zone,
+    plan_report,
+)
 from workflow.compliance.remedies import CorrectiveAction, RemedyPolicy, window_fee
 from workflow.compliance.report import (
     ComplianceReport,
     MetricReport,
-    ReportPeriod,
-    ReportPlan,
     Totals,
-    WindowAggregate,
     WindowCredit,
     WindowResult,
-    agreement_time_zone,
     compliance_report,
     judge_report,
-    plan_report,
 )
 from workflow.compliance.responsiveness import ResponsivenessRow, TaskRecord, responsiveness
 from workflow.compliance.status import Status, judge
@@ -33,6 +36,7 @@ from workflow.compliance.windows import TimeWindow, window_of, windows_between
 
 __all__ = [
     "Attribution",
+    "ChargedCounts",
     "ComplianceReport",
     "CorrectiveAction",
     "Excusal",

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from decimal import Decimal
 
 from workflow.calendar import time_zone
 from workflow.compliance.excusals import Excusal, count_by_party
-from workflow.compliance.report import ZERO, ComplianceReport, MetricReport, ReportPeriod, Totals
+from workflow.compliance.plan import ReportPeriod
+from workflow.compliance.report import ComplianceReport, MetricReport, totals_of
+from workflow.compliance.responsiveness import with_charged
 from workflow.compliance.status import Status
 from workflow.compliance.windows import window_for_day
 from workflow.content import Window
@@ -47,9 +48,6 @@ def closing_in(report: ComplianceReport, first_day: date, last_day: date) -> Com
     actions = tuple(a for a in report.corrective_actions if a.window in labels)
     rows = [w for m in metrics for w in m.windows]
     used: list[Excusal] = [w.excusal for w in rows if w.excusal and w.status is Status.EXCUSED]
-    statuses = [w.status for w in rows]
-    excused_by_party = count_by_party(used)
-    total_credit: Decimal | None = sum((c.credit for c in credits), ZERO) if credits else None
     return replace(
         report,
         period=ReportPeriod(first_day, last_day),
@@ -57,15 +55,6 @@ def closing_in(report: ComplianceReport, first_day: date, last_day: date) -> Com
         window_credits=credits,
         corrective_actions=actions,
         unused_excusals=tuple(e for e in report.unused_excusals if e.window in labels),
-        totals=Totals(
-            met=statuses.count(Status.MET),
-            warning=statuses.count(Status.WARNING),
-            missed=statuses.count(Status.MISSED),
-            excused=statuses.count(Status.EXCUSED),
-            no_data=statuses.count(Status.NO_DATA),
-            no_target=statuses.count(Status.NO_TARGET),
-            credits=total_credit,
-            corrective_actions=len(actions),
-            excused_by_party=excused_by_party,
-        ),
+        totals=(totals := totals_of(rows, credits, actions, count_by_party(used))),
+        responsiveness=with_charged(report.responsiveness, totals.charged),
     )

@@ -10,13 +10,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from workflow.calendar import BUSINESS_TIME_ZONE, start_of_day, time_zone
-from workflow.compliance.aggregation import Observation, aggregate
+from workflow.calendar import start_of_day
+from workflow.compliance.aggregation import Observation
+from workflow.compliance.attribution import (
+    ChargedCounts,
+    action_sides,
+    charged_to,
+    earns_credit,
+)
 from workflow.compliance.excusals import Excusal, ExcusedCounts, count_by_party, index_excusals
+from workflow.compliance.plan import (
+    NO_OBSERVATIONS,
+    ReportPeriod,
+    ReportPlan,
+    WindowAggregate,
+    plan_report,
+)
 from workflow.compliance.remedies import (
     CorrectiveAction,
     RemedyPolicy,
@@ -26,23 +39,11 @@ from workflow.compliance.remedies import (
 )
 from workflow.compliance.responsiveness import ResponsivenessRow, TaskRecord, responsiveness
 from workflow.compliance.status import Status, judge
-from workflow.compliance.versions import VersionRecord, version_for_window
-from workflow.compliance.windows import TimeWindow, window_of, windows_between
-from workflow.content import Aggregation, Direction, Metric, Window
+from workflow.compliance.versions import VersionRecord
+from workflow.compliance.windows import TimeWindow, window_of
+from workflow.content import Aggregation, Direction, Metric, Party, Window
 
 ZERO = Decimal("0.00")
-
-
-@dataclass(frozen=True, slots=True)
-class ReportPeriod:
-    """The report's local calendar days, both included."""
-
-    first_day: date
-    last_day: date
-
-    def __post_init__(self) -> None:
-        if self.last_day < self.first_day:
-            raise ValueError("the period ends before it starts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,9 @@ class WindowResult:
     status: Status
     excusal: Excusal | None
     credit: Decimal | None  # this miss's credit before the window's cap; None: no credits apply
+    # Who the miss (or the missing data) is charged to; None when nothing is owed. Reports
+    # stored before attribution read back as None.
+    charged_to: Party | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +96,14 @@ class Totals:
     warning: int
     missed: int
     excused: int
-    no_data: int
+    no_data: int  # only in reports stored before missing_data and provisional
     no_target: int
     credits: Decimal | None  # None unless the policy is service credits and a fee is known
     corrective_actions: int
     excused_by_party: ExcusedCounts
+    missing_data: int = 0
+    provisional: int = 0
+    charged: ChargedCounts = field(default_factory=ChargedCounts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,106 +117,6 @@ class ComplianceReport:
     unused_excusals: tuple[Excusal, ...]  # excusals for windows that were not missed
     responsiveness: tuple[ResponsivenessRow, ...]
     totals: Totals
-
-
-def agreement_time_zone(versions: Sequence[VersionRecord]) -> str:
-    """The zone named by the newest version that names one; the business zone otherwise."""
-    for version in sorted(versions, key=lambda v: (v.activated_at, v.number), reverse=True):
-        if version.terms.time_zone:
-            return version.terms.time_zone
-    return BUSINESS_TIME_ZONE
-
-
-def _newest_definitions(governing: Iterable[VersionRecord | None]) -> dict[str, Metric]:
-    """Each metric key's definition in the newest governing version that has it, in order."""
-    versions = {v.number: v for v in governing if v is not None}
-    ordered = sorted(versions.values(), key=lambda v: (v.activated_at, v.number), reverse=True)
-    definitions: dict[str, Metric] = {}
-    for version in ordered:
-        for metric in version.metrics:
-            definitions.setdefault(metric.key, metric)
-    return definitions
-
-
-@dataclass(frozen=True, slots=True)
-class WindowAggregate:
-    """Every aggregation of one metric's observations in one window, each rounded (6 dp).
-
-    Built from observations here (`of`) or from the database's aggregates
-    (`workflow.queries.compliance`); `count` counts every observation, weightless or not.
-    A field is None when there is nothing to aggregate (or it was not asked for).
-    """
-
-    count: int
-    mean: float | None = None
-    p95: float | None = None
-    min: float | None = None
-    max: float | None = None
-    sum: float | None = None
-    last: float | None = None
-
-    @classmethod
-    def of(cls, observations: Sequence[Observation]) -> WindowAggregate:
-        return cls(
-            count=len(observations),
-            mean=aggregate(Aggregation.MEAN, observations),
-            p95=aggregate(Aggregation.P95, observations),
-            min=aggregate(Aggregation.MIN, observations),
-            max=aggregate(Aggregation.MAX, observations),
-            sum=aggregate(Aggregation.SUM, observations),
-            last=aggregate(Aggregation.LAST, observations),
-        )
-
-    def value(self, aggregation: Aggregation) -> float | None:
-        if self.count == 0:
-            return None
-        return {
-            Aggregation.MEAN: self.mean,
-            Aggregation.P95: self.p95,
-            Aggregation.MIN: self.min,
-            Aggregation.MAX: self.max,
-            Aggregation.SUM: self.sum,
-            Aggregation.LAST: self.last,
-        }[aggregation]
-
-
-NO_OBSERVATIONS = WindowAggregate(count=0)
-
-
-@dataclass(frozen=True, slots=True)
-class ReportPlan:
-    """What a report needs aggregated: each metric's windows and the versions judging them."""
-
-    zone: str
-    windows: dict[Window, list[TimeWindow]]
-    governing: dict[str, VersionRecord | None]  # by window label
-    definitions: dict[str, Metric]  # each metric's newest definition, in report order
-
-    def metric_windows(self, key: str) -> list[TimeWindow]:
-        return self.windows[self.definitions[key].window]
-
-    def aggregation(self, key: str, window: TimeWindow) -> Aggregation:
-        """How `key` is aggregated in `window`: the judging version's way, else the newest."""
-        version = self.governing[window.label]
-        metric = version.metric(key) if version is not None else None
-        return (metric or self.definitions[key]).aggregation
-
-    def cells(self) -> list[tuple[str, TimeWindow]]:
-        """Every (metric key, window) pair the report evaluates."""
-        return [(key, w) for key in self.definitions for w in self.metric_windows(key)]
-
-
-def plan_report(
-    versions: Sequence[VersionRecord], period: ReportPeriod, *, zone: str | None = None
-) -> ReportPlan:
-    """The zone, windows, judging versions and metric definitions of a report on `period`."""
-    zone = zone or agreement_time_zone(versions)
-    time_zone(zone)  # refuse an unknown zone before anything else
-    windows = {
-        kind: windows_between(period.first_day, period.last_day, kind, zone) for kind in Window
-    }
-    governing = {w.label: version_for_window(versions, w) for kind in Window for w in windows[kind]}
-    return ReportPlan(zone, windows, governing, _newest_definitions(governing.values()))
 
 
 def compliance_report(
@@ -254,11 +161,12 @@ def judge_report(
     Python and comes here; the database path aggregates in SQL and comes here too.
     """
     reports, by_window, used, unused = _judge_windows(
-        plan, aggregates, index_excusals(excusals), remedy_policy
+        plan, aggregates, index_excusals(excusals), remedy_policy, now
     )
     window_credits = _window_credits(plan.windows, plan.governing, by_window, remedy_policy)
-    actions = _corrective_actions(reports, remedy_policy)
+    actions = corrective_actions(reports, remedy_policy)
     excused_by_party = count_by_party(used)
+    rows = [row for report in reports for row in report.windows]
     span_start = start_of_day(period.first_day, plan.zone)
     span_end = start_of_day(period.last_day + timedelta(days=1), plan.zone)
     return ComplianceReport(
@@ -270,9 +178,16 @@ def judge_report(
         corrective_actions=tuple(actions),
         unused_excusals=tuple(unused),
         responsiveness=tuple(
-            responsiveness(tasks, start=span_start, end=span_end, now=now, excused=excused_by_party)
+            responsiveness(
+                tasks,
+                start=span_start,
+                end=span_end,
+                now=now,
+                excused=excused_by_party,
+                charged=charged_counts(rows),
+            )
         ),
-        totals=_totals(reports, window_credits, actions, excused_by_party),
+        totals=totals_of(rows, window_credits, actions, excused_by_party),
     )
 
 
@@ -281,6 +196,7 @@ def _judge_windows(
     aggregates: Mapping[tuple[str, str], WindowAggregate],
     excusal_index: Mapping[tuple[str, str], Excusal],
     policy: RemedyPolicy,
+    now: datetime,
 ) -> tuple[list[MetricReport], dict[str, list[WindowResult]], list[Excusal], list[Excusal]]:
     """Every metric judged in each of its windows; the rows also by window label, and the
     excusals that excused a miss (used) and those that did not (unused)."""
@@ -299,6 +215,7 @@ def _judge_windows(
                 aggregates.get((key, window.label), NO_OBSERVATIONS),
                 excusal_index.get((key, window.label)),
                 policy,
+                now,
             )
             if row.excusal is not None:
                 (used if row.status is Status.EXCUSED else unused).append(row.excusal)
@@ -308,27 +225,30 @@ def _judge_windows(
     return reports, by_window, used, unused
 
 
-def _corrective_actions(
+def corrective_actions(
     reports: Sequence[MetricReport], policy: RemedyPolicy
 ) -> list[CorrectiveAction]:
+    """An action per side that owes one for each unexcused miss (`attribution.action_sides`)."""
     return [
-        CorrectiveAction(report.key, row.window, row.target, row.actual)
+        CorrectiveAction(report.key, row.window, row.target, row.actual, side=side)
         for report in reports
         for row in report.windows
-        if policy is RemedyPolicy.CORRECTIVE_ACTION
-        and row.status is Status.MISSED
-        and row.target is not None
-        and row.actual is not None
+        if row.status is Status.MISSED and row.target is not None and row.actual is not None
+        for side in action_sides(row.charged_to, policy)
     ]
 
 
-def _totals(
-    reports: Sequence[MetricReport],
+def charged_counts(rows: Iterable[WindowResult]) -> ChargedCounts:
+    return ChargedCounts.of((row.status, row.charged_to) for row in rows)
+
+
+def totals_of(
+    rows: Sequence[WindowResult],
     window_credits: Sequence[WindowCredit],
     actions: Sequence[CorrectiveAction],
     excused_by_party: ExcusedCounts,
 ) -> Totals:
-    statuses = [row.status for report in reports for row in report.windows]
+    statuses = [row.status for row in rows]
     return Totals(
         met=statuses.count(Status.MET),
         warning=statuses.count(Status.WARNING),
@@ -339,6 +259,9 @@ def _totals(
         credits=sum((c.credit for c in window_credits), ZERO) if window_credits else None,
         corrective_actions=len(actions),
         excused_by_party=excused_by_party,
+        missing_data=statuses.count(Status.MISSING_DATA),
+        provisional=statuses.count(Status.PROVISIONAL),
+        charged=charged_counts(rows),
     )
 
 
@@ -350,18 +273,23 @@ def _evaluate(
     found: WindowAggregate,
     excusal: Excusal | None,
     policy: RemedyPolicy,
+    now: datetime,
 ) -> WindowResult:
     metric = version.metric(key) if version is not None else None
     aggregation = (metric or definition).aggregation
     actual = found.value(aggregation)
-    status = judge(metric, actual)
-    if status is Status.MISSED and excusal is not None:
-        status = Status.EXCUSED
+    status = _status(metric, actual, excusal, closed=window.end <= now)
+    charge = charged_to(status, metric, excusal)
     credit: Decimal | None = None
     annual_cost = version.terms.annual_cost if version is not None else None
     if policy is RemedyPolicy.SERVICE_CREDITS and annual_cost is not None:
         credit = ZERO
-        if status is Status.MISSED and metric is not None and metric.service_credit_percent:
+        if (
+            status is Status.MISSED
+            and earns_credit(charge)
+            and metric is not None
+            and metric.service_credit_percent
+        ):
             credit = percent_of(window_fee(annual_cost, window.kind), metric.service_credit_percent)
     return WindowResult(
         window=window.label,
@@ -378,7 +306,25 @@ def _evaluate(
         status=status,
         excusal=excusal,
         credit=credit,
+        charged_to=charge,
     )
+
+
+def _status(
+    metric: Metric | None, actual: float | None, excusal: Excusal | None, *, closed: bool
+) -> Status:
+    """The window's status: provisional until it closes; missing data once closed without any;
+    an excusal in force turns a miss of either kind into `excused`."""
+    status = judge(metric, actual)
+    if status is Status.NO_TARGET:
+        return status
+    if not closed:
+        return Status.PROVISIONAL
+    if status is Status.NO_DATA:
+        status = Status.MISSING_DATA
+    if status in (Status.MISSED, Status.MISSING_DATA) and excusal is not None:
+        return Status.EXCUSED
+    return status
 
 
 def _window_credits(

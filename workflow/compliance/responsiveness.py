@@ -12,12 +12,13 @@ or when it was completed on a later local day (`completed_late`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from states import Role, Side, TaskState
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date
 from workflow.compliance.aggregation import percentile, round_actual
+from workflow.compliance.attribution import ChargedCounts
 from workflow.compliance.excusals import ExcusedCounts
 from workflow.compliance.windows import require_aware
 
@@ -59,6 +60,8 @@ class ResponsivenessRow:
     overdue_open: int
     completed_late: int
     excused_misses: int | None  # misses excused to this side; only on the side's own row
+    # Unexcused misses and windows without data charged to this side; only on its own row.
+    charged_misses: int | None = None
 
 
 def turnaround_hours(task: TaskRecord) -> float | None:
@@ -74,6 +77,7 @@ def _row(
     today: date,
     zone: str,
     excused: int | None,
+    charged: int | None = None,
 ) -> ResponsivenessRow:
     hours = [h for h in map(turnaround_hours, tasks) if h is not None]
     median = percentile(hours, 0.5)
@@ -92,6 +96,7 @@ def _row(
             if t.completed_at is not None and local_date(t.completed_at, zone) > t.due_on
         ),
         excused_misses=excused,
+        charged_misses=charged,
     )
 
 
@@ -102,6 +107,7 @@ def responsiveness(
     end: datetime,
     now: datetime,
     excused: ExcusedCounts | None = None,
+    charged: ChargedCounts | None = None,
     zone: str = BUSINESS_TIME_ZONE,
 ) -> list[ResponsivenessRow]:
     """A row per side (always both), then one per role of that side that had tasks."""
@@ -113,9 +119,20 @@ def responsiveness(
     for side in Side:
         mine = [t for t in in_scope if t.side is side]
         side_excused = counts.customer if side is Side.CUSTOMER else counts.provider
-        rows.append(_row(side, None, mine, today, zone, side_excused))
+        side_charged = (charged or ChargedCounts()).of_side(side)
+        rows.append(_row(side, None, mine, today, zone, side_excused, side_charged))
         for role in Role:
             theirs = [t for t in mine if t.role is role]
             if theirs:
                 rows.append(_row(side, role, theirs, today, zone, None))
     return rows
+
+
+def with_charged(
+    rows: Sequence[ResponsivenessRow], charged: ChargedCounts
+) -> tuple[ResponsivenessRow, ...]:
+    """`rows` with each side's charged count replaced (a report narrowed to fewer windows)."""
+    return tuple(
+        replace(row, charged_misses=charged.of_side(row.side)) if row.role is None else row
+        for row in rows
+    )

@@ -18,7 +18,12 @@ class Status(StrEnum):
     WARNING = "warning"
     MISSED = "missed"
     EXCUSED = "excused"  # missed, but an excusal attributes the miss to someone
-    NO_DATA = "no_data"  # no observations (or only zero weights) in the window
+    # A closed window without usable observations: the party providing the data missed its
+    # reporting obligation (`workflow.compliance.report` decides; `judge` never answers it).
+    MISSING_DATA = "missing_data"
+    # The window has not closed: whatever its data say so far is neither met nor missed.
+    PROVISIONAL = "provisional"
+    NO_DATA = "no_data"  # what `judge` answers without data; reports made before missing_data
     NO_TARGET = "no_target"  # the version in force does not have the metric
 
 

@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from workflow.compliance.aggregation import round_actual
+from workflow.compliance.plan import NO_OBSERVATIONS, WindowAggregate
 from workflow.compliance.remedies import RemedyPolicy, capped, percent_of, window_fee
-from workflow.compliance.report import NO_OBSERVATIONS, ZERO, WindowAggregate
+from workflow.compliance.report import ZERO
 from workflow.compliance.status import Status, judge
 from workflow.compliance.windows import TimeWindow
 from workflow.content import Aggregation, Direction, Metric, Terms, Window

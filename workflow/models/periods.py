@@ -35,6 +35,8 @@ class ReportingPeriod(SQLModel, table=True):
     results: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     results_hash: str | None = Field(default=None, max_length=64)
     submitted_at: datetime | None = None
+    # The first round's submission: a late one is flagged (`late`) whatever the later rounds.
+    first_submitted_at: datetime | None = None
     submitted_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     final_hash: str | None = Field(default=None, max_length=64)
     finalized_at: datetime | None = None

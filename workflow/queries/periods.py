@@ -11,9 +11,11 @@ from sqlmodel import Session, col, or_, select
 
 from states import REPORTING
 from workflow.access import Actor
+from workflow.calendar import local_date
 from workflow.canonical import canonical_json, sha256_hex
 from workflow.compliance import ComplianceReport
 from workflow.compliance.closing import closing_in, report_start
+from workflow.compliance.responsiveness import with_charged
 from workflow.errors import NotFound
 from workflow.models import PeriodAmendment, PeriodDispute, ReportingPeriod, Task
 from workflow.queries.agreements import visible_agreement
@@ -35,7 +37,7 @@ def period_report(
         return closing
     # Responsiveness is about the period itself, not the quarter read for its windows.
     own = agreement_compliance_report(session, None, agreement_id, first_day, last_day, now=now)
-    return replace(closing, responsiveness=own.responsiveness)
+    return replace(closing, responsiveness=with_charged(own.responsiveness, closing.totals.charged))
 
 
 TREND_MONTHS = 6
@@ -50,6 +52,12 @@ def trend_report(
     for _ in range(TREND_MONTHS - 1):
         first = (first - timedelta(days=1)).replace(day=1)
     return agreement_compliance_report(session, None, agreement_id, first, last_day, now=now)
+
+
+def submitted_late(period: ReportingPeriod) -> bool:
+    """Whether the first round came after the reporting day (in the business time zone)."""
+    first = period.first_submitted_at
+    return first is not None and local_date(first) > period.due_on
 
 
 def results_of(report: ComplianceReport) -> dict[str, Any]:
@@ -125,6 +133,8 @@ class PeriodView(View):
     round: int
     submitted_at: datetime | None
     submitted_by: Person | None
+    first_submitted_at: datetime | None
+    late: bool  # the first round came after the reporting day
     results_hash: str | None
     final_hash: str | None
     finalized_at: datetime | None
@@ -284,6 +294,8 @@ def _view(row: ReportingPeriod, who: dict[int, Person], open_disputes: int) -> P
         round=row.round,
         submitted_at=row.submitted_at,
         submitted_by=who.get(row.submitted_by_id or 0),
+        first_submitted_at=row.first_submitted_at,
+        late=submitted_late(row),
         results_hash=row.results_hash,
         final_hash=row.final_hash,
         finalized_at=row.finalized_at,

@@ -19,9 +19,12 @@ from states import REPORTING, MachineSpec, Outcome, Role, Side, TaskState, TaskT
 from workflow.access import Actor, Grant
 from workflow.announcements import announce_task
 from workflow.command import Command
+from workflow.compliance import ComplianceReport, Status
+from workflow.compliance.attribution import sides_of
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.models import Agreement, ReportingPeriod, Task
 from workflow.permissions import actor_grants, lock_agreement
+from workflow.queries.periods import period_report
 from workflow.scope import AgreementScope
 from workflow.transaction import flush
 
@@ -75,12 +78,20 @@ class PeriodSubject(AgreementScope):
             d.get("metric") in reported and (d.get("reason") or "").strip() for d in self.disputes
         )
 
+    def provider_data_complete(self, _event: Any = None) -> bool:
+        return not self.windows_without_provider_data
+
     def failed_guards(self, guards: tuple[str, ...]) -> list[str]:
         return [g for g in guards if not getattr(self, g)()]
 
     def refusal_details(self) -> list[str]:
         reported = self.reported_metrics
-        problems = []
+        problems = [
+            f"{name} has no data for {window}: load it, or propose an excusal"
+            for name, window in (
+                self.windows_without_provider_data if "current_report" in self.__dict__ else []
+            )
+        ]
         for d in self.disputes:
             if d.get("metric") not in reported:
                 problems.append(f"{d.get('metric')!r} is not a metric of this period's results")
@@ -177,6 +188,25 @@ class PeriodSubject(AgreementScope):
 
     # ---- what the period's effects read -------------------------------------------------------
 
+    @cached_property
+    def current_report(self) -> ComplianceReport:
+        """The period's results as measured now (read once per command: guards and effects)."""
+        period = self.period
+        return period_report(
+            self.session, self.agreement.id or 0, period.first_day, period.last_day, now=self.now
+        )
+
+    @property
+    def windows_without_provider_data(self) -> list[tuple[str, str]]:
+        """(metric name, window) of each closed window the provider owed data for and has none
+        (charged to the provider, or shared), not excused."""
+        return [
+            (metric.name, row.window)
+            for metric in self.current_report.metrics
+            for row in metric.windows
+            if row.status is Status.MISSING_DATA and Side.PROVIDER in sides_of(row.charged_to)
+        ]
+
     @property
     def reported_metrics(self) -> set[str]:
         results = self.period.results or {}
@@ -260,7 +290,7 @@ class PeriodSubject(AgreementScope):
         return (
             f"Round {period.round} of {period.period}'s results: {totals.get('met', 0)} met, "
             f"{totals.get('warning', 0)} warning, {totals.get('missed', 0)} missed, "
-            f"{totals.get('excused', 0)} excused, {totals.get('no_data', 0)} without data. "
+            f"{totals.get('excused', 0)} excused, {totals.get('missing_data', 0)} without data. "
             "Accept them, or dispute the metrics you disagree with, each with a reason."
         )
 

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
 
-from states import CORRECTIVE_ACTION, REPORTING
+from states import CORRECTIVE_ACTION, REPORTING, Side, SideRef, TaskTemplate
 from workflow.announcements import ALL_STAKEHOLDERS
 from workflow.engine import Firing, register_effects
 from workflow.models import PeriodDispute, Task
 from workflow.queries.periods import (
     FinalReportData,
-    period_report,
     results_hash,
     results_of,
     stored_report,
+    submitted_late,
     trend_report,
 )
 from workflow.subjects.period import PeriodSubject
@@ -29,17 +30,12 @@ REASON_MAX = 4000
 def _record_results(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
     """The results as measured now; a resubmission also answers the round's disputes."""
     period = subject.period
-    report = period_report(
-        subject.session,
-        subject.agreement.id or 0,
-        period.first_day,
-        period.last_day,
-        now=firing.now,
-    )
-    period.results = results_of(report)
+    period.results = results_of(subject.current_report)
     period.results_hash = results_hash(period.results)
     period.round += 1
     period.submitted_at = firing.now
+    if period.first_submitted_at is None:
+        period.first_submitted_at = firing.now
     period.submitted_by_id = firing.actor.user_id if firing.actor else None
     if period.round > 1:
         for dispute in subject.session.exec(
@@ -52,7 +48,10 @@ def _record_results(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
             dispute.answer = (firing.comment or "").strip() or "resubmitted without comment"
             dispute.answered_at = firing.now
             subject.session.add(dispute)
-    return {"round": period.round, "results_hash": period.results_hash}
+    data: dict[str, Any] = {"round": period.round, "results_hash": period.results_hash}
+    if period.round == 1 and submitted_late(period):
+        data["late"] = {"due_on": period.due_on.isoformat()}
+    return data
 
 
 def _record_disputes(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
@@ -90,26 +89,29 @@ def _send_final_report(subject: PeriodSubject, firing: Firing) -> dict[str, Any]
 
 
 def open_corrective_actions(subject: PeriodSubject, now: datetime) -> list[Task]:
-    """A task per unexcused miss not yet given one in this period (corrective-action policy)."""
+    """A task per unexcused miss and side owing an action, not yet given one in this period
+    (the side is the report's attribution; results stored before it name none: the provider)."""
     misses = (subject.period.results or {}).get("corrective_actions", [])
-    have = {t.title for t in subject.tasks if t.kind == CORRECTIVE_ACTION.kind}
-    wanted = []
+    have = {(t.title, t.side) for t in subject.tasks if t.kind == CORRECTIVE_ACTION.kind}
+    wanted: list[tuple[TaskTemplate, str, str]] = []
     for miss in misses:
+        side = SideRef(miss.get("side", Side.PROVIDER.value))
         title = f"Corrective action: {miss['metric_key']} missed in {miss['window']}"
-        if title not in have:
-            have.add(title)
+        if (title, side.value) not in have:
+            have.add((title, side.value))
             wanted.append(
                 (
+                    replace(CORRECTIVE_ACTION, side=side),
                     title,
                     f"{miss['metric_key']} was {miss['actual']} in {miss['window']} against a "
-                    f"target of {miss['target']}. Find the cause, plan the correction and "
-                    "report it to the customer.",
+                    f"target of {miss['target']}, charged to the {side.value}. Find the cause, "
+                    "plan the correction and report it to the other side.",
                 )
             )
     return subject.open_new_tasks(
-        [(CORRECTIVE_ACTION, detail) for _title, detail in wanted],
+        [(template, detail) for template, _title, detail in wanted],
         now=now,
-        titles=[title for title, _detail in wanted],
+        titles=[title for _template, title, _detail in wanted],
     )
 
 

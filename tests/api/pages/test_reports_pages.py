@@ -292,3 +292,33 @@ def test_submitting_and_accepting_are_confirmed_on_a_second_page(
     assert _state(world, agreement).state == "submitted"
     assert _post(customer, f"{path}/events/accept", {}).status_code == 303
     assert _state(world, agreement).state == "final"
+
+
+def test_the_period_page_says_who_each_shortfall_is_charged_to_and_flags_a_late_submission(
+    world: World, signed_in: Client
+) -> None:
+    agreement = _reporting(world)
+    world.now = DEC_1.replace(day=14)  # four days after the reporting day
+    commands.fire_period_event(
+        world.session,
+        actor=world.who(P, Role.PROGRAM_MANAGER),
+        agreement_id=agreement.id or 0,
+        period=PERIOD,
+        event="submit",
+        now=world.tick(),
+    )
+    client = signed_in(_email(world, C, Role.FUNCTIONAL_LEAD))
+    page = client.get(_path(agreement)).text
+    assert 'id="late"' in page and "submitted late" in page
+    charges = page.split("Who each shortfall is charged to", 1)[1].split("</ul>", 1)[0]
+    # November: two provider misses, and the customer's own metric without data
+    assert re.search(
+        r"invoices paid[^<]*, 2026-11: <span[^>]*>missed</span>: 97 against 98", charges
+    )
+    assert "charged to <strong>the provider</strong>" in charges
+    assert re.search(
+        r"2026-11: <span[^>]*>missing data</span> · charged to <strong>the "
+        r"customer</strong>",
+        charges,
+    )
+    assert "Charged to the provider: 2 · to the customer: 1" in page

@@ -171,7 +171,7 @@ def test_a_cut_axis_for_availability_and_the_target_line_follows_the_version() -
         "Availability (u) per month, 2027-05 to 2027-08; higher is better. "
         "Target ≥ 99.5 u, warning below 99.8 u in 2027-05 to 2027-06; "
         "target ≥ 99.9 u, warning below 99.95 u in 2027-07 to 2027-08. "
-        "1 met, 1 warning, 1 missed, 1 no data. Axis 99.4 to 100, not starting at zero."
+        "1 met, 1 warning, 1 missed, 1 missing data. Axis 99.4 to 100, not starting at zero."
     )
 
 

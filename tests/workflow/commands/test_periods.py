@@ -7,7 +7,10 @@ reporting, due the 10th calendar day after the month ends: 10 December). Novembe
 - invoice-payment-timeliness (mean, ≥ 98): mean(96, 98) = 97.0 → missed, unexcused → one
   corrective-action task for the provider's Program Manager when the report is final.
 - prompt-payment (≥ 99.5): 99.9 → met; fbwt-difference (max, ≤ 2): max(1.0, 1.5) → met.
-- the four other monthly metrics have no data; the quarterly ones close in December, not here.
+- payroll-posting-timeliness, customer-satisfaction and core-app-availability: met.
+- customer-ar-response has no data: missing data, charged to the customer who provides it
+  (a provider metric without data would block the submission); the quarterly ones close in
+  December, not here.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from states import Role, Side
 from tests.helpers import World, make_world
@@ -30,6 +33,7 @@ from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.models import (
     Agreement,
     AuditEvent,
+    Measurement,
     OutboxMessage,
     PeriodAmendment,
     PeriodDispute,
@@ -48,6 +52,9 @@ NOVEMBER = [
     o("prompt-payment", local(2026, 11, 20), 99.9),
     o("fbwt-difference", local(2026, 11, 2), 1.0),
     o("fbwt-difference", local(2026, 11, 25), 1.5),
+    o("payroll-posting-timeliness", local(2026, 11, 16), 99.9),
+    o("customer-satisfaction", local(2026, 11, 20), 91.0),
+    o("core-app-availability", local(2026, 11, 30), 99.95),
 ]
 
 
@@ -148,11 +155,11 @@ def test_the_full_cycle_with_a_dispute_round(world: World, active: Agreement) ->
         "prompt-payment": "met",
         "proper-payments": "missed",
         "invoice-payment-timeliness": "missed",
-        "payroll-posting-timeliness": "no_data",
+        "payroll-posting-timeliness": "met",
         "fbwt-difference": "met",
-        "customer-ar-response": "no_data",
-        "customer-satisfaction": "no_data",
-        "core-app-availability": "no_data",
+        "customer-ar-response": "missing_data",
+        "customer-satisfaction": "met",
+        "core-app-availability": "met",
     }
     invoice = next(m for m in period.results["metrics"] if m["key"] == "invoice-payment-timeliness")  # type: ignore[index]
     assert invoice["windows"][0]["actual"] == 97.0
@@ -336,6 +343,7 @@ def test_a_quarterly_month_reports_the_quarter_too(world: World) -> None:
     period = _period(world, agreement, "2026-12")
     assert period.state == "open"
     world.session.rollback()
+    world.report_the_rest(agreement, "2026-12")
     commands.fire_period_event(
         world.session,
         actor=world.who(P, Role.PROGRAM_MANAGER),
@@ -402,3 +410,87 @@ def assert_no_html(payload: dict[str, Any]) -> None:
     stored = json.dumps(payload)
     for markup in ("<td", "<table", "<div", "<body", "style=", "report_html"):
         assert markup not in stored, markup
+
+
+def test_a_provider_window_without_data_blocks_the_submission_and_is_named(
+    world: World, active: Agreement
+) -> None:
+    _open(world)
+    assert active.id is not None
+    # core-app-availability is the provider's and has no November reading in this world
+    world.session.exec(
+        delete(Measurement).where(
+            col(Measurement.agreement_id) == active.id,
+            col(Measurement.metric_key) == "core-app-availability",
+        )
+    )
+    world.session.commit()
+    with pytest.raises(NotAllowedNow, match="must have data or an excusal") as refused:
+        _fire(world, active, "submit", (P, Role.PROGRAM_MANAGER))
+    assert refused.value.reasons[-1] == (
+        "Core financial and payroll application availability in scheduled hours has no data for "
+        "2026-11: load it, or propose an excusal"
+    )
+    period = _period(world, active)
+    assert (period.state, period.round, period.results) == ("open", 0, None)
+    # the customer's own metric without data does not block: it is charged to the customer
+    assert world.report_the_rest(active, "2026-11") == [("core-app-availability", "2026-11")]
+    submitted = _fire(world, active, "submit", (P, Role.PROGRAM_MANAGER))
+    ar = next(m for m in submitted.results["metrics"] if m["key"] == "customer-ar-response")  # type: ignore[index]
+    assert (ar["windows"][0]["status"], ar["windows"][0]["charged_to"]) == (
+        "missing_data",
+        "customer",
+    )
+
+
+def test_a_first_submission_after_the_reporting_day_is_flagged_late(
+    world: World, active: Agreement
+) -> None:
+    _open(world)
+    world.now = datetime(2026, 12, 11, 15, 0, tzinfo=UTC)  # the day after the reporting day
+    _fire(world, active, "submit", (P, Role.PROGRAM_MANAGER))
+    assert active.id is not None
+    view = period_detail(world.session, world.who(C, Role.FUNCTIONAL_LEAD), active.id, "2026-11")
+    assert (view.late, view.due_on) == (True, date(2026, 12, 10))
+    submit = world.session.exec(
+        select(AuditEvent).where(AuditEvent.action == "period.submit")
+    ).one()
+    assert json.loads(submit.body)["data"]["late"] == {"due_on": "2026-12-10"}
+
+
+def test_a_submission_on_the_reporting_day_is_on_time(world: World, active: Agreement) -> None:
+    _open(world)
+    world.now = datetime(2026, 12, 11, 4, 30, tzinfo=UTC)  # 23:30 on the 10th in New York
+    _fire(world, active, "submit", (P, Role.PROGRAM_MANAGER))
+    assert active.id is not None
+    view = period_detail(world.session, world.who(P, Role.PROGRAM_MANAGER), active.id, "2026-11")
+    assert view.late is False
+
+
+def test_a_customer_owned_miss_opens_a_customer_action_and_costs_the_provider_nothing(
+    world: World, active: Agreement
+) -> None:
+    assert active.id is not None
+    # the customer answered only 80% of the provider's AR questions in time (target 100%)
+    store(world.session, active.id, [o("customer-ar-response", local(2026, 11, 18), 80.0)])
+    _open(world)
+    _fire(world, active, "submit", (P, Role.PROGRAM_MANAGER))
+    _fire(world, active, "accept", (C, Role.FUNCTIONAL_LEAD))
+    period = _period(world, active)
+    assert period.results is not None
+    ar = next(m for m in period.results["metrics"] if m["key"] == "customer-ar-response")
+    assert (ar["windows"][0]["status"], ar["windows"][0]["charged_to"]) == ("missed", "customer")
+    actions = {
+        (t.title.split(": ", 1)[1], t.side, t.role)
+        for t in world.open_tasks(active, "corrective_action")
+    }
+    assert actions == {
+        ("customer-ar-response missed in 2026-11", "customer", "program_manager"),
+        ("proper-payments missed in 2026-11", "provider", "program_manager"),
+        ("invoice-payment-timeliness missed in 2026-11", "provider", "program_manager"),
+    }
+    [customer_action] = [
+        t for t in world.open_tasks(active, "corrective_action") if t.side == "customer"
+    ]
+    assert customer_action.assignee_id == world.who(C, Role.PROGRAM_MANAGER).user_id
+    assert period.results["totals"]["charged"] == {"customer": 1, "provider": 2}
