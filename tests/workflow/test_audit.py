@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -116,6 +117,21 @@ def test_a_normal_lifecycle_verifies_with_counts(
     ).all()
     assert {"organization.created", "user.created", "token.created"} <= set(system)
     assert _seqs(engine, _chain(active)) == list(range(1, 18))
+
+
+def test_every_appended_body_is_checked_by_its_frame_without_parsing(
+    world: World, active: Agreement, engine: Engine
+) -> None:
+    """Verify compares the columns with the text around "data" (the fast path) for every event
+    Accord writes; only a body that does not frame exactly is parsed (tests below edit them)."""
+    from workflow.audit import _columns_frame_body
+
+    with engine.connect() as conn:
+        rows = list(conn.execute(sa.select(AuditEvent.__table__)))  # type: ignore[attr-defined]
+    assert len(rows) > 20
+    assert all(_columns_frame_body(row) for row in rows)
+    edited = SimpleNamespace(**{**rows[0]._mapping, "actor_id": (rows[0].actor_id or 0) + 1})
+    assert not _columns_frame_body(edited)  # type: ignore[arg-type]
 
 
 def test_an_empty_database_verifies(session: Session) -> None:
