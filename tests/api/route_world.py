@@ -17,12 +17,13 @@ from sqlmodel import Session, col, func, select
 
 from states import Role, Side
 from tests.catalog_workbooks import hr_workbook
-from tests.helpers import World
+from tests.helpers import World, accept
 from tests.workflow.commands.test_periods import NOVEMBER
 from tests.workflow.test_compliance_sql import store
 from workflow import commands
 from workflow.access import Actor
 from workflow.models import (
+    Excusal,
     Agreement,
     AuditEvent,
     CatalogMeasure,
@@ -180,6 +181,31 @@ class RouteWorld:
         ).one()
         assert found == state
         return self._target(agreement)
+
+    def proposal(self, *, accepted: bool = False) -> Target:
+        """An open period with the provider's excusal of a miss proposed to the customer
+        (`proposal_id`), or accepted by now (`excusal_id` of the excusal in force)."""
+        target = self.period("open")
+        proposal = commands.excuse_miss(
+            self.session,
+            actor=self.driver.who(P, Role.PROGRAM_MANAGER),
+            agreement_id=target.sla_id,
+            metric="proper-payments",
+            window=PERIOD,
+            party="customer",
+            reason="the customer's data arrived late",
+            now=DEC_1 + timedelta(minutes=len(self.keys)),
+        )
+        assert proposal.id is not None
+        target.ids["proposal_id"] = proposal.id
+        if accepted:
+            accept(self.driver, proposal, DEC_1 + timedelta(minutes=len(self.keys), seconds=1))
+            excusal = self.session.exec(
+                select(Excusal.id).where(Excusal.agreement_id == target.sla_id)
+            ).one()
+            target.ids["excusal_id"] = excusal
+        self.session.rollback()
+        return target
 
     # Things that are not agreements ---------------------------------------------------------
     def throwaway_token(self) -> Target:
