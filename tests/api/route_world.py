@@ -203,6 +203,7 @@ class RouteWorld:
             excusal = self.session.exec(
                 select(Excusal.id).where(Excusal.agreement_id == target.sla_id)
             ).one()
+            assert excusal is not None
             target.ids["excusal_id"] = excusal
         self.session.rollback()
         return target
