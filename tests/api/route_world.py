@@ -23,10 +23,10 @@ from tests.workflow.test_compliance_sql import store
 from workflow import commands
 from workflow.access import Actor
 from workflow.models import (
-    Excusal,
     Agreement,
     AuditEvent,
     CatalogMeasure,
+    Excusal,
     Gap,
     OutboxMessage,
     ReportingPeriod,
