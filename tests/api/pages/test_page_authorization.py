@@ -322,6 +322,12 @@ FORMS: dict[str, Form] = {
     "/slas/{agreement_id}/periods/{period}/events/{event}/confirm": Form(
         reporting, period_event, no_fields, FOR_PARTIES
     ),
+    "/slas/{agreement_id}/periods/{period}/excusals": Form(
+        reporting,
+        period,
+        lambda _t: {"metric": "proper-payments", "party": "customer"},
+        FOR_PARTIES,
+    ),
     "/slas/{agreement_id}/periods/{period}/amendments": Form(
         final, period, lambda _t: {"reason": "late data"}, FOR_PARTIES
     ),
