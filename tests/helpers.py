@@ -11,7 +11,7 @@ from sqlmodel import Session
 from states import Role, Side
 from workflow import commands
 from workflow.example import LifecycleDriver, example_content, load_example, seed_parties
-from workflow.models import Agreement, Proposal
+from workflow.models import Agreement
 
 C, P = Side.CUSTOMER, Side.PROVIDER
 T0 = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # a Monday
@@ -42,15 +42,3 @@ def make_world(session: Session) -> World:
     document = load_example()
     parties = seed_parties(session, document, now=T0)
     return World(session=session, parties=parties, document=document)
-
-
-def accept(world: World, proposal: Proposal, now: datetime | None = None) -> Proposal:
-    """The other side's Program Manager accepts `proposal` (joint accountability)."""
-    assert proposal.id is not None
-    return commands.decide_proposal(
-        world.session,
-        actor=world.who(Side(proposal.counterpart_side), Role.PROGRAM_MANAGER),
-        proposal_id=proposal.id,
-        outcome="accepted",
-        now=now or world.tick(),
-    )

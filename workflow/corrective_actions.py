@@ -7,15 +7,17 @@ showed the miss, titled after the miss; callers go through these functions only,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from states import CORRECTIVE_ACTION, TaskState
+from states import CORRECTIVE_ACTION, Role, SideRef, TaskState
 from workflow.command import Command
 from workflow.models import Agreement, ReportingPeriod, Task
 
 KIND = CORRECTIVE_ACTION.kind
+CANCELLED = TaskState.CANCELLED
 
 
 def title_for(metric_key: str, window: str) -> str:
@@ -85,31 +87,37 @@ def reopen_after_withdrawal(
     window: str,
     now: datetime,
 ) -> list[int]:
-    """A new open corrective action for a miss whose action an excusal cancelled; its ids
-    (none when the miss had no cancelled action, or has an open one)."""
+    """A new open corrective action for a miss whose action an excusal cancelled, one per side
+    that had one; their ids (none when the miss had no cancelled action, or has an open one)."""
     # Imported here: importing workflow.subjects registers the proposal machine's effects,
     # which import this module; at the top that would be a cycle.
     from workflow.subjects.period import PeriodSubject
 
     if open_for_miss(session, agreement_id, metric_key, window):
         return []
-    cancelled = _for_miss(session, agreement_id, metric_key, window, TaskState.CANCELLED)
-    if not cancelled:
-        return []
-    last = cancelled[-1]
+    latest = {t.side: t for t in _for_miss(session, agreement_id, metric_key, window, CANCELLED)}
     agreement = session.get(Agreement, agreement_id)
-    period = session.get(ReportingPeriod, last.period_id) if last.period_id else None
-    if agreement is None or period is None:
-        return []
-    subject = PeriodSubject(tx, agreement, period, now=now)
-    opened = subject.open_new_tasks(
-        [(CORRECTIVE_ACTION, last.detail)], now=now, titles=[title_for(metric_key, window)]
-    )
-    ids = [t.id for t in opened if t.id is not None]
-    tx.audit(
-        action="corrective_action.reopened",
-        now=now,
-        agreement_id=agreement_id,
-        data={"task_ids": ids, "metric": metric_key, "window": window, "replaces": last.id},
-    )
+    ids: list[int] = []
+    for side, last in sorted(latest.items()):
+        period = session.get(ReportingPeriod, last.period_id) if last.period_id else None
+        if agreement is None or period is None:
+            continue
+        # The same template on the side that had it (a shared miss charges both sides).
+        template = replace(CORRECTIVE_ACTION, side=SideRef(side), role=Role(last.role))
+        opened = PeriodSubject(tx, agreement, period, now=now).open_new_tasks(
+            [(template, last.detail)], now=now, titles=[title_for(metric_key, window)]
+        )
+        ids += [t.id for t in opened if t.id is not None]
+    if ids:
+        tx.audit(
+            action="corrective_action.reopened",
+            now=now,
+            agreement_id=agreement_id,
+            data={
+                "task_ids": ids,
+                "metric": metric_key,
+                "window": window,
+                "replaces": [t.id for t in latest.values()],
+            },
+        )
     return ids

@@ -17,7 +17,8 @@ from sqlmodel import Session, col, func, select
 
 from states import Role, Side
 from tests.catalog_workbooks import hr_workbook
-from tests.helpers import World, accept
+from tests.helpers import World
+from tests.proposals import accept
 from tests.workflow.commands.test_periods import NOVEMBER
 from tests.workflow.test_compliance_sql import store
 from workflow import commands

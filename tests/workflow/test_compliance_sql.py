@@ -17,7 +17,8 @@ import pytest
 from sqlmodel import Session, select
 
 from states import Role
-from tests.helpers import C, P, World, accept, make_world
+from tests.helpers import C, P, World, make_world
+from tests.proposals import accept
 from tests.workflow.test_compliance_report import (
     EXCUSALS,
     NOW,

@@ -18,7 +18,8 @@ import pytest
 from sqlmodel import Session
 
 from states import Role
-from tests.helpers import C, P, World, accept, make_world
+from tests.helpers import C, P, World, make_world
+from tests.proposals import accept
 from tests.workflow.test_compliance_report import HIGHER, TERMS, local, metric, o, utc
 from tests.workflow.test_compliance_sql import as_stored, store
 from workflow import commands

@@ -11,7 +11,8 @@ from sqlmodel import col, select
 
 from states import Role
 from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client
-from tests.helpers import C, P, World, accept
+from tests.helpers import C, P, World
+from tests.proposals import accept
 from tests.workflow.test_compliance_report import local, o
 from tests.workflow.test_compliance_sql import as_stored, store
 from tests.workflow.test_what_if import OBSERVATIONS, VERSION

@@ -19,7 +19,8 @@ from tests.api.pages.conftest import (
     outsider_of_another_organisation,
     screenshot,
 )
-from tests.helpers import C, P, World, accept
+from tests.helpers import C, P, World
+from tests.proposals import accept
 from tests.workflow.commands.test_periods import DEC_1, NOVEMBER
 from tests.workflow.test_compliance_sql import store
 from workflow import commands

@@ -20,7 +20,8 @@ import pytest
 from sqlmodel import Session, col, select
 
 from states import Role, Side
-from tests.helpers import World, accept, make_world
+from tests.helpers import World, make_world
+from tests.proposals import accept
 from tests.workflow.test_compliance_report import local, o
 from tests.workflow.test_compliance_sql import store
 from workflow import audit, commands
