@@ -106,7 +106,16 @@ class ProposalSubject(AgreementScope):
             "proposed_by": {"user_id": p.proposed_by_id, "side": p.proposer_side},
             "counterpart_side": p.counterpart_side,
             "effect": p.effect,
+            **self._decision(),
         }
+
+    def _decision(self) -> dict[str, Any]:
+        """Who decided (the other side), or withdrew (the proposer), once someone has."""
+        p = self.proposal
+        if p.decided_by_id is None:
+            return {}
+        side = p.proposer_side if p.decided_by_id == p.proposed_by_id else p.counterpart_side
+        return {"decided_by": {"user_id": p.decided_by_id, "side": side}}
 
     def audit_target(self) -> dict[str, Any]:
         return {"version_id": self.proposal.effect.get("version_id")}

@@ -8,7 +8,8 @@ the report is final.
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -151,6 +152,18 @@ def test_a_provider_excusal_is_inert_until_the_customer_accepts_it(
         if e.action.startswith("proposal.")
     ]
     assert actions == ["proposal.made", "proposal.accept"]
+    made_event, accept_event = [
+        json.loads(e.body)["data"]
+        for e in world.session.exec(
+            select(AuditEvent)
+            .where(col(AuditEvent.action).in_(["proposal.made", "proposal.accept"]))
+            .order_by(col(AuditEvent.seq))
+        )
+    ]
+    assert made_event["proposed_by"] == {"user_id": world.who(P, PM).user_id, "side": "provider"}
+    assert made_event["effect"]["party"] == "customer"
+    assert accept_event["decided_by"] == {"user_id": world.who(C, PM).user_id, "side": "customer"}
+    assert accept_event["excusal_id"] == excusal.id
     decided = world.session.exec(
         select(OutboxMessage).where(OutboxMessage.topic == "proposal.decided")
     ).one()
@@ -180,6 +193,19 @@ def test_the_proposer_never_decides_their_own_and_the_other_side_s_lead_may(
     assert (stored.state, stored.decided_by_id) == ("accepted", world.who(C, FL).user_id)
     with pytest.raises(NotAllowedNow):
         _decide(world, proposal, (C, PM), "rejected", comment="too late")
+
+
+def test_an_overdue_review_is_reminded_like_any_task(world: World, active: Agreement) -> None:
+    proposal = _excuse(world, active, (P, PM), "proper-payments")
+    [review] = world.open_tasks(active, "proposal_review")
+    world.session.rollback()
+    commands.sweep_reminders(world.session, now=datetime(2026, 12, 31, 15, 0, tzinfo=UTC))
+    world.session.rollback()
+    reminders = world.session.exec(
+        select(OutboxMessage).where(col(OutboxMessage.dedupe_key).like(f"%:{review.id}:%"))
+    ).all()
+    assert reminders, "an overdue proposal review is reminded"
+    assert proposal.state == "open"
 
 
 def test_a_rejection_needs_a_comment_and_changes_nothing(world: World, active: Agreement) -> None:
