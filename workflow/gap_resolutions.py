@@ -8,6 +8,7 @@ from typing import Any
 
 from states import Side
 from workflow.canonical import content_hash
+from workflow.command import Command
 from workflow.models import AgreementVersion, Gap
 
 FIGURES = ("requirement", "capability", "target")
@@ -59,3 +60,36 @@ def apply_resolution(
     gap.resolution, gap.resolution_note, gap.agreed_target = resolution, note, agreed_target
     gap.resolved_by_id, gap.resolved_at = resolved_by_id, now
     return change
+
+
+def audit_resolution(
+    tx: Command,
+    version: AgreementVersion,
+    gap: Gap,
+    change: dict[str, Any],
+    *,
+    actor_id: int | None,
+    on_behalf_of_id: int | None,
+    now: datetime,
+    proposal_id: int | None = None,
+) -> None:
+    """The `gap.resolved` event, whether applied at once or by an accepted proposal."""
+    data: dict[str, Any] = {
+        "gap_id": gap.id,
+        "metric": gap.metric_key,
+        "resolution": gap.resolution,
+        "note": gap.resolution_note,
+        "agreed_target": gap.agreed_target,
+        "metric_change": change,
+    }
+    if proposal_id is not None:
+        data["proposal_id"] = proposal_id
+    tx.audit(
+        action="gap.resolved",
+        now=now,
+        agreement_id=gap.agreement_id,
+        version_id=version.id,
+        actor_id=actor_id,
+        on_behalf_of_id=on_behalf_of_id,
+        data=data,
+    )

@@ -22,6 +22,7 @@ from workflow.gap_resolutions import (
     FIGURES,
     WAIVED,
     apply_resolution,
+    audit_resolution,
     metric_change,
     moves_only_own_figure,
 )
@@ -155,21 +156,14 @@ def resolve_gap(
         )
         session.add(gap)
         session.flush()
-        tx.audit(
-            action="gap.resolved",
-            now=now,
-            agreement_id=agreement.id,
-            version_id=version.id,
+        audit_resolution(
+            tx,
+            version,
+            gap,
+            change,
             actor_id=actor.user_id,
             on_behalf_of_id=grant.on_behalf_of_id,
-            data={
-                "gap_id": gap.id,
-                "metric": gap.metric_key,
-                "resolution": resolution,
-                "note": note,
-                "agreed_target": agreed_target,
-                "metric_change": change,
-            },
+            now=now,
         )
     return gap
 

@@ -12,7 +12,7 @@ from states import PROPOSAL, ProposalKind
 from workflow.corrective_actions import cancel_for_excusal, reopen_after_withdrawal
 from workflow.engine import Firing, register_effects
 from workflow.errors import Conflict, NotAllowedNow, NotFound
-from workflow.gap_resolutions import apply_resolution
+from workflow.gap_resolutions import apply_resolution, audit_resolution
 from workflow.models import AgreementVersion, Excusal, Gap, ReportingPeriod
 from workflow.subjects.amendments import amend_final_report
 from workflow.subjects.period import PeriodSubject
@@ -141,21 +141,15 @@ def _resolve_gap(subject: ProposalSubject, firing: Firing) -> dict[str, Any]:
         now=firing.now,
     )
     subject.session.add_all([gap, version])
-    subject.tx.audit(
-        action="gap.resolved",
-        now=firing.now,
-        agreement_id=subject.agreement.id,
-        version_id=version.id,
+    audit_resolution(
+        subject.tx,
+        version,
+        gap,
+        change,
         actor_id=firing.actor.user_id if firing.actor else None,
-        data={
-            "gap_id": gap.id,
-            "metric": gap.metric_key,
-            "resolution": gap.resolution,
-            "note": gap.resolution_note,
-            "agreed_target": gap.agreed_target,
-            "metric_change": change,
-            "proposal_id": subject.proposal.id,
-        },
+        on_behalf_of_id=firing.grant.on_behalf_of_id if firing.grant else None,
+        now=firing.now,
+        proposal_id=subject.proposal.id,
     )
     return {"gap_id": gap.id, "metric_change": change}
 
