@@ -77,7 +77,7 @@ PROPOSAL = MachineSpec(
             ACCEPTED,
             FiredBy.TASK_ASSIGNEE,
             task_kind="proposal_review",
-            effects=("take_effect", "tell_both_sides"),
+            effects=("apply_proposal", "tell_both_sides"),
             description="the other side accepts: what was proposed happens now",
         ),
         Transition(
@@ -102,7 +102,7 @@ PROPOSAL = MachineSpec(
     ),
     guards={},
     effects={
-        "take_effect": (
+        "apply_proposal": (
             "do what the proposal proposes: the excusal counts (its corrective action is "
             "cancelled) or stops counting (it re-opens), the gap is resolved, the report amended"
         ),

@@ -181,7 +181,7 @@ def _amend(subject: ProposalSubject, firing: Firing) -> dict[str, Any]:
     return {"amendment": amendment.number, "content_hash": amendment.content_hash}
 
 
-_TAKE_EFFECT: dict[str, Callable[[ProposalSubject, Firing], dict[str, Any]]] = {
+_APPLIERS: dict[str, Callable[[ProposalSubject, Firing], dict[str, Any]]] = {
     ProposalKind.EXCUSAL: _excuse,
     ProposalKind.EXCUSAL_WITHDRAWAL: _withdraw_excusal,
     ProposalKind.GAP_RESOLUTION: _resolve_gap,
@@ -189,8 +189,8 @@ _TAKE_EFFECT: dict[str, Callable[[ProposalSubject, Firing], dict[str, Any]]] = {
 }
 
 
-def _take_effect(subject: ProposalSubject, firing: Firing) -> dict[str, Any]:
-    return _TAKE_EFFECT[subject.proposal.kind](subject, firing)
+def _apply_proposal(subject: ProposalSubject, firing: Firing) -> dict[str, Any]:
+    return _APPLIERS[subject.proposal.kind](subject, firing)
 
 
 def _tell_both_sides(subject: ProposalSubject, firing: Firing) -> dict[str, Any]:
@@ -199,4 +199,4 @@ def _tell_both_sides(subject: ProposalSubject, firing: Firing) -> dict[str, Any]
     return {}
 
 
-register_effects(PROPOSAL, {"take_effect": _take_effect, "tell_both_sides": _tell_both_sides})
+register_effects(PROPOSAL, {"apply_proposal": _apply_proposal, "tell_both_sides": _tell_both_sides})
