@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from api.demo_history import HISTORY, add_history
+from api.demo_proposals import propose_excusal
 from states import Role, Side
 from workflow import commands
 from workflow.access import Actor
@@ -59,6 +60,7 @@ class DemoResult:
     agreements: list[DemoAgreement] = field(default_factory=list)
     password: str = ""  # every demo user's, for the pages
     period: str | None = None  # the reporting period waiting for the customer's review
+    proposal_id: int | None = None  # the provider's excusal waiting for the customer
 
 
 def has_organisations(session: Session) -> bool:
@@ -172,6 +174,8 @@ def load_demo(
         if story == "active_with_revision":
             driver.to_active(agreement)
             result.period = add_history(driver, agreement, until=now - _LEAD_TIME)
+            if result.period is not None:
+                result.proposal_id = propose_excusal(driver, agreement, result.period)
             driver.start_revision(agreement)
         elif story == "approval":
             driver.to_approval(agreement)

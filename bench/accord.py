@@ -283,7 +283,7 @@ def lifecycle(world: World, session: Session, clock: Clock) -> Lifecycle:
         assert gap_id is not None
         commands.resolve_gap(
             session,
-            actor=customer_pm,
+            actor=world.who(P, Role.PROGRAM_MANAGER),  # its own figure: applied at once
             gap_id=gap_id,
             resolution="provider_commits",
             note="provider will add capacity",

@@ -57,6 +57,14 @@ TOPICS: dict[str, str] = {
         "a final report was corrected: as period.final, plus amendment (its number)"
     ),
     "digest.daily": "the day's messages in one: items [{topic, subject, summary, link}]",
+    "proposal.made": (
+        f"one side proposes what the other side must accept: {_AGREEMENT}, proposal {{id, kind, "
+        "state, summary, proposer_side, counterpart_side, changes [{what, before, after}]}, "
+        "actor, comment (null)"
+    ),
+    "proposal.decided": (
+        "a proposal was accepted, rejected or withdrawn: as proposal.made, with the comment"
+    ),
 }
 
 
@@ -126,6 +134,11 @@ TASK_ASKS: dict[str, TaskAsk] = {
         "Corrective action needed",
         "A service level was missed in a final report. Find the cause, plan the correction "
         "with the customer, and mark the task done when it is in place.",
+    ),
+    "proposal_review": TaskAsk(
+        "The other side proposes a change",
+        "The other side proposes something that changes what your side owns. Open it to see "
+        "what it changes, then accept it or reject it with a comment.",
     ),
     "service_review": TaskAsk(
         "Quarterly service review due",

@@ -17,6 +17,7 @@ from states.model import (
     TaskTemplate,
     Transition,
 )
+from states.proposals import PROPOSAL, ProposalKind, ProposalState
 from states.reporting import (
     CORRECTIVE_ACTION,
     DEFAULT_REPORTING_DAY,
@@ -28,10 +29,11 @@ from states.validate import SpecError, validate
 
 validate(LIFECYCLE)
 validate(REPORTING)
+validate(PROPOSAL)
 
 # Every task kind of every machine, by name: a task row names only its kind.
 TASK_KINDS: dict[str, TaskKind] = {k.name: k for k in LIFECYCLE.task_kinds}
-for _kind in REPORTING.task_kinds:
+for _kind in (*REPORTING.task_kinds, *PROPOSAL.task_kinds):
     if _kind.name in TASK_KINDS:
         raise SpecError(f"task kind {_kind.name!r} is declared by two machines")
     TASK_KINDS[_kind.name] = _kind
@@ -47,6 +49,7 @@ __all__ = [
     "DEFAULT_REPORTING_DAY",
     "FOLLOW_UP",
     "LIFECYCLE",
+    "PROPOSAL",
     "REPORTING",
     "SUBMIT_RESULTS",
     "TASK_KINDS",
@@ -56,6 +59,8 @@ __all__ = [
     "MachineSpec",
     "Outcome",
     "PeriodState",
+    "ProposalKind",
+    "ProposalState",
     "ReminderPolicy",
     "Role",
     "Side",

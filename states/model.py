@@ -59,6 +59,7 @@ class SideRef(StrEnum):
     PROVIDER = "provider"
     DRAFTING = "drafting"  # the side that drafted the version
     ACTOR = "actor"  # the side of whoever caused the transition
+    COUNTERPART = "counterpart"  # the other side of whoever proposed (a proposal's reviewer)
 
 
 class FiredBy(StrEnum):

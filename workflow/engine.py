@@ -21,6 +21,7 @@ from transitions import Machine
 
 from states import (
     LIFECYCLE,
+    PROPOSAL,
     REPORTING,
     FiredBy,
     MachineSpec,
@@ -140,7 +141,9 @@ def _machine(spec: MachineSpec) -> Machine:
     )
 
 
-MACHINES: dict[str, Machine] = {spec.name: _machine(spec) for spec in (LIFECYCLE, REPORTING)}
+MACHINES: dict[str, Machine] = {
+    spec.name: _machine(spec) for spec in (LIFECYCLE, REPORTING, PROPOSAL)
+}
 _EFFECTS: dict[str, Mapping[str, Effect]] = {}
 
 

@@ -140,9 +140,10 @@ class LifecycleDriver:
         gaps = self.session.exec(select(Gap).where(Gap.version_id == version.id)).all()
         for gap in gaps:
             assert gap.id is not None
+            # The provider raises its own capability: applied at once, no proposal.
             commands.resolve_gap(
                 self.session,
-                actor=self.who(Side.CUSTOMER, Role.PROGRAM_MANAGER),
+                actor=self.who(Side.PROVIDER, Role.PROGRAM_MANAGER),
                 gap_id=gap.id,
                 resolution="provider_commits",
                 note="provider will add capacity",

@@ -49,6 +49,22 @@ class TaskRef(Payload):
     detail: str | None = None
 
 
+class ProposalChange(Payload):
+    what: str
+    before: str
+    after: str
+
+
+class ProposalRef(Payload):
+    id: int | None
+    kind: str
+    state: str
+    summary: str
+    proposer_side: str
+    counterpart_side: str
+    changes: list[ProposalChange]
+
+
 class About(Payload):
     """Every message about an agreement names it and its version (or says it has none)."""
 
@@ -59,6 +75,15 @@ class About(Payload):
 class TaskAssigned(About):
     task: TaskRef
     period: PeriodRef | None = None
+    proposal: ProposalRef | None = None
+
+
+class ProposalMoved(About):
+    """A proposal made, or decided (accepted, rejected, withdrawn): told to both sides."""
+
+    proposal: ProposalRef
+    actor: str
+    comment: str | None
 
 
 class VersionMoved(About):
@@ -149,6 +174,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "agreement.renewal_upcoming": RenewalUpcoming,
     "period.final": FinalReport,
     "period.amended": FinalReport,
+    "proposal.made": ProposalMoved,
+    "proposal.decided": ProposalMoved,
     "digest.daily": Digest,
 }
 

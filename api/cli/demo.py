@@ -77,3 +77,11 @@ def _print_summary(result: demo_data.DemoResult, tokens_file: Path) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    if result.proposal_id is not None:
+        base = get_settings().base_url.rstrip("/")
+        console.print(
+            "The provider proposes to excuse a miss of that period; it waits for the customer "
+            f"Program Manager: {base}/proposals/{result.proposal_id}",
+            highlight=False,
+            soft_wrap=True,
+        )

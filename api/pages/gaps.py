@@ -30,6 +30,7 @@ from workflow.access import Actor
 from workflow.compliance.what_if import MeasuredShortfall, WhatIf, WhatIfWindow
 from workflow.content import Metric, Terms
 from workflow.errors import Conflict, DomainError, Forbidden, InvalidInput, NotAllowedNow
+from workflow.models import Proposal
 from workflow.models.tasks import GAP_RESOLUTIONS, GAP_SEVERITIES
 from workflow.queries.gaps import gap_detail, gaps_of_version
 from workflow.queries.tasks import TaskFilter, TaskView, list_tasks
@@ -299,7 +300,7 @@ def resolve_gap(
             status_code=422,
         )
     try:
-        commands.resolve_gap(
+        done = commands.resolve_gap(
             session,
             actor=user.actor,
             gap_id=gap_id,
@@ -310,6 +311,15 @@ def resolve_gap(
         )
     except (NotAllowedNow, Forbidden, InvalidInput) as exc:
         return _not_resolved(here, exc, gap.metric_key, form)
+    if isinstance(done, Proposal):
+        return redirect(
+            f"/proposals/{done.id}",
+            flash=Flash(
+                "success",
+                f"You proposed to resolve the gap in {gap.metric_key} as "
+                f"{resolution.replace('_', ' ')}; it is resolved once the other side accepts.",
+            ),
+        )
     return redirect(
         _path(agreement_id, number),
         flash=Flash(

@@ -327,14 +327,15 @@ def amend(
     now: NowDep,
     reason: CommentField = "",
 ) -> Response:
-    """Correct a final report with a numbered amendment (Program Manager or Functional Lead)."""
+    """Propose to correct a final report with a numbered amendment (Program Manager or
+    Functional Lead); the other side accepts it on the proposal's page."""
     form = {"event": "amend", "amend_reason": reason}
     error: tuple[str, int, list[str]] | None = None
     if not reason.strip():
         error = ("Say why the final report is amended.", 422, [])
     else:
         try:
-            amendment = commands.amend_period(
+            proposal = commands.amend_period(
                 session,
                 actor=user.actor,
                 agreement_id=agreement_id,
@@ -363,6 +364,9 @@ def amend(
             status_code=status_code,
         )
     return redirect(
-        _path(agreement_id, period),
-        flash=Flash("success", f"You amended {period}: amendment {amendment.number}."),
+        f"/proposals/{proposal.id}",
+        flash=Flash(
+            "success",
+            f"You proposed to amend {period}; it is amended once the other side accepts.",
+        ),
     )

@@ -31,6 +31,8 @@ def held_by(task: TaskView, actor: Actor) -> bool:
 def where_done(task: TaskView, actor: Actor) -> str:
     """The page that shows what the task is about and, to its holder, how to do it."""
     agreement = f"/slas/{task.agreement.id}"
+    if task.proposal_id is not None:
+        return f"/proposals/{task.proposal_id}"
     if task.period is not None:
         return f"{agreement}/periods/{task.period}"
     if task.kind == "approval" and held_by(task, actor):

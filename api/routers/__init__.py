@@ -12,6 +12,7 @@ from api.routers import (
     measurements,
     notifications,
     periods,
+    proposals,
     slas,
     tasks,
     versions,
@@ -30,4 +31,5 @@ ROUTERS: list[APIRouter] = [
     measurements.router,
     compliance.router,
     periods.router,
+    proposals.router,
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -11,6 +11,7 @@ from pydantic import Field, TypeAdapter
 
 from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
+from api.routers.proposals import ProposalMade
 from api.schemas import Strict
 from api.types import Id
 from notifications.reports.csv_export import to_csv
@@ -43,24 +44,20 @@ class ExcusalIn(Strict):
     reason: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
-class ExcusalOut(Strict):
-    id: int
-    agreement_id: int
-    metric: str
-    window: str
-    party: str
-    reason: str
-    created_at: datetime
-
-
-@router.post("/excusals", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep])
+@router.post(
+    "/excusals",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[IdempotencyDep],
+    responses={202: {"description": "proposed; it counts once the other side accepts it"}},
+)
 @idempotent
 def post_excusal(
     sla_id: Id, body: ExcusalIn, session: SessionDep, actor: ActorDep, now: NowDep
-) -> ExcusalOut:
-    """Excuse a miss: the metric-window's miss is attributed to a party, with a reason.
-    Program Manager or Business Owner of either side; one excusal per metric and window."""
-    excusal = commands.excuse_miss(
+) -> ProposalMade:
+    """Propose to excuse a miss: the metric-window's miss attributed to a party, with a reason.
+    Program Manager or Business Owner of either side; nothing changes in reports until the other
+    side accepts the proposal. One excusal in force (or proposed) per metric and window."""
+    proposal = commands.excuse_miss(
         session,
         actor=actor,
         agreement_id=sla_id,
@@ -70,16 +67,8 @@ def post_excusal(
         reason=body.reason,
         now=now,
     )
-    assert excusal.id is not None
-    return ExcusalOut(
-        id=excusal.id,
-        agreement_id=excusal.agreement_id,
-        metric=excusal.metric_key,
-        window=excusal.window,
-        party=excusal.party,
-        reason=excusal.reason,
-        created_at=excusal.created_at,
-    )
+    assert proposal.id is not None
+    return ProposalMade(proposal_id=proposal.id, state=proposal.state)
 
 
 def _wanted(format_: Format | None, accept: str) -> Format:

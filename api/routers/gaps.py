@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
+from api.routers.proposals import proposed
 from api.schemas import Strict
 from api.types import Id
 from workflow import commands
 from workflow.content import Figure
+from workflow.models import Proposal
 from workflow.queries.gaps import GapView, gap_detail, gaps_of_version
+from workflow.queries.proposals import ProposalView
 
 router = APIRouter(tags=["gaps"])
 
@@ -76,13 +80,22 @@ def add_gap(
     return gap_detail(session, actor, gap.id)
 
 
-@router.post("/gaps/{gap_id}/resolve", dependencies=[IdempotencyDep])
+@router.post(
+    "/gaps/{gap_id}/resolve",
+    dependencies=[IdempotencyDep],
+    response_model=GapView,
+    responses={202: {"description": "proposed to the other side", "model": ProposalView}},
+)
 @idempotent
 def resolve_gap(
     gap_id: Id, body: GapResolve, session: SessionDep, actor: ActorDep, now: NowDep
-) -> GapView:
-    """Resolve a gap; the metric's requirement, capability and target follow the resolution."""
-    commands.resolve_gap(
+) -> GapView | JSONResponse:
+    """Resolve a gap; the metric's requirement, capability and target follow the resolution.
+    200 when it moves only your side's figure (`provider_commits` by the provider,
+    `customer_accepts` by the customer); 202 with a proposal the other side decides when it
+    moves theirs (and any `target_adjusted`); `waived` is a Program Manager's proposal that the
+    other side's Program Manager accepts."""
+    done = commands.resolve_gap(
         session,
         actor=actor,
         gap_id=gap_id,
@@ -91,4 +104,6 @@ def resolve_gap(
         agreed_target=body.agreed_target,
         now=now,
     )
+    if isinstance(done, Proposal):
+        return proposed(session, actor, done)
     return gap_detail(session, actor, gap_id)

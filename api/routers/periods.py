@@ -14,12 +14,12 @@ from api.schemas import Strict
 from api.types import Id
 from workflow import commands
 from workflow.queries.periods import (
-    AmendmentView,
     PeriodDetail,
     PeriodView,
     list_periods,
     period_detail,
 )
+from workflow.queries.proposals import ProposalView, proposal_detail
 
 router = APIRouter(prefix="/slas/{sla_id}/periods", tags=["periods"])
 
@@ -94,7 +94,10 @@ def fire_period_event(
 
 
 @router.post(
-    "/{period}/amendments", status_code=status.HTTP_201_CREATED, dependencies=[IdempotencyDep]
+    "/{period}/amendments",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[IdempotencyDep],
+    responses={202: {"description": "the amendment, proposed to the other side"}},
 )
 @idempotent
 def post_amendment(
@@ -104,11 +107,12 @@ def post_amendment(
     session: SessionDep,
     actor: ActorDep,
     now: NowDep,
-) -> AmendmentView:
-    """Correct a final report: the report is recomputed as a numbered amendment, audited and
-    sent to both sides; the final report stays on record. Program Manager or Functional Lead."""
-    amendment = commands.amend_period(
+) -> ProposalView:
+    """Propose to correct a final report. Once the other side accepts, the report is
+    recomputed as a numbered amendment, audited and sent to both sides; the final report stays
+    on record. Program Manager or Functional Lead."""
+    proposal = commands.amend_period(
         session, actor=actor, agreement_id=sla_id, period=period, reason=body.reason, now=now
     )
-    detail = period_detail(session, actor, sla_id, period)
-    return next(a for a in detail.amendment_history if a.number == amendment.number)
+    assert proposal.id is not None
+    return proposal_detail(session, actor, proposal.id)

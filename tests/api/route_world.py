@@ -18,6 +18,7 @@ from sqlmodel import Session, col, func, select
 from states import Role, Side
 from tests.catalog_workbooks import hr_workbook
 from tests.helpers import World
+from tests.proposals import accept
 from tests.workflow.commands.test_periods import NOVEMBER
 from tests.workflow.test_compliance_sql import store
 from workflow import commands
@@ -26,6 +27,7 @@ from workflow.models import (
     Agreement,
     AuditEvent,
     CatalogMeasure,
+    Excusal,
     Gap,
     OutboxMessage,
     ReportingPeriod,
@@ -180,6 +182,32 @@ class RouteWorld:
         ).one()
         assert found == state
         return self._target(agreement)
+
+    def proposal(self, *, accepted: bool = False) -> Target:
+        """An open period with the provider's excusal of a miss proposed to the customer
+        (`proposal_id`), or accepted by now (`excusal_id` of the excusal in force)."""
+        target = self.period("open")
+        proposal = commands.excuse_miss(
+            self.session,
+            actor=self.driver.who(P, Role.PROGRAM_MANAGER),
+            agreement_id=target.sla_id,
+            metric="proper-payments",
+            window=PERIOD,
+            party="customer",
+            reason="the customer's data arrived late",
+            now=DEC_1 + timedelta(minutes=len(self.keys)),
+        )
+        assert proposal.id is not None
+        target.ids["proposal_id"] = proposal.id
+        if accepted:
+            accept(self.driver, proposal, DEC_1 + timedelta(minutes=len(self.keys), seconds=1))
+            excusal = self.session.exec(
+                select(Excusal.id).where(Excusal.agreement_id == target.sla_id)
+            ).one()
+            assert excusal is not None
+            target.ids["excusal_id"] = excusal
+        self.session.rollback()
+        return target
 
     # Things that are not agreements ---------------------------------------------------------
     def throwaway_token(self) -> Target:

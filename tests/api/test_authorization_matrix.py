@@ -129,6 +129,14 @@ def period_final(rw: RouteWorld) -> Target:
     return rw.period("final")
 
 
+def proposal(rw: RouteWorld) -> Target:
+    return rw.proposal()
+
+
+def excused(rw: RouteWorld) -> Target:
+    return rw.proposal(accepted=True)
+
+
 def token(rw: RouteWorld) -> Target:
     return rw.throwaway_token()
 
@@ -286,6 +294,21 @@ def excusal(_rw: RouteWorld, t: Target) -> Call:
         "reason": "the customer's data arrived late",
     }
     return Call({"sla_id": t.sla_id}, json=body)
+
+
+def proposal_id(_rw: RouteWorld, t: Target) -> Call:
+    return Call({"proposal_id": t.ids["proposal_id"]})
+
+
+def decision(comment: str | None = None) -> Fill:
+    def fill(_rw: RouteWorld, t: Target) -> Call:
+        return Call({"proposal_id": t.ids["proposal_id"]}, json={"comment": comment})
+
+    return fill
+
+
+def excusal_id(_rw: RouteWorld, t: Target) -> Call:
+    return Call({"excusal_id": t.ids["excusal_id"]})
 
 
 def compliance(_rw: RouteWorld, t: Target) -> Call:
@@ -537,7 +560,23 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
         Case("csv", active, csv_upload, (C, BO), (P, TL), scoped(403, 202))
     ],
     ("POST", f"{API}/slas/{{sla_id}}/excusals"): [
-        Case("excuse", period_open, excusal, (C, PMO_TEAM), (P, BO), scoped(403, 201))
+        Case("excuse", period_open, excusal, (C, PMO_TEAM), (P, BO), scoped(403, 202))
+    ],
+    # Proposals: the other side decides; the proposer (here the provider's PM) never does.
+    ("GET", f"{API}/proposals"): [
+        Case("list", nothing, bare, BYSTANDER, (C, PM), (401, 401, 200, 200, 200))
+    ],
+    ("GET", f"{API}/proposals/{{proposal_id}}"): [
+        Case("read", proposal, proposal_id, BYSTANDER, (C, PM), scoped(200, 200))
+    ],
+    ("POST", f"{API}/proposals/{{proposal_id}}/accept"): [
+        Case("accept", proposal, decision(), (P, PM), (C, PM), scoped(403, 200))
+    ],
+    ("POST", f"{API}/proposals/{{proposal_id}}/reject"): [
+        Case("reject", proposal, decision("not ours"), (C, TL), (C, FL), scoped(403, 200))
+    ],
+    ("DELETE", f"{API}/excusals/{{excusal_id}}"): [
+        Case("withdraw", excused, excusal_id, (C, PMO_TEAM), (C, PM), scoped(403, 202))
     ],
     ("GET", f"{API}/slas/{{sla_id}}/reports/compliance"): [
         Case("report", period_open, compliance, BYSTANDER, (C, PM), scoped(200, 200))
@@ -575,7 +614,7 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
         ),
     ],
     ("POST", f"{API}/slas/{{sla_id}}/periods/{{period}}/amendments"): [
-        Case("amend", period_final, amendment, (C, BO), (P, PM), scoped(403, 201))
+        Case("amend", period_final, amendment, (C, BO), (P, PM), scoped(403, 202))
     ],
 }
 
@@ -680,7 +719,7 @@ def test_every_api_route_has_an_entry() -> None:
 
 
 # A path naming one of these reaches into an agreement: a stranger must get 404 there.
-AGREEMENT_SCOPED = ("{sla_id}", "{gap_id}", "{task_id}")
+AGREEMENT_SCOPED = ("{sla_id}", "{gap_id}", "{task_id}", "{proposal_id}", "{excusal_id}")
 
 
 def test_the_table_keeps_the_conventions() -> None:

@@ -30,6 +30,7 @@ from workflow.models import (
     ApiToken,
     Measurement,
     Organization,
+    Proposal,
     ReportingPeriod,
     User,
 )
@@ -314,6 +315,12 @@ def test_demo_loads_agreements_in_every_working_state(
     assert period is not None, out
     periods = _rows(run.database_url, select(ReportingPeriod.period, ReportingPeriod.state))
     assert (period[1], "submitted") in periods
+    # A proposal waits for the other side: the provider's excusal, for the customer to decide.
+    waiting = _rows(
+        run.database_url, select(Proposal.kind, Proposal.state, Proposal.counterpart_side)
+    )
+    assert waiting == [("excusal", "open", "customer")]
+    assert "it waits for the customer Program Manager" in out
     readings = _rows(run.database_url, select(Measurement.metric_key, Measurement.observed_at))
     days = {observed_at.date() for _, observed_at in readings}
     assert len(days) >= 50  # about eight weeks, daily (the first day may be cut at 1 October)

@@ -31,6 +31,19 @@ def _resolve(api: Api, gap_id: int, by: tuple[Any, Role] = (C, PM), **body: Any)
     return api.client.post(f"/api/v1/gaps/{gap_id}/resolve", json=body, headers=api.auth(*by))
 
 
+def _accept(api: Api, proposed: Response, by: tuple[Any, Role] = (P, PM)) -> dict[str, Any]:
+    """The other side accepts a resolution that was proposed to it (202); the proposal."""
+    assert proposed.status_code == 202, proposed.text
+    proposal = proposed.json()
+    assert (proposal["kind"], proposal["state"]) == ("gap_resolution", "open")
+    accepted = api.client.post(
+        f"/api/v1/proposals/{proposal['id']}/accept", json={}, headers=api.auth(*by)
+    )
+    assert accepted.status_code == 200, accepted.text
+    result: dict[str, Any] = accepted.json()
+    return result
+
+
 def _metric(api: Api, sla_id: int, key: str) -> tuple[float, float, float]:
     metric = next(m for m in version(api, sla_id)["metrics"] if m["key"] == key)
     return metric["requirement"], metric["capability"], metric["target"]
@@ -59,10 +72,15 @@ def test_each_resolution_moves_the_metric_its_own_way(api: Api) -> None:
     availability = _gap(api, sla["id"], "core-app-availability")
     posting = _gap(api, sla["id"], "payroll-posting-timeliness")
 
+    # An agreed target moves both sides' figures: the provider must accept it first.
     adjusted = _resolve(api, availability["id"], resolution="target_adjusted", agreed_target=99.7)
-    assert adjusted.status_code == 200, adjusted.text
-    assert adjusted.json()["resolution"] == "target_adjusted"
-    assert adjusted.json()["resolved_by"]["name"] == "Priya Raman"
+    assert adjusted.status_code == 202, adjusted.text
+    assert adjusted.json()["counterpart_side"] == "provider"
+    assert _metric(api, sla["id"], "core-app-availability") == (99.9, 99.5, 99.5)  # unchanged
+    _accept(api, adjusted)
+    resolved = _gap(api, sla["id"], "core-app-availability")
+    assert resolved["resolution"] == "target_adjusted"
+    assert resolved["resolved_by"]["name"] == "Priya Raman"
     assert _metric(api, sla["id"], "core-app-availability") == (99.7, 99.7, 99.7)
 
     accepted = _resolve(
@@ -86,7 +104,10 @@ def test_resolutions_are_checked_and_every_bad_field_named(api: Api) -> None:
     assert fields(_resolve(api, gap["id"], resolution="waived", id=3)) == {"id"}
     assert _resolve(api, gap["id"], by=(C, Role.PMO_TEAM), resolution="waived").status_code == 403
     waived = _resolve(api, gap["id"], resolution="waived", note="legacy system retires in Q2")
-    assert waived.json()["resolution_note"] == "legacy system retires in Q2"
+    _accept(api, waived)  # by the provider's Program Manager
+    assert _gap(api, sla["id"], "core-app-availability")["resolution_note"] == (
+        "legacy system retires in Q2"
+    )
     assert _metric(api, sla["id"], "core-app-availability") == (99.9, 99.5, 99.5)
     assert _resolve(api, 999, resolution="waived", note="x").status_code == 404
     stranger = outsider(api)
@@ -124,13 +145,16 @@ def test_a_gap_added_by_hand_must_be_resolved_before_approval(api: Api) -> None:
 
     for other in gaps(api, sla["id"]):
         if other["source"] == "computed":
-            _resolve(api, other["id"], resolution="provider_commits")
+            _resolve(api, other["id"], by=(P, PM), resolution="provider_commits")
     for kind in ("confirm_requirements", "confirm_capabilities", "lcce_review"):
         complete_all(api, sla["id"], kind, "done")
     blocked = fire(api, sla["id"], "submit_for_approval", (P, PM))
     assert blocked.status_code == 409
     assert blocked.json()["reasons"] == ["every gap must be resolved before approval"]
-    _resolve(api, gap["id"], resolution="waived", note="tracked in the service review")
+    waiver = _resolve(api, gap["id"], resolution="waived", note="tracked in the service review")
+    still = fire(api, sla["id"], "submit_for_approval", (P, PM))  # a proposal is no resolution
+    assert still.json()["reasons"] == ["every gap must be resolved before approval"]
+    _accept(api, waiver)
     assert fire(api, sla["id"], "submit_for_approval", (P, PM)).json()["state"] == "approval"
 
 

@@ -115,8 +115,18 @@ def test_a_dispute_round_over_http(api: Api) -> None:
         json={"reason": "late data"},
         headers=api.auth(P, Role.PROGRAM_MANAGER),
     )
-    assert amended.status_code == 201
-    assert amended.json()["number"] == 1
+    # An amendment is proposed to the customer and made when the customer accepts it.
+    assert amended.status_code == 202, amended.text
+    proposal = amended.json()
+    assert (proposal["kind"], proposal["state"]) == ("amendment", "open")
+    accept = api.client.post(
+        f"/api/v1/proposals/{proposal['id']}/accept",
+        json={"comment": "agreed"},
+        headers=api.auth(C, Role.FUNCTIONAL_LEAD),
+    )
+    assert accept.status_code == 200, accept.text
+    history = api.client.get(f"{base}/2026-11", headers=api.auth(P, Role.PROGRAM_MANAGER))
+    assert history.json()["amendment_history"][0]["number"] == 1
     assert api.world.session.exec(
         select(OutboxMessage).where(OutboxMessage.topic == "period.final")
     ).one()

@@ -97,6 +97,29 @@ def period_report_payload() -> dict[str, Any]:
     }
 
 
+def _proposal(state: str) -> dict[str, Any]:
+    """A proposal as `workflow.subjects.proposal` announces it: the provider excuses a miss."""
+    return {
+        "agreement": AGREEMENT,
+        "version": {"id": None, "number": None, "modification_number": None, "state": None},
+        "proposal": {
+            "id": 5,
+            "kind": "excusal",
+            "state": state,
+            "summary": "excuse incident.resolution in 2027-07, charged to the customer",
+            "proposer_side": "provider",
+            "counterpart_side": "customer",
+            "changes": [
+                {
+                    "what": "incident.resolution in 2027-07",
+                    "before": "counts as a miss (if the window missed)",
+                    "after": "excused, charged to the customer: tickets arrived late",
+                }
+            ],
+        },
+    }
+
+
 # topic -> (payload, the link the email points to, facts both parts must state)
 EXAMPLES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
     "task.assigned": (
@@ -268,6 +291,16 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
         f"{SLA_LINK}/periods/2027-07",
         ["2027-07", "corrected by amendment 2", "stays on record", "incident.resolution"],
     ),
+    "proposal.made": (
+        {**_proposal("open"), "actor": "Erin Ede", "comment": None},
+        f"{BASE}/proposals/5",
+        ["Erin Ede (provider) proposes", "customer accepts", "in 2027-07", "counts as a miss"],
+    ),
+    "proposal.decided": (
+        {**_proposal("rejected"), "actor": "Ann Lee", "comment": "Our data was on time."},
+        f"{BASE}/proposals/5",
+        ["was rejected by Ann Lee", "Our data was on time.", "Nothing changed."],
+    ),
     "digest.daily": (
         {
             "items": [
@@ -368,7 +401,7 @@ def test_the_task_assigned_subject_says_what_the_kind_asks() -> None:
         )
         assert ask.request in rendered.text
         subjects.add(rendered.subject)
-    assert len(subjects) == len(TASK_ASKS) == 13
+    assert len(subjects) == len(TASK_ASKS) == 14
     unknown = _render(
         "task.assigned",
         {**EXAMPLES["task.assigned"][0], "task": {**TASK, "kind": "a_kind_added_later"}},
@@ -615,6 +648,10 @@ def _poisoned(topic: str) -> dict[str, Any]:
         payload["holder"]["name"] = EVIL
     for item in payload.get("items", []):
         item["subject"] = item["summary"] = EVIL
+    if "proposal" in payload:
+        payload["proposal"]["summary"] = EVIL
+        for change in payload["proposal"]["changes"]:
+            change["what"] = change["before"] = change["after"] = EVIL
     return payload
 
 

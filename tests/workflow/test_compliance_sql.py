@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from states import Role
 from tests.helpers import C, P, World, make_world
+from tests.proposals import accept
 from tests.workflow.test_compliance_report import (
     EXCUSALS,
     NOW,
@@ -109,8 +110,8 @@ def stored_agreement(world: World) -> Agreement:
     store(world.session, agreement.id, OBSERVATIONS)
     # another agreement's rows in the same windows must not count
     store(world.session, other.id, [Observation("availability", utc(2027, 7, 9), 0.0)])
-    for excusal in EXCUSALS:
-        commands.excuse_miss(
+    for excusal in EXCUSALS:  # each proposed by the customer, accepted by the provider
+        proposal = commands.excuse_miss(
             world.session,
             actor=world.who(C, Role.PROGRAM_MANAGER),
             agreement_id=agreement.id,
@@ -120,6 +121,7 @@ def stored_agreement(world: World) -> Agreement:
             reason=excusal.reason,
             now=NOW,
         )
+        accept(world, proposal, NOW)
     return agreement
 
 

@@ -317,6 +317,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert gap.id is not None
         gap_id = gap.id
         number = self._version_number(gap.version_id)
+        # Each side moves its own figure, which applies at once (another's is a proposal).
+        customer = who == COLLEAGUES[C] or (isinstance(who, tuple) and who[0] is C)
+        resolution = "customer_accepts" if customer else "provider_commits"
         self._attempt(
             f"{who} resolves gap {gap_id}",
             self.model.resolve(actor.user_id, self._party(who), number, gap.resolution is not None),
@@ -324,7 +327,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.session,
                 actor=actor,
                 gap_id=gap_id,
-                resolution="provider_commits",
+                resolution=resolution,
                 note="capacity added",
                 now=self.world.tick(),
             ),

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from states import Role
 from tests.helpers import C, P, World, make_world
+from tests.proposals import accept
 from tests.workflow.test_compliance_report import HIGHER, TERMS, local, metric, o, utc
 from tests.workflow.test_compliance_sql import as_stored, store
 from workflow import commands
@@ -91,7 +92,7 @@ def test_a_stricter_and_a_looser_target_over_recorded_history(world: World) -> N
 def test_an_excused_miss_owes_nothing_under_either_target(world: World) -> None:
     agreement = stored(world)
     assert agreement.id is not None
-    commands.excuse_miss(
+    proposal = commands.excuse_miss(
         world.session,
         actor=world.who(C, Role.PROGRAM_MANAGER),
         agreement_id=agreement.id,
@@ -101,6 +102,7 @@ def test_an_excused_miss_owes_nothing_under_either_target(world: World) -> None:
         reason="data centre move requested by the customer",
         now=utc(2027, 6, 5),
     )
+    accept(world, proposal, utc(2027, 6, 5))  # by the provider
     got = version_what_if(
         world.session, world.who(P, Role.PROGRAM_MANAGER), agreement.id, 1, "availability", 99.7
     )

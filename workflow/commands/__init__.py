@@ -27,6 +27,11 @@ from workflow.commands.periods import (
     fire_period_event,
     open_due_periods,
 )
+from workflow.commands.proposals import (
+    decide_proposal,
+    propose_excusal_withdrawal,
+    withdraw_proposal,
+)
 from workflow.commands.sweeps import SweepReport, sweep_reminders
 from workflow.commands.tasks import complete_task
 
@@ -48,6 +53,7 @@ __all__ = [
     "create_organization",
     "create_token",
     "create_user",
+    "decide_proposal",
     "edit_draft",
     "excuse_miss",
     "expire_idempotency_keys",
@@ -57,6 +63,7 @@ __all__ = [
     "import_measurements",
     "import_version",
     "open_due_periods",
+    "propose_excusal_withdrawal",
     "record_job_run",
     "resolve_gap",
     "revoke_token",
@@ -64,4 +71,5 @@ __all__ = [
     "set_stakeholders",
     "start_revision",
     "sweep_reminders",
+    "withdraw_proposal",
 ]

@@ -1,8 +1,10 @@
 """Excusing a missed metric-window: the miss is attributed to a party, with a reason.
 
-The excusal is recorded whether or not the window is (yet) a miss: data may still arrive, and
-the report decides (an excusal of a window that was not missed is listed as unused and changes
-nothing). At most one excusal per metric and window: a second is a conflict, not an overwrite.
+An excusal is a proposal to the other side (domain.md, "Joint accountability"): it is recorded
+when accepted, whether or not the window is (yet) a miss: data may still arrive, and the report
+decides (an excusal of a window that was not missed is listed as unused and changes nothing).
+At most one excusal in force per metric and window, and one proposed at a time: a second is a
+conflict, not an overwrite; after a withdrawal another may be proposed.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from states import LIFECYCLE
+from states import LIFECYCLE, ProposalKind
 from workflow.access import Actor, require_role
 from workflow.calendar import local_date
 from workflow.command import command
+from workflow.commands.proposals import open_proposals
 from workflow.errors import Conflict, InvalidInput
-from workflow.models import AgreementVersion, Excusal
+from workflow.models import AgreementVersion, Excusal, Proposal
 from workflow.models.excusals import EXCUSAL_PARTIES
 from workflow.permissions import actor_grants, lock_agreement
+from workflow.subjects.proposal import make_proposal
 
 WINDOW_LABEL = re.compile(r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")
 REASON_MAX = 4000
@@ -35,8 +39,9 @@ def excuse_miss(
     party: str,
     reason: str,
     now: datetime,
-) -> Excusal:
-    """Record one excusal (one transaction, audited); Program Manager or Business Owner."""
+) -> Proposal:
+    """Propose an excusal to the other side (one transaction, audited); Program Manager or
+    Business Owner. It counts only once the other side accepts it."""
     with command(session) as tx:
         agreement = lock_agreement(session, agreement_id, actor)
         grant = require_role(
@@ -46,32 +51,29 @@ def excuse_miss(
         )
         _check_excusal(_activated_metric_keys(session, agreement_id), metric, window, party, reason)
         _refuse_second_excusal(session, agreement_id, metric, window)
-        excusal = Excusal(
-            agreement_id=agreement_id,
-            metric_key=metric,
-            window=window,
-            party=party,
-            reason=reason.strip(),
-            created_by_id=actor.user_id,
-            created_at=now,
-        )
-        session.add(excusal)
-        session.flush()
-        tx.audit(
-            action="excusal.added",
-            now=now,
-            agreement_id=agreement_id,
-            actor_id=actor.user_id,
+        what = f"{metric} in {window}"
+        return make_proposal(
+            tx,
+            agreement,
+            kind=ProposalKind.EXCUSAL,
+            actor=actor,
             on_behalf_of_id=grant.on_behalf_of_id,
-            data={
-                "excusal_id": excusal.id,
+            summary=f"excuse {what}, charged to the {party}",
+            effect={
                 "metric": metric,
                 "window": window,
                 "party": party,
-                "reason": excusal.reason,
+                "reason": reason.strip(),
+                "changes": [
+                    {
+                        "what": what,
+                        "before": "counts as a miss (if the window missed)",
+                        "after": f"excused, charged to the {party}: {reason.strip()}",
+                    }
+                ],
             },
+            now=now,
         )
-    return excusal
 
 
 def _activated_metric_keys(session: Session, agreement_id: int) -> set[str]:
@@ -106,12 +108,19 @@ def _check_excusal(known: set[str], metric: str, window: str, party: str, reason
 
 
 def _refuse_second_excusal(session: Session, agreement_id: int, metric: str, window: str) -> None:
+    """One excusal in force per metric and window, and one proposed at a time."""
     existing = session.exec(
         select(Excusal).where(
             Excusal.agreement_id == agreement_id,
             Excusal.metric_key == metric,
             Excusal.window == window,
+            col(Excusal.withdrawn_at).is_(None),
         )
     ).first()
     if existing is not None:
         raise Conflict(f"{metric} in {window} is already excused ({existing.party})")
+    for proposal in open_proposals(session, agreement_id, ProposalKind.EXCUSAL):
+        if (proposal.effect.get("metric"), proposal.effect.get("window")) == (metric, window):
+            raise Conflict(
+                f"an excusal of {metric} in {window} is proposed already (proposal {proposal.id})"
+            )

@@ -1,4 +1,9 @@
-"""Adding gaps by hand and resolving them during gap analysis."""
+"""Adding gaps by hand and resolving them during gap analysis.
+
+A side resolves alone only what moves its own figure (the provider's capability, the
+customer's requirement); anything else is proposed to the other side (domain.md, "Joint
+accountability"). A proposed resolution leaves the gap unresolved, so approval waits for it.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,25 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from states import LIFECYCLE
+from states import LIFECYCLE, ProposalKind, Role
 from workflow.access import Actor, require_role
 from workflow.calendar import local_date
-from workflow.canonical import content_hash
-from workflow.command import command
+from workflow.command import Command, command
+from workflow.commands.proposals import open_proposals
 from workflow.db import is_postgres
 from workflow.errors import InvalidInput, NotAllowedNow, NotFound
-from workflow.models import Agreement, AgreementVersion, Gap
+from workflow.gap_resolutions import (
+    FIGURES,
+    WAIVED,
+    apply_resolution,
+    audit_resolution,
+    metric_change,
+    moves_only_own_figure,
+)
+from workflow.models import Agreement, AgreementVersion, Gap, Proposal
 from workflow.models.tasks import GAP_RESOLUTIONS, GAP_SEVERITIES
 from workflow.permissions import actor_grants, lock_agreement, version_by_number
+from workflow.subjects.proposal import make_proposal
 
 
 def _require_gap_analysis(version: AgreementVersion) -> None:
@@ -96,41 +110,118 @@ def resolve_gap(
     now: datetime,
     note: str | None = None,
     agreed_target: float | None = None,
-) -> Gap:
-    """Resolve a gap one of the four ways; the metric follows the resolution."""
+) -> Gap | Proposal:
+    """Resolve a gap one of the four ways; the metric follows the resolution.
+
+    Applied at once (the gap returned) when it moves only the caller's side's figure;
+    otherwise a proposal to the other side (returned), as is the first Program Manager's
+    waiver (domain.md, "Joint accountability").
+    """
     with command(session) as tx:
         gap, agreement = _locked_gap(session, gap_id, actor)
         version = session.get(AgreementVersion, gap.version_id)
         assert version is not None
-        grant = require_role(
-            actor_grants(session, agreement, actor, local_date(now)),
-            LIFECYCLE.action("manage_gaps").roles,
-            "resolving a gap",
-        )
+        grants = actor_grants(session, agreement, actor, local_date(now))
+        grant = require_role(grants, LIFECYCLE.action("manage_gaps").roles, "resolving a gap")
         _require_gap_analysis(version)
-        _check_resolution(gap, resolution, note, agreed_target)
-        metric_change = _apply_to_metric(version, gap, resolution, agreed_target)
-        gap.resolution, gap.resolution_note, gap.agreed_target = resolution, note, agreed_target
-        gap.resolved_by_id, gap.resolved_at = actor.user_id, now
+        _check_resolution(session, gap, resolution, note, agreed_target)
+        side = agreement.side_of_org(actor.organization_id)
+        assert side is not None  # lock_agreement admits parties only
+        if not moves_only_own_figure(resolution, side):
+            if resolution == WAIVED:
+                # A Program Manager of each side in turn: this one proposes, the other agrees.
+                grant = require_role(
+                    [g for g in grants if g.side is side], (Role.PROGRAM_MANAGER,), "waiving a gap"
+                )
+            return _propose(
+                tx,
+                agreement,
+                version,
+                gap,
+                actor,
+                grant.on_behalf_of_id,
+                resolution=resolution,
+                note=note,
+                agreed_target=agreed_target,
+                now=now,
+            )
+        change = apply_resolution(
+            version,
+            gap,
+            resolution=resolution,
+            note=note,
+            agreed_target=agreed_target,
+            resolved_by_id=actor.user_id,
+            now=now,
+        )
         session.add(gap)
         session.flush()
-        tx.audit(
-            action="gap.resolved",
-            now=now,
-            agreement_id=agreement.id,
-            version_id=version.id,
+        audit_resolution(
+            tx,
+            version,
+            gap,
+            change,
             actor_id=actor.user_id,
             on_behalf_of_id=grant.on_behalf_of_id,
-            data={
-                "gap_id": gap.id,
-                "metric": gap.metric_key,
-                "resolution": resolution,
-                "note": note,
-                "agreed_target": agreed_target,
-                "metric_change": metric_change,
-            },
+            now=now,
         )
     return gap
+
+
+def _propose(
+    tx: Command,
+    agreement: Agreement,
+    version: AgreementVersion,
+    gap: Gap,
+    actor: Actor,
+    on_behalf_of_id: int | None,
+    *,
+    resolution: str,
+    note: str | None,
+    agreed_target: float | None,
+    now: datetime,
+) -> Proposal:
+    """A resolution that moves the other side's figure (or waives the gap), proposed to it."""
+    _metrics, change = metric_change(version, gap, resolution, agreed_target)
+    if resolution == WAIVED:
+        changes = [
+            {"what": f"gap on {gap.metric_key}", "before": "open", "after": f"waived: {note}"}
+        ]
+    else:
+        changes = [
+            {
+                "what": f"{gap.metric_key} {figure}",
+                "before": _figure(change["before"][figure]),
+                "after": _figure(change["after"][figure]),
+            }
+            for figure in FIGURES
+            if change and change["before"][figure] != change["after"][figure]
+        ]
+    return make_proposal(
+        tx,
+        agreement,
+        kind=ProposalKind.GAP_RESOLUTION,
+        actor=actor,
+        on_behalf_of_id=on_behalf_of_id,
+        summary=f"resolve the gap on {gap.metric_key} of version {version.number}: "
+        f"{resolution.replace('_', ' ')}",
+        effect={
+            "gap_id": gap.id,
+            "version_id": version.id,
+            "version_number": version.number,
+            "metric": gap.metric_key,
+            "resolution": resolution,
+            "note": note,
+            "agreed_target": agreed_target,
+            **change,
+            "changes": changes,
+        },
+        now=now,
+    )
+
+
+def _figure(value: object) -> str:
+    return "not set" if value is None else str(value)
 
 
 def _locked_gap(session: Session, gap_id: int, actor: Actor) -> tuple[Gap, Agreement]:
@@ -146,15 +237,24 @@ def _locked_gap(session: Session, gap_id: int, actor: Actor) -> tuple[Gap, Agree
 
 
 def _check_resolution(
-    gap: Gap, resolution: str, note: str | None, agreed_target: float | None
+    session: Session, gap: Gap, resolution: str, note: str | None, agreed_target: float | None
 ) -> None:
-    """Refuse a second resolution, then name every problem with this one."""
+    """Refuse a second resolution (or one while another is proposed), then name every problem
+    with this one."""
     if gap.resolution is not None:
         raise NotAllowedNow(
             f"gap {gap.id} is already resolved ({gap.resolution})",
             current_state="resolved",
             allowed_events=[],
         )
+    for proposal in open_proposals(session, gap.agreement_id, ProposalKind.GAP_RESOLUTION):
+        if proposal.effect.get("gap_id") == gap.id:
+            raise NotAllowedNow(
+                f"a resolution of gap {gap.id} is proposed already (proposal {proposal.id}); "
+                "the other side decides it",
+                current_state="proposed",
+                allowed_events=[],
+            )
     errors = []
     if resolution not in GAP_RESOLUTIONS:
         errors.append({"field": "resolution", "message": f"one of {', '.join(GAP_RESOLUTIONS)}"})
@@ -164,25 +264,3 @@ def _check_resolution(
         errors.append({"field": "note", "message": "a waiver needs its justification"})
     if errors:
         raise InvalidInput("invalid resolution", errors)
-
-
-def _apply_to_metric(
-    version: AgreementVersion, gap: Gap, resolution: str, agreed_target: float | None
-) -> dict[str, object]:
-    """Move requirement, capability and target as the resolution says; return the change."""
-    metrics = [dict(m) for m in version.metrics]
-    metric = next((m for m in metrics if m["key"] == gap.metric_key), None)
-    if metric is None or resolution == "waived":
-        return {}
-    before = {k: metric.get(k) for k in ("requirement", "capability", "target")}
-    if resolution == "provider_commits" and metric.get("requirement") is not None:
-        metric["capability"] = metric["target"] = metric["requirement"]
-    elif resolution == "customer_accepts" and metric.get("capability") is not None:
-        metric["requirement"] = metric["target"] = metric["capability"]
-    elif resolution == "target_adjusted":
-        metric["requirement"] = metric["capability"] = metric["target"] = agreed_target
-    after = {k: metric.get(k) for k in ("requirement", "capability", "target")}
-    if after != before:
-        version.metrics = metrics
-        version.content_hash = content_hash(version.terms, metrics)
-    return {"before": before, "after": after}

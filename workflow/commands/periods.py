@@ -14,23 +14,20 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from states import REPORTING, SUBMIT_RESULTS, PeriodState, VersionState
+from states import REPORTING, SUBMIT_RESULTS, ProposalKind, VersionState
 from workflow.access import Actor, require_role
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date
 from workflow.command import Command, command
 from workflow.compliance.windows import TimeWindow, window_for_day
 from workflow.content import Window
 from workflow.engine import fire, transition_named
-from workflow.errors import InvalidInput, NotAllowedNow
-from workflow.models import Agreement, AgreementVersion, PeriodAmendment, ReportingPeriod
+from workflow.errors import InvalidInput
+from workflow.models import Agreement, AgreementVersion, Proposal, ReportingPeriod
 from workflow.permissions import actor_grants, lock_agreement
-from workflow.queries.periods import period_report, results_hash, results_of
+from workflow.subjects.amendments import require_final, totals_now
 from workflow.subjects.period import PeriodSubject, lock_period
-from workflow.subjects.period_effects import (
-    REASON_MAX,
-    open_corrective_actions,
-    send_final_report,
-)
+from workflow.subjects.period_effects import REASON_MAX
+from workflow.subjects.proposal import make_proposal
 from workflow.transaction import flush
 
 # A scheduler that was off for years must not open hundreds of periods in one run.
@@ -227,15 +224,16 @@ def amend_period(
     period: str,
     reason: str,
     now: datetime,
-) -> PeriodAmendment:
-    """Correct a final report: recompute it as a numbered, audited amendment, and send it."""
+) -> Proposal:
+    """Propose to correct a final report; once the other side accepts, it is recomputed as a
+    numbered, audited amendment and sent (`workflow.subjects.amendments`)."""
     with command(session) as tx:
-        return _amend(tx, actor, agreement_id, period, reason, now)
+        return _propose_amendment(tx, actor, agreement_id, period, reason, now)
 
 
-def _amend(
+def _propose_amendment(
     tx: Command, actor: Actor, agreement_id: int, period: str, reason: str, now: datetime
-) -> PeriodAmendment:
+) -> Proposal:
     session = tx.session
     ctx = lock_period(tx, agreement_id, actor, now, label=period)
     grant = require_role(
@@ -251,45 +249,38 @@ def _amend(
         raise InvalidInput(
             "the reason is too long", [{"field": "reason", "message": f"at most {REASON_MAX}"}]
         )
+    require_final(ctx)
     row = ctx.period
-    if row.state != PeriodState.FINAL:
-        raise NotAllowedNow(
-            f"only a final report is amended; {period} is {row.state}",
-            current_state=row.state,
-            allowed_events=[],
-        )
-    report = period_report(session, agreement_id, row.first_day, row.last_day, now=now)
-    results = results_of(report)
-    digest = results_hash(results)
-    row.amendments += 1
-    amendment = PeriodAmendment(
-        period_id=row.id or 0,
-        number=row.amendments,
-        reason=reason.strip(),
-        results=results,
-        content_hash=digest,
-        created_by_id=actor.user_id,
-        created_at=now,
+    before = {"totals": (row.results or {}).get("totals", {}), "content_hash": row.results_hash}
+    after = totals_now(ctx, now)
+    changes = [
+        {
+            "what": name.replace("_", " "),
+            "before": str(before["totals"].get(name, 0)),
+            "after": str(after["totals"].get(name, 0)),
+        }
+        for name in ("met", "warning", "missed", "excused", "no_data")
+    ]
+    changes.append(
+        {
+            "what": "content hash",
+            "before": str(before["content_hash"]),
+            "after": str(after["content_hash"]),
+        }
     )
-    # The final report stays as frozen; `results` follow the newest amendment.
-    row.results, row.results_hash = results, digest
-    session.add_all([row, amendment])
-    flush(session)
-    opened = open_corrective_actions(ctx, now)
-    tx.audit(
-        action="period.amended",
-        now=now,
-        agreement_id=agreement_id,
-        actor_id=actor.user_id,
+    return make_proposal(
+        tx,
+        ctx.agreement,
+        kind=ProposalKind.AMENDMENT,
+        actor=actor,
         on_behalf_of_id=grant.on_behalf_of_id,
-        data={
+        summary=f"amend the final report for {period}: {reason.strip()}",
+        effect={
             "period": period,
-            "amendment": amendment.number,
-            "reason": amendment.reason,
-            "content_hash": digest,
-            "final_hash": row.final_hash,
-            "opened_tasks": [t.id for t in opened],
+            "reason": reason.strip(),
+            "before": before,
+            "after": after,
+            "changes": changes,
         },
+        now=now,
     )
-    send_final_report(ctx, now, amendment=amendment.number)
-    return amendment

@@ -9,14 +9,16 @@ from sqlmodel import Session, select
 
 from workflow.access import Actor
 from workflow.command import Command, command
+from workflow.commands.proposals import complete_review
 from workflow.engine import complete_held_task
 from workflow.errors import NotFound
 from workflow.models import Task
 from workflow.permissions import lock_version
 from workflow.subjects.period import lock_period
+from workflow.subjects.proposal import lock_proposal
 from workflow.subjects.version import VersionSubject
 
-_TASK_OWNER = select(Task.agreement_id, Task.version_id, Task.period_id).where(
+_TASK_OWNER = select(Task.agreement_id, Task.version_id, Task.period_id, Task.proposal_id).where(
     Task.id == sa.bindparam("task_id")
 )
 
@@ -48,7 +50,12 @@ def _complete(
     owner = session.exec(_TASK_OWNER, params={"task_id": task_id}).first()
     if owner is None:
         raise NotFound("no such task")
-    agreement_id, version_id, period_id = owner
+    agreement_id, version_id, period_id, proposal_id = owner
+    if proposal_id is not None:
+        proposal = lock_proposal(tx, proposal_id, actor)
+        task = next(t for t in proposal.tasks if t.id == task_id)  # read under the lock
+        complete_review(proposal, task, outcome, actor, comment=comment, now=now)
+        return task
     if period_id is not None:
         subject = lock_period(tx, agreement_id, actor, now, period_id=period_id)
         task = next(t for t in subject.tasks if t.id == task_id)  # read under the lock

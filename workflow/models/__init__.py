@@ -11,6 +11,7 @@ from workflow.models.excusals import Excusal
 from workflow.models.measurements import Measurement, MeasurementBatch
 from workflow.models.parties import ApiToken, Delegation, LoginAttempt, Organization, User
 from workflow.models.periods import PeriodAmendment, PeriodDispute, ReportingPeriod
+from workflow.models.proposals import Proposal
 from workflow.models.records import (
     AuditChainHead,
     AuditEvent,
@@ -46,6 +47,7 @@ __all__ = [
     "OutboxStatus",
     "PeriodAmendment",
     "PeriodDispute",
+    "Proposal",
     "ReportingPeriod",
     "StakeholderAssignment",
     "SweepBasis",

@@ -43,6 +43,8 @@ class Task(SQLModel, table=True):
     version_id: int | None = Field(default=None, foreign_key="agreement_version.id", index=True)
     # Set for the tasks of a reporting cycle, which belong to no version.
     period_id: int | None = Field(default=None, foreign_key="reporting_period.id", index=True)
+    # Set for the review task of a proposal, which belongs to the proposal alone.
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id", index=True)
     cycle: int = Field(default=1)
     kind: str = Field(max_length=40)
     side: str = Field(max_length=10)

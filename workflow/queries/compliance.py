@@ -272,7 +272,12 @@ def load_versions(session: Session, agreement_id: int) -> list[VersionRecord]:
 
 
 def load_excusals(session: Session, agreement_id: int) -> list[ExcusalRecord]:
-    rows = session.exec(select(Excusal).where(Excusal.agreement_id == agreement_id)).all()
+    # A withdrawn excusal stays on record but counts no more.
+    rows = session.exec(
+        select(Excusal).where(
+            Excusal.agreement_id == agreement_id, col(Excusal.withdrawn_at).is_(None)
+        )
+    ).all()
     return [ExcusalRecord(e.metric_key, e.window, Attribution(e.party), e.reason) for e in rows]
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from workflow.access import Actor
 from workflow.calendar import local_date
@@ -182,7 +182,9 @@ def _excused_windows(session: Session, agreement_id: int, metric_key: str) -> fr
     return frozenset(
         session.exec(
             select(Excusal.window).where(
-                Excusal.agreement_id == agreement_id, Excusal.metric_key == metric_key
+                Excusal.agreement_id == agreement_id,
+                Excusal.metric_key == metric_key,
+                col(Excusal.withdrawn_at).is_(None),
             )
         ).all()
     )

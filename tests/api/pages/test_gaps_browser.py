@@ -6,12 +6,15 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import select
 
 from states import Role
 from tests.api.pages.conftest import Site, screenshot, sign_in
 from tests.helpers import C
+from tests.proposals import accept
 from tests.workflow.test_compliance_report import local, o
 from tests.workflow.test_compliance_sql import store
+from workflow.models import Proposal
 
 CORE = "core-app-availability"
 POSTING = "payroll-posting-timeliness"
@@ -47,7 +50,11 @@ def test_resolve_a_gap_and_replay_a_proposed_target(
         "posting by 98.5 % now, 99 % after the upgrade"
     )
     form.get_by_role("button", name="Resolve").click()
-    expect(page.get_by_role("status")).to_contain_text(f"Gap in {POSTING} resolved")
+    # An agreed target moves the provider's figure too: it waits for the provider's decision.
+    expect(page.get_by_role("status")).to_contain_text("once the other side accepts")
+    world.session.rollback()
+    accept(world, world.session.exec(select(Proposal)).one())
+    page.goto(f"/slas/{agreement.id}/versions/1/gaps")
     expect(page.get_by_role("article").filter(has_text=POSTING)).to_contain_text(
         "agreed target 98.5"
     )

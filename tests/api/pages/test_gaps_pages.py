@@ -12,12 +12,13 @@ from sqlmodel import col, select
 from states import Role
 from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client
 from tests.helpers import C, P, World
+from tests.proposals import accept
 from tests.workflow.test_compliance_report import local, o
 from tests.workflow.test_compliance_sql import as_stored, store
 from tests.workflow.test_what_if import OBSERVATIONS, VERSION
 from workflow import commands
 from workflow.commands.sign_in import set_passwords
-from workflow.models import Agreement, Gap
+from workflow.models import Agreement, Gap, Proposal
 
 CORE = "core-app-availability"  # requires 99.9, the provider can deliver 99.5: a computed gap
 POSTING = "payroll-posting-timeliness"  # requires 99, capability 98: the other computed gap
@@ -138,8 +139,15 @@ def test_target_adjusted_needs_an_agreed_target_then_is_stored(
         f"/{gap.id}/resolve",
         {"resolution": "target_adjusted", "agreed_target": "98.5", "note": "meet halfway"},
     )
+    # An agreed target moves the provider's figure too: it is proposed to the provider.
     assert done.status_code == 303, done.text
-    assert done.headers["location"] == _path(agreement)
+    world.session.rollback()
+    proposal = world.session.exec(select(Proposal)).one()
+    assert done.headers["location"] == f"/proposals/{proposal.id}"
+    shown = client.get(done.headers["location"]).text
+    assert f"You proposed to resolve the gap in {POSTING} as target adjusted" in shown
+    assert _gaps(world, agreement)[POSTING].resolution is None
+    accept(world, proposal)
     stored = _gaps(world, agreement)[POSTING]
     assert (stored.resolution, stored.agreed_target, stored.resolution_note) == (
         "target_adjusted",
@@ -147,7 +155,6 @@ def test_target_adjusted_needs_an_agreed_target_then_is_stored(
         "meet halfway",
     )
     shown = client.get(_path(agreement)).text
-    assert f"Gap in {POSTING} resolved: target adjusted." in shown
     assert "agreed target 98.5" in shown
     assert f'action="{_path(agreement)}/{gap.id}/resolve"' not in shown
 

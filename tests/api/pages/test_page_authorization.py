@@ -39,6 +39,7 @@ from tests.api.route_world import (
     PERIOD,
     STRANGER,
     C,
+    P,
     Persona,
     RouteWorld,
     Target,
@@ -106,6 +107,11 @@ def submitted(rw: RouteWorld) -> Target:
     return rw.period("submitted")
 
 
+def proposal(rw: RouteWorld) -> Target:
+    """The provider's excusal, proposed to the customer."""
+    return rw.proposal()
+
+
 def token(rw: RouteWorld) -> Target:
     return rw.throwaway_token()
 
@@ -138,6 +144,10 @@ def task(_rw: RouteWorld, t: Target) -> dict[str, Any]:
     return {"task_id": t.task_id}
 
 
+def proposal_id(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"proposal_id": t.ids["proposal_id"]}
+
+
 def user(rw: RouteWorld, _t: Target) -> dict[str, Any]:
     return {"user_id": rw.user_id(BYSTANDER)}
 
@@ -165,6 +175,11 @@ PAGES: dict[str, Page] = {
     # Someone else's approval is shown read-only, as GET /api/v1/tasks/{id} shows it.
     "/approvals/{task_id}": Page(
         approval_task, task, (C, PM), (C, BO), SCOPED, offered='name="outcome"'
+    ),
+    # A proposal is read by any party user; the decision is offered to the other side only,
+    # never to its proposer (here the provider's Program Manager).
+    "/proposals/{proposal_id}": Page(
+        proposal, proposal_id, (P, PM), (C, PM), SCOPED, offered='name="outcome"'
     ),
     # An email's task link: a redirect to where the task is done, for any party user.
     "/tasks/{task_id}": Page(approval_task, task, BYSTANDER, (C, BO), (303, 303, 404, 303, 303)),
@@ -288,6 +303,13 @@ FORMS: dict[str, Form] = {
     "/approvals/{task_id}": Form(
         approval_task, task, lambda _t: {"outcome": "approved"}, FOR_PARTIES
     ),
+    "/proposals/{proposal_id}/confirm": Form(
+        proposal, proposal_id, lambda _t: {"outcome": "accepted"}, FOR_PARTIES
+    ),
+    "/proposals/{proposal_id}": Form(
+        proposal, proposal_id, lambda _t: {"outcome": "accepted"}, FOR_PARTIES
+    ),
+    "/proposals/{proposal_id}/withdraw": Form(proposal, proposal_id, no_fields, FOR_PARTIES),
     "/tasks/{task_id}/complete": Form(
         joint_review, task, lambda _t: {"outcome": "accepted"}, FOR_PARTIES
     ),
@@ -299,6 +321,12 @@ FORMS: dict[str, Form] = {
     ),
     "/slas/{agreement_id}/periods/{period}/events/{event}/confirm": Form(
         reporting, period_event, no_fields, FOR_PARTIES
+    ),
+    "/slas/{agreement_id}/periods/{period}/excusals": Form(
+        reporting,
+        period,
+        lambda _t: {"metric": "proper-payments", "party": "customer"},
+        FOR_PARTIES,
     ),
     "/slas/{agreement_id}/periods/{period}/amendments": Form(
         final, period, lambda _t: {"reason": "late data"}, FOR_PARTIES

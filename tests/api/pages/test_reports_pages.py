@@ -20,10 +20,11 @@ from tests.api.pages.conftest import (
     screenshot,
 )
 from tests.helpers import C, P, World
+from tests.proposals import accept
 from tests.workflow.commands.test_periods import DEC_1, NOVEMBER
 from tests.workflow.test_compliance_sql import store
 from workflow import commands
-from workflow.models import Agreement, PeriodDispute, ReportingPeriod
+from workflow.models import Agreement, PeriodDispute, Proposal, ReportingPeriod
 
 PERIOD = "2026-11"
 
@@ -165,6 +166,11 @@ def test_the_whole_cycle_through_the_pages(world: World, signed_in: Client) -> N
     assert no_reason.status_code == 422
     amended = _post(customer, f"{path}/amendments", {"reason": "A late upload."})
     assert amended.status_code == 303
+    # It is proposed to the provider; once the provider accepts, the amendment is made.
+    assert amended.headers["location"].startswith("/proposals/")
+    assert "Amendment 1" not in customer.get(path).text
+    world.session.rollback()
+    accept(world, world.session.exec(select(Proposal)).one())
     assert "Amendment 1: A late upload." in customer.get(path).text
 
 

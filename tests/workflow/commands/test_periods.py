@@ -24,6 +24,7 @@ from sqlmodel import Session, col, delete, select
 
 from states import Role, Side
 from tests.helpers import World, make_world
+from tests.proposals import accept
 from tests.workflow.test_compliance_report import local, o
 from tests.workflow.test_compliance_sql import store
 from workflow import audit, commands
@@ -192,9 +193,9 @@ def test_the_full_cycle_with_a_dispute_round(world: World, active: Agreement) ->
     assert "proper-payments: Our data arrived late on the 28th." in answer.detail
     assert world.open_tasks(active, "review_results") == []
 
-    # The provider excuses the miss to the customer and resubmits.
+    # The provider excuses the miss to the customer (who accepts it) and resubmits.
     assert active.id is not None
-    commands.excuse_miss(
+    excusal = commands.excuse_miss(
         world.session,
         actor=world.who(*provider_pm),
         agreement_id=active.id,
@@ -204,6 +205,7 @@ def test_the_full_cycle_with_a_dispute_round(world: World, active: Agreement) ->
         reason="customer data late",
         now=world.tick(),
     )
+    accept(world, excusal)
     resubmitted = _fire(world, active, "resubmit", provider_pm, comment="Excused: late data.")
     assert (resubmitted.state, resubmitted.round) == ("resubmitted", 2)
     period = _period(world, active)
@@ -293,9 +295,10 @@ def test_an_amendment_recomputes_and_keeps_the_final_hash(world: World, active: 
             reason="  ",
             now=world.tick(),
         )
-    # A late reading of customer-ar-response arrives; the provider amends the report.
+    # A late reading of customer-ar-response arrives; the provider proposes an amendment,
+    # which the customer accepts.
     store(world.session, active.id, [o("customer-ar-response", local(2026, 11, 9), 90.0)])
-    amendment = commands.amend_period(
+    proposal = commands.amend_period(
         world.session,
         actor=world.who(P, Role.PROGRAM_MANAGER),
         agreement_id=active.id,
@@ -303,6 +306,9 @@ def test_an_amendment_recomputes_and_keeps_the_final_hash(world: World, active: 
         reason="late AR data",
         now=world.tick(),
     )
+    assert world.session.exec(select(PeriodAmendment)).all() == []
+    accept(world, proposal)
+    amendment = world.session.exec(select(PeriodAmendment)).one()
     assert amendment.number == 1
     period = _period(world, active)
     assert period.final_hash == frozen.final_hash  # the final report stays on record
