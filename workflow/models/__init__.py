@@ -8,6 +8,7 @@ from workflow.models.agreements import (
 )
 from workflow.models.catalog import CatalogMeasure, CatalogSource
 from workflow.models.excusals import Excusal
+from workflow.models.governance import CalendarSlot, Extension, ServiceReview
 from workflow.models.measurements import Measurement, MeasurementBatch
 from workflow.models.parties import ApiToken, Delegation, LoginAttempt, Organization, User
 from workflow.models.periods import PeriodAmendment, PeriodDispute, ReportingPeriod
@@ -30,10 +31,12 @@ __all__ = [
     "ApiToken",
     "AuditChainHead",
     "AuditEvent",
+    "CalendarSlot",
     "CatalogMeasure",
     "CatalogSource",
     "Delegation",
     "Excusal",
+    "Extension",
     "Gap",
     "IdempotencyRecord",
     "JobRun",
@@ -47,6 +50,7 @@ __all__ = [
     "PeriodAmendment",
     "PeriodDispute",
     "ReportingPeriod",
+    "ServiceReview",
     "StakeholderAssignment",
     "SweepBasis",
     "Task",

@@ -33,6 +33,8 @@ class TaskView(View):
     agreement: AgreementRef
     version_number: int | None
     period: str | None = None  # a reporting period's task: its period (2027-01)
+    extension_id: int | None = None  # an extension's approval: the extension
+    service_review_id: int | None = None  # a service review's task or action item
     kind: str
     title: str
     detail: str
@@ -165,6 +167,8 @@ def views(
             agreement=agreements[t.agreement_id],
             version_number=numbers.get(t.version_id),
             period=periods.get(t.period_id),
+            extension_id=t.extension_id,
+            service_review_id=t.service_review_id,
             kind=t.kind,
             title=t.title,
             detail=t.detail,
