@@ -9,6 +9,7 @@ from api.routers import (
     compliance,
     export,
     gaps,
+    governance,
     measurements,
     notifications,
     periods,
@@ -30,4 +31,5 @@ ROUTERS: list[APIRouter] = [
     measurements.router,
     compliance.router,
     periods.router,
+    governance.router,
 ]

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from sqlmodel import Session, select
 
@@ -222,13 +221,3 @@ def _title(description: str, review: ServiceReview) -> str:
     first_line = description.splitlines()[0]
     short = first_line if len(first_line) <= 200 else first_line[:199] + "…"
     return f"Action item ({review.quarter} service review): {short}"
-
-
-def minutes_from(data: dict[str, Any]) -> Minutes:
-    """Minutes from already-validated plain data (the API's and the pages' forms)."""
-    return Minutes(
-        held_on=data["held_on"],
-        attendees=list(data.get("attendees", [])),
-        decisions=list(data.get("decisions", [])),
-        action_items=[ActionItemInput(**i) for i in data.get("action_items", [])],
-    )
