@@ -24,6 +24,7 @@ from api.pages import (
     draft_metrics,
     drafts,
     gaps,
+    governance,
     handlers,
     home,
     reports,
@@ -57,6 +58,7 @@ for _module in (
     draft_metrics,
     gaps,
     versions,
+    governance,
 ):
     _checks = [] if _module in _OWN_FIELD_ERRORS else [SafeForm]
     router.include_router(_module.router, dependencies=_checks)
