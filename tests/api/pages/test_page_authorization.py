@@ -122,9 +122,10 @@ def review_open(rw: RouteWorld) -> Target:
     """An active agreement whose 2026 Q4 service review opened (1 January 2027)."""
     target = rw.active()
     run_calendar(rw.session, now=datetime(2027, 1, 1, 15, tzinfo=UTC))
-    target.ids["review_id"] = rw.session.exec(
-        select(ServiceReview.id).where(ServiceReview.agreement_id == target.sla_id)
+    review = rw.session.exec(
+        select(ServiceReview).where(ServiceReview.agreement_id == target.sla_id)
     ).one()
+    target.ids["review_id"] = review.id or 0
     rw.session.rollback()
     return target
 
