@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from api.demo_governance import add_service_review
 from api.demo_history import HISTORY, add_history
 from states import Role, Side
 from workflow import commands
@@ -59,6 +60,7 @@ class DemoResult:
     agreements: list[DemoAgreement] = field(default_factory=list)
     password: str = ""  # every demo user's, for the pages
     period: str | None = None  # the reporting period waiting for the customer's review
+    service_review: str | None = None  # the quarter whose service review was held, with minutes
 
 
 def has_organisations(session: Session) -> bool:
@@ -172,6 +174,7 @@ def load_demo(
         if story == "active_with_revision":
             driver.to_active(agreement)
             result.period = add_history(driver, agreement, until=now - _LEAD_TIME)
+            result.service_review = add_service_review(driver, agreement)
             driver.start_revision(agreement)
         elif story == "approval":
             driver.to_approval(agreement)
