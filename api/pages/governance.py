@@ -254,9 +254,9 @@ def post_extension(
     form = {"new_end_date": new_end_date, "reason": reason}
     errors: dict[str, str] = {}
     end = _day(new_end_date, "new_end_date", errors)
-    if not reason.strip():
+    if end is None and not reason.strip():
         errors["reason"] = "required"
-    if end is not None and not errors:
+    if end is not None:  # the command names every other problem itself
         try:
             extension = request_extension(
                 session, actor=user.actor, agreement_id=agreement_id, new_end_date=end,
