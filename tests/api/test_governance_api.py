@@ -75,6 +75,7 @@ def test_an_expired_sla_is_extended_over_http(api: Api, engine: Engine) -> None:
     assert second.status_code == 200
     assert (second.json()["state"], second.json()["new_version_number"]) == ("approved", 2)
     sla = api.client.get(f"/api/v1/slas/{agreement.id}", headers=api.auth(C, Role.PROGRAM_MANAGER))
+    assert sla.json()["annual_review_days_before_end"] == 60  # the default, per agreement
     active = sla.json()["active_version"]
     assert (active["number"], active["state"], active["modification_number"]) == (2, "active", 1)
     stranger = outsider(api)

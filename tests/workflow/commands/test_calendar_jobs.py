@@ -371,11 +371,8 @@ def test_a_12_month_sla_gets_its_annual_review_before_it_expires(
 
 
 def test_the_days_before_the_end_are_set_per_agreement(world: World, engine: Engine) -> None:
-    agreement = world.create()
+    agreement = world.create(annual_review_days_before_end=90)
     world.to_active(agreement)
-    agreement.annual_review_days_before_end = 90
-    world.session.add(agreement)
-    world.session.commit()
     (opened,) = run(engine, at(date(2027, 6, 2))).of("annual_review")
     assert opened.detail == "year 1 (2026-10-01 to 2027-09-30), due 2027-07-02"
 
