@@ -125,13 +125,21 @@ def _views(
         own = [t for t in tasks if t.service_review_id == r.id]
         meeting = [t for t in own if t.kind == "service_review"]
         open_due = [t.due_on for t in meeting if t.state == TaskState.OPEN]
+        # Never held, and its tasks ended with the agreement (expired or terminated).
+        state = (
+            "cancelled"
+            if r.state == "open"
+            and meeting
+            and all(t.state == TaskState.CANCELLED for t in meeting)
+            else r.state
+        )
         views.append(
             ServiceReviewView(
                 id=r.id or 0,
                 quarter=r.quarter,
                 first_day=r.first_day,
                 last_day=r.last_day,
-                state=r.state,
+                state=state,
                 due_on=min(open_due) if open_due else None,
                 task_ids=[t.id for t in meeting if t.id is not None],
                 held_on=r.held_on,
@@ -149,7 +157,7 @@ def _views(
                     if t.kind == "action_item"
                 ],
                 agenda=live
-                if r.state == "open"
+                if state == "open"
                 else [AgendaItem.model_validate(a) for a in r.agenda],
                 recorded_by=who.get(r.recorded_by_id or 0),
                 recorded_at=r.recorded_at,

@@ -207,3 +207,14 @@ def test_only_the_program_managers_record_minutes(world: World, engine: Engine) 
     (task, _) = world.open_tasks(agreement, "service_review")
     with pytest.raises(Conflict, match="recording its minutes"):
         world.complete(task, "done")
+
+
+def test_a_review_never_held_ends_with_the_agreement(world: World, engine: Engine) -> None:
+    agreement, _review = reviewed_agreement(world, engine)
+    with Session(engine, expire_on_commit=False) as session:
+        run_calendar(session, now=datetime(2027, 10, 1, 9, tzinfo=NEW_YORK))  # expired
+    world.session.rollback()  # read what the calendar committed
+    (view, *_) = list_service_reviews(
+        world.session, world.who(C, Role.PROGRAM_MANAGER), agreement.id or 0
+    )
+    assert (view.quarter, view.state, view.due_on) == ("2026-Q4", "cancelled", None)
