@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from api.demo_governance import add_service_review
 from api.demo_history import HISTORY, add_history
 from api.demo_proposals import propose_excusal
 from states import Role, Side
@@ -61,6 +62,7 @@ class DemoResult:
     password: str = ""  # every demo user's, for the pages
     period: str | None = None  # the reporting period waiting for the customer's review
     proposal_id: int | None = None  # the provider's excusal waiting for the customer
+    service_review: str | None = None  # the quarter whose service review was held, with minutes
 
 
 def has_organisations(session: Session) -> bool:
@@ -176,6 +178,7 @@ def load_demo(
             result.period = add_history(driver, agreement, until=now - _LEAD_TIME)
             if result.period is not None:
                 result.proposal_id = propose_excusal(driver, agreement, result.period)
+            result.service_review = add_service_review(driver, agreement)
             driver.start_revision(agreement)
         elif story == "approval":
             driver.to_approval(agreement)

@@ -70,18 +70,24 @@ class Job:
 def calendar_job(
     engine: Engine, now: datetime, *, time_zone: str = BUSINESS_TIME_ZONE
 ) -> JobResult:
-    """Expiry, renewal reminders, annual and quarterly review tasks."""
+    """Expiry, renewal decisions and reminders, annual and quarterly review tasks."""
     with Session(engine, expire_on_commit=False) as session:
         report = run_calendar(session, now=now, time_zone_name=time_zone)
     counts = {
         kind: len(report.of(kind))
-        for kind in ("expired", "renewal_reminder", "annual_review", "service_review")
+        for kind in (
+            "expired",
+            "renewal_reminder",
+            "annual_review",
+            "renewal_decision",
+            "service_review",
+        )
     }
     summary = (
         f"{report.versions_checked} active versions checked on {report.today}: "
         f"{counts['expired']} expired, {counts['renewal_reminder']} renewal reminders, "
-        f"{counts['annual_review']} annual reviews, {counts['service_review']} service reviews"
-        f" opened"
+        f"{counts['annual_review']} annual reviews, {counts['renewal_decision']} renewal "
+        f"decisions, {counts['service_review']} service reviews opened"
     )
     details = [
         f"{a.kind} {a.agreement_key} v{a.version_number}: {a.detail}"

@@ -43,7 +43,8 @@ TOPICS: dict[str, str] = {
     "delegation.started": "a user delegated their tasks: delegator, delegate, starts_on, ends_on",
     "agreement.renewal_upcoming": (
         f"the period of performance ends soon: {_AGREEMENT}, period_end, days_before; "
-        "days_remaining optional (a late run: the days really left)"
+        "days_remaining optional (a late run: the days really left); decision_due_on "
+        "optional (the open renewal decision it reminds of)"
     ),
     "annual_review.due": f"the customer's annual review is due: {_AGREEMENT}, {_TASK}",
     "service_review.due": f"a quarterly service review is due: {_AGREEMENT}, {_TASK}",

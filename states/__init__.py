@@ -1,5 +1,6 @@
 """The machines as data: states, events, guards, task templates and reminder policy."""
 
+from states.extensions import EXTENSION, ExtensionState
 from states.lifecycle import FOLLOW_UP, LIFECYCLE, VersionState
 from states.model import (
     Action,
@@ -30,10 +31,11 @@ from states.validate import SpecError, validate
 validate(LIFECYCLE)
 validate(REPORTING)
 validate(PROPOSAL)
+validate(EXTENSION)
 
 # Every task kind of every machine, by name: a task row names only its kind.
 TASK_KINDS: dict[str, TaskKind] = {k.name: k for k in LIFECYCLE.task_kinds}
-for _kind in (*REPORTING.task_kinds, *PROPOSAL.task_kinds):
+for _kind in (*REPORTING.task_kinds, *PROPOSAL.task_kinds, *EXTENSION.task_kinds):
     if _kind.name in TASK_KINDS:
         raise SpecError(f"task kind {_kind.name!r} is declared by two machines")
     TASK_KINDS[_kind.name] = _kind
@@ -47,6 +49,7 @@ def task_kind(name: str) -> TaskKind:
 __all__ = [
     "CORRECTIVE_ACTION",
     "DEFAULT_REPORTING_DAY",
+    "EXTENSION",
     "FOLLOW_UP",
     "LIFECYCLE",
     "PROPOSAL",
@@ -54,6 +57,7 @@ __all__ = [
     "SUBMIT_RESULTS",
     "TASK_KINDS",
     "Action",
+    "ExtensionState",
     "FiredBy",
     "GovernanceCalendar",
     "MachineSpec",

@@ -314,7 +314,17 @@ LIFECYCLE = MachineSpec(
             (Outcome("done"),),
             "the customer's annual review of the Provider Agreement and SLA (M3: yearly)",
         ),
-        TaskKind("service_review", (Outcome("done"),), "hold the quarterly service review"),
+        TaskKind(
+            "service_review",
+            (Outcome("done"),),
+            "hold the quarterly service review with the other side (done by recording minutes)",
+        ),
+        TaskKind(
+            "renewal_decision",
+            (Outcome("renew_by_revision"), Outcome("extend"), Outcome("let_expire")),
+            "decide how the agreement continues before its period of performance ends",
+        ),
+        TaskKind("action_item", (Outcome("done"),), "an action item of a service review"),
     ),
     actions=(
         Action(
@@ -343,7 +353,28 @@ LIFECYCLE = MachineSpec(
     ),
     reminders=ReminderPolicy(),
     governance=GovernanceCalendar(
-        renewal_days_before=(90, 60, 30),
+        renewal_days_before=(90, 60),
+        annual_review_days_before_end=60,
+        annual_review_opens_days_before_due=30,
+        renewal_decision_days_before=120,
+        renewal_decision_due_days_before=30,
+        renewal_decisions=tuple(
+            TaskTemplate(
+                "renewal_decision",
+                side,
+                PM,
+                0,  # due a fixed number of days before the end, not business days after opening
+                escalation_roles=(ES,),
+                title="Decide the renewal: renew by revision, extend, or let expire",
+            )
+            for side in (SideRef.CUSTOMER, SideRef.PROVIDER)
+        ),
+        agreement_task_kinds=(
+            "annual_review",
+            "service_review",
+            "renewal_decision",
+            "action_item",
+        ),
         annual_review=TaskTemplate(
             "annual_review",
             SideRef.CUSTOMER,

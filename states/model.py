@@ -153,21 +153,32 @@ class ReminderPolicy:
 
 @dataclass(frozen=True)
 class GovernanceCalendar:
-    """Recurring governance work while a version is active (calendar days, not business days).
+    """Recurring governance work while an agreement is active (calendar days, not business days).
 
-    Renewal reminders go out `renewal_days_before` the end of the period of performance; the
-    annual review opens on each anniversary of activation; the service reviews open at the
-    start of each calendar quarter after activation (the quarters of the US fiscal year).
+    Anchored on the agreement's period of performance, never on a version's activation, so a
+    revision moves nothing. The annual review is due `annual_review_days_before_end` days before
+    the end of each 12 months of the period (the last 12 months end with the period itself) and
+    opens `annual_review_opens_days_before_due` days before that. The renewal decision opens
+    `renewal_decision_days_before` the end; the renewal emails (`renewal_days_before`) are its
+    early reminders. Service reviews open at the start of each calendar quarter after the first
+    activation (the quarters of the US fiscal year). Open tasks of `agreement_task_kinds` are
+    about the agreement, not one version's content: they follow it to the version in force.
     """
 
-    renewal_days_before: tuple[int, ...] = (90, 60, 30)
+    renewal_days_before: tuple[int, ...] = (90, 60)
     annual_review: TaskTemplate | None = None
     service_reviews: tuple[TaskTemplate, ...] = ()
+    annual_review_days_before_end: int = 60
+    annual_review_opens_days_before_due: int = 30
+    renewal_decisions: tuple[TaskTemplate, ...] = ()
+    renewal_decision_days_before: int = 120
+    renewal_decision_due_days_before: int = 30
+    agreement_task_kinds: tuple[str, ...] = ()
 
     @property
     def templates(self) -> tuple[TaskTemplate, ...]:
         first = (self.annual_review,) if self.annual_review is not None else ()
-        return (*first, *self.service_reviews)
+        return (*first, *self.service_reviews, *self.renewal_decisions)
 
 
 @dataclass(frozen=True)

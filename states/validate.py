@@ -75,8 +75,25 @@ def _governance_problems(spec: MachineSpec, kinds: set[str]) -> Iterator[str]:
             yield f"governance calendar: unknown task kind {tpl.kind!r}"
         if tpl.condition is not None:
             yield f"governance calendar: {tpl.kind} cannot have a condition"
-    if any(d <= 0 for d in spec.governance.renewal_days_before):
+    governance = spec.governance
+    if any(d <= 0 for d in governance.renewal_days_before):
         yield "governance calendar: renewal reminders must be days before the end"
+    # The emails remind of the decision before it is due; from then on, task reminders do.
+    if any(
+        d <= governance.renewal_decision_due_days_before for d in governance.renewal_days_before
+    ):
+        yield "governance calendar: renewal reminders must fall before the decision is due"
+    if (
+        not 0
+        < governance.renewal_decision_due_days_before
+        < governance.renewal_decision_days_before
+    ):
+        yield "governance calendar: the renewal decision must open before it is due"
+    if not 0 <= governance.annual_review_days_before_end < 365:
+        yield "governance calendar: the annual review must fall inside its 12 months"
+    for kind in governance.agreement_task_kinds:
+        if kind not in kinds:
+            yield f"governance calendar: unknown agreement task kind {kind!r}"
 
 
 def _reference_problems(spec: MachineSpec, events: list[str]) -> Iterator[str]:

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from transitions import Machine
 
 from states import (
+    EXTENSION,
     LIFECYCLE,
     PROPOSAL,
     REPORTING,
@@ -142,7 +143,7 @@ def _machine(spec: MachineSpec) -> Machine:
 
 
 MACHINES: dict[str, Machine] = {
-    spec.name: _machine(spec) for spec in (LIFECYCLE, REPORTING, PROPOSAL)
+    spec.name: _machine(spec) for spec in (LIFECYCLE, REPORTING, PROPOSAL, EXTENSION)
 }
 _EFFECTS: dict[str, Mapping[str, Effect]] = {}
 

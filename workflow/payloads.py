@@ -130,6 +130,8 @@ class RenewalUpcoming(About):
     period_end: str
     days_before: int
     days_remaining: int
+    # The open renewal decision this email reminds of (none in rows queued before it existed).
+    decision_due_on: str | None = None
 
 
 class FinalReport(About):

@@ -85,3 +85,12 @@ def _print_summary(result: demo_data.DemoResult, tokens_file: Path) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    if result.service_review is not None and result.agreements:
+        first = result.agreements[0]
+        console.print(
+            f"{first.key}'s service review of {result.service_review} was held; its minutes "
+            "opened two action items: "
+            f"{get_settings().base_url.rstrip('/')}/slas/{first.id}/service-reviews",
+            highlight=False,
+            soft_wrap=True,
+        )

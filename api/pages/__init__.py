@@ -25,6 +25,7 @@ from api.pages import (
     drafts,
     excusals,
     gaps,
+    governance,
     handlers,
     home,
     proposals,
@@ -61,6 +62,7 @@ for _module in (
     draft_metrics,
     gaps,
     versions,
+    governance,
 ):
     _checks = [] if _module in _OWN_FIELD_ERRORS else [SafeForm]
     router.include_router(_module.router, dependencies=_checks)

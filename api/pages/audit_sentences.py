@@ -26,6 +26,7 @@ _VERSION_VERBS = {
     "edited": "edited version {n}",
     "imported": "imported version {n}",
     "revision_started": "started version {n} as a revision",
+    "extended": "brought version {n} into force with the extended period of performance",
 }
 
 # period.<event> of the reporting cycle.
@@ -51,6 +52,11 @@ _OTHER = {
     "agreement.renewal_upcoming": "announced the agreement's upcoming renewal",
     "governance.annual_review_opened": "opened the annual review",
     "governance.service_review_opened": "opened the service review",
+    "governance.renewal_decision_opened": "opened the renewal decision",
+    "extension.request": "asked to extend the period of performance",
+    "extension.approve": "extended the period of performance: both Business Owners approved",
+    "extension.reject": "ended the extension request: a Business Owner rejected it",
+    "service_review.minutes_recorded": "recorded the service review's minutes",
     "measurements.imported": "imported measurements",
     "measurements.import_aborted": "aborted an import of measurements",
     "excusal.added": "added an excusal",

@@ -37,6 +37,12 @@ def where_done(task: TaskView, actor: Actor) -> str:
         return f"{agreement}/periods/{task.period}"
     if task.kind == "approval" and held_by(task, actor):
         return f"/approvals/{task.id}"
+    if task.extension_id is not None:
+        return f"{agreement}/extensions/{task.extension_id}"
+    if task.service_review_id is not None and not (
+        task.kind == "action_item" and held_by(task, actor)
+    ):
+        return f"{agreement}/service-reviews/{task.service_review_id}"
     if task.version_number is None:
         return agreement
     version = f"{agreement}/versions/{task.version_number}"
@@ -46,7 +52,8 @@ def where_done(task: TaskView, actor: Actor) -> str:
         return f"{version}/edit"
     if task.kind in ("review", "approval"):
         return version
-    # Follow-ups and governance reviews are done from My tasks, where they are listed.
+    # Follow-ups, annual reviews, renewal decisions and action items are done from My tasks,
+    # where they are listed.
     return f"/tasks#task-{task.id}" if held_by(task, actor) else agreement
 
 

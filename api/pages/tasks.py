@@ -28,6 +28,9 @@ OUTCOME_LABELS = {
     "accepted": "Accept",
     "changes_requested": "Request changes",
     "done": "Mark done",
+    "renew_by_revision": "Renew by revision",
+    "extend": "Extend the end date",
+    "let_expire": "Let it expire",
 }
 
 
@@ -94,6 +97,8 @@ def complete(
     if task.kind == "approval":
         # Approvals have their own page: the version must be read and the decision confirmed.
         return redirect(f"/approvals/{task_id}")
+    if task.extension_id is not None:
+        return redirect(f"/slas/{task.agreement.id}/extensions/{task.extension_id}")
     error = _missing(task, outcome, comment)
     if error is None:
         try:

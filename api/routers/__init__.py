@@ -9,6 +9,7 @@ from api.routers import (
     compliance,
     export,
     gaps,
+    governance,
     measurements,
     notifications,
     periods,
@@ -32,4 +33,5 @@ ROUTERS: list[APIRouter] = [
     compliance.router,
     periods.router,
     proposals.router,
+    governance.router,
 ]

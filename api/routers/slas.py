@@ -48,6 +48,15 @@ class SlaCreate(Content):
     reporting_day: Annotated[
         int, Field(ge=1, le=60, description="results due this many days after a period ends")
     ] = 10
+    annual_review_days_before_end: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=300,
+            description="the annual review is due this many days before the end of each 12 "
+            "months of the period of performance",
+        ),
+    ] = 60
 
 
 class StakeholdersPut(Strict):
@@ -77,6 +86,7 @@ def create_sla(
         executive_approval_threshold_pct=body.executive_approval_threshold_pct,
         reporting_period=body.reporting_period,
         reporting_day=body.reporting_day,
+        annual_review_days_before_end=body.annual_review_days_before_end,
         now=now,
     )
     assert agreement.id is not None

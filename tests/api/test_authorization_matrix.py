@@ -18,12 +18,13 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api.app import create_app
 from states import Role
@@ -45,9 +46,12 @@ from tests.api.route_world import (
 from tests.catalog_workbooks import hr_workbook
 from tests.conftest import _truncate_all
 from tests.helpers import make_world
+from workflow.commands.calendar_jobs import run_calendar
+from workflow.commands.extensions import request_extension
 from workflow.content import dump_metrics, dump_terms
 from workflow.db import make_engine
 from workflow.example import example_content
+from workflow.models import ServiceReview
 
 API = "/api/v1"
 PM, BO, ES = Role.PROGRAM_MANAGER, Role.BUSINESS_OWNER, Role.EXECUTIVE_SPONSOR
@@ -145,6 +149,33 @@ def dead_notification(rw: RouteWorld) -> Target:
     return rw.dead_notification()
 
 
+def extension_requested(rw: RouteWorld) -> Target:
+    """An active agreement whose provider Program Manager asked to extend it."""
+    target = rw.active()
+    extension = request_extension(
+        rw.session,
+        actor=rw.driver.who(P, PM),
+        agreement_id=target.sla_id,
+        new_end_date=date(2028, 3, 31),
+        reason="successor contract",
+        now=DEC_1,
+    )
+    target.ids["extension_id"] = extension.id or 0
+    return target
+
+
+def service_review_open(rw: RouteWorld) -> Target:
+    """An active agreement whose 2026 Q4 review opened (run on 1 January 2027)."""
+    target = rw.active()
+    run_calendar(rw.session, now=datetime(2027, 1, 1, 15, tzinfo=UTC))
+    review = rw.session.exec(
+        select(ServiceReview).where(ServiceReview.agreement_id == target.sla_id)
+    ).one()
+    rw.session.rollback()
+    target.ids["review_id"] = review.id or 0
+    return target
+
+
 # Requests -----------------------------------------------------------------------------------
 def bare(_rw: RouteWorld, _t: Target) -> Call:
     return Call()
@@ -174,6 +205,35 @@ def period_event(name: str, **body: Any) -> Fill:
 
 def period(_rw: RouteWorld, t: Target) -> Call:
     return Call({"sla_id": t.sla_id, "period": PERIOD})
+
+
+def extension(_rw: RouteWorld, t: Target) -> Call:
+    return Call({"sla_id": t.sla_id, "extension_id": t.ids["extension_id"]})
+
+
+def extension_request(_rw: RouteWorld, t: Target) -> Call:
+    return Call(
+        {"sla_id": t.sla_id}, json={"new_end_date": "2028-03-31", "reason": "successor contract"}
+    )
+
+
+def extension_rejection(_rw: RouteWorld, t: Target) -> Call:
+    return Call(
+        {"sla_id": t.sla_id, "extension_id": t.ids["extension_id"]},
+        json={"comment": "re-compete instead"},
+    )
+
+
+def review(_rw: RouteWorld, t: Target) -> Call:
+    return Call({"sla_id": t.sla_id, "review_id": t.ids["review_id"]})
+
+
+def minutes(rw: RouteWorld, t: Target) -> Call:
+    people = [rw.driver.who(C, PM).user_id, rw.driver.who(P, PM).user_id]
+    return Call(
+        {"sla_id": t.sla_id, "review_id": t.ids["review_id"]},
+        json={"held_on": "2026-11-30", "attendees": people, "decisions": ["keep going"]},
+    )
 
 
 def amendment(_rw: RouteWorld, t: Target) -> Call:
@@ -615,6 +675,38 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ],
     ("POST", f"{API}/slas/{{sla_id}}/periods/{{period}}/amendments"): [
         Case("amend", period_final, amendment, (C, BO), (P, PM), scoped(403, 202))
+    ],
+    # The governance calendar: a Program Manager asks, both Business Owners decide.
+    ("POST", f"{API}/slas/{{sla_id}}/extensions"): [
+        Case("request", active, extension_request, (C, BO), (P, PM), scoped(403, 201))
+    ],
+    ("GET", f"{API}/slas/{{sla_id}}/extensions"): [
+        Case("list", extension_requested, sla, BYSTANDER, (C, BO), scoped(200, 200))
+    ],
+    ("GET", f"{API}/slas/{{sla_id}}/extensions/{{extension_id}}"): [
+        Case("read", extension_requested, extension, BYSTANDER, (C, BO), scoped(200, 200))
+    ],
+    ("POST", f"{API}/slas/{{sla_id}}/extensions/{{extension_id}}/approve"): [
+        Case("approve", extension_requested, extension, (C, PM), (C, BO), scoped(403, 200))
+    ],
+    ("POST", f"{API}/slas/{{sla_id}}/extensions/{{extension_id}}/reject"): [
+        Case(
+            "reject",
+            extension_requested,
+            extension_rejection,
+            (P, PM),
+            (P, BO),
+            scoped(403, 200),
+        )
+    ],
+    ("GET", f"{API}/slas/{{sla_id}}/service-reviews"): [
+        Case("list", service_review_open, sla, BYSTANDER, (P, PM), scoped(200, 200))
+    ],
+    ("GET", f"{API}/slas/{{sla_id}}/service-reviews/{{review_id}}"): [
+        Case("read", service_review_open, review, BYSTANDER, (P, PM), scoped(200, 200))
+    ],
+    ("POST", f"{API}/slas/{{sla_id}}/service-reviews/{{review_id}}/minutes"): [
+        Case("minutes", service_review_open, minutes, (C, BO), (C, PM), scoped(403, 200))
     ],
 }
 

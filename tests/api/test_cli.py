@@ -32,6 +32,8 @@ from workflow.models import (
     Organization,
     Proposal,
     ReportingPeriod,
+    ServiceReview,
+    Task,
     User,
 )
 from workflow.passwords import verify_password
@@ -325,6 +327,13 @@ def test_demo_loads_agreements_in_every_working_state(
     days = {observed_at.date() for _, observed_at in readings}
     assert len(days) >= 50  # about eight weeks, daily (the first day may be cut at 1 October)
     assert len(readings) == 15 * len(days)  # every metric, every day
+    # A service review was held: minutes on record, its action items open for their owners.
+    held = re.search(r"service review of (\d{4}-Q\d) was held", out)
+    assert held is not None, out
+    reviews = _rows(run.database_url, select(ServiceReview.quarter, ServiceReview.state))
+    assert reviews == [(held[1], "held")]
+    items = _rows(run.database_url, select(Task.state).where(Task.kind == "action_item"))
+    assert items == ["open", "open"]
 
 
 def test_demo_if_empty_does_nothing_on_a_loaded_database(run: Cli, tmp_path: Path) -> None:

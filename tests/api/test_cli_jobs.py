@@ -55,7 +55,7 @@ def test_run_once_prints_what_each_job_did(world: World, database_url: str, mail
     assert lines[0] == "jobs at 2026-11-13T13:00:00Z (2026-11-13 in America/New_York)"
     assert lines[1] == (
         "calendar: 0 active versions checked on 2026-11-13: 0 expired, 0 renewal reminders, "
-        "0 annual reviews, 0 service reviews opened"
+        "0 annual reviews, 0 renewal decisions, 0 service reviews opened"
     )
     assert lines[2] == "periods: 0 reporting agreements checked on 2026-11-13: 0 periods opened"
     assert lines[3] == (

@@ -10,7 +10,17 @@ from dataclasses import replace
 import pytest
 from sqlmodel import Session, select
 
-from states import LIFECYCLE, PROPOSAL, REPORTING, FiredBy, Role, Side, SpecError, validate
+from states import (
+    EXTENSION,
+    LIFECYCLE,
+    PROPOSAL,
+    REPORTING,
+    FiredBy,
+    Role,
+    Side,
+    SpecError,
+    validate,
+)
 from tests.helpers import World, make_world
 from workflow.engine import MACHINES, register_effects, transition_named
 from workflow.errors import Forbidden, NotAllowedNow, NotFound
@@ -23,7 +33,7 @@ def world(session: Session) -> World:
 
 
 def test_every_machine_runs_on_the_one_engine() -> None:
-    assert set(MACHINES) == {LIFECYCLE.name, REPORTING.name, PROPOSAL.name}
+    assert set(MACHINES) == {LIFECYCLE.name, REPORTING.name, PROPOSAL.name, EXTENSION.name}
 
 
 def test_a_spec_naming_an_undeclared_effect_is_refused() -> None:

@@ -61,6 +61,7 @@ def create_agreement(
     executive_approval_threshold_pct: Decimal = Decimal("10"),
     reporting_period: str = "month",
     reporting_day: int = DEFAULT_REPORTING_DAY,
+    annual_review_days_before_end: int = LIFECYCLE.governance.annual_review_days_before_end,
 ) -> Agreement:
     """A new agreement with version 1 in draft; the actor's organisation must be a party."""
     with command(session) as tx:
@@ -75,6 +76,7 @@ def create_agreement(
             executive_approval_threshold_pct=executive_approval_threshold_pct,
             reporting_period=reporting_period,
             reporting_day=reporting_day,
+            annual_review_days_before_end=annual_review_days_before_end,
             created_by_id=actor.user_id,
             created_at=now,
         )
@@ -153,6 +155,7 @@ def _created_data(
         "remedy_policy": agreement.remedy_policy,
         "reporting_period": agreement.reporting_period,
         "reporting_day": agreement.reporting_day,
+        "annual_review_days_before_end": agreement.annual_review_days_before_end,
         "stakeholders": [
             {"side": s.side.value, "role": s.role.value, "user_id": s.user_id} for s in stakeholders
         ],

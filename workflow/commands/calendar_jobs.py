@@ -1,27 +1,31 @@
 """Time-driven lifecycle and the governance calendar, each exactly once, as functions of `now`.
 
-Days are local to the business time zone (`workflow.calendar`), as for reminders.
+Days are local to the business time zone (`workflow.calendar`), as for reminders. Everything
+is anchored on the agreement (its period of performance, its first activation), never on the
+activation of the version in force, so a revision moves nothing (`states.GovernanceCalendar`).
 
 - **Expiry.** A period of performance ends with its last day: an active version whose
-  `period_end` is before today (local) is expired through the spec's `expire` transition
-  (`engine.run`: open tasks cancelled, `version.expire` audited, `version.expired`
-  queued). Exactly once because the version's state is the guard, re-read under the agreement
-  lock, as every command does.
-- **Renewal reminders** (`LIFECYCLE.governance.renewal_days_before`: 90, 60, 30 calendar days
-  before `period_end`): outbox `agreement.renewal_upcoming` to both Business Owners and both
-  Program Managers, dedupe key `renewal:{version}:{days}`, audited as
-  `agreement.renewal_upcoming`. As with task reminders, a late run sends only the newest due
-  step, and none dated before the version was activated.
-- **Annual review**: on each anniversary of activation, a task for the customer's Business
-  Owner (kind `annual_review`). **Quarterly service review**: at the start of each calendar
-  quarter after activation (1 Jan, 1 Apr, 1 Jul, 1 Oct: the US fiscal quarters), a task for each
-  side's Program Manager (kind `service_review`), reviewing the quarter just ended. Tasks open
-  through `effects.open_tasks`, so they are announced as `task.assigned` (one message per task,
-  as for every other task) and get reminders and escalations like any task; each opening is
-  audited as `governance.annual_review_opened` / `governance.service_review_opened`. Exactly once
-  per version and year (quarter): under the agreement lock, a task of that kind (and side)
-  created on or after the start of the anniversary (quarter) means it is done. A late run opens
-  only the newest one.
+  `period_end` is before today (local) is expired through the spec's `expire` transition.
+- **Annual review** (customer's Business Owner, kind `annual_review`): due
+  `Agreement.annual_review_days_before_end` days (default 60) before the end of each 12 months
+  of the period of performance, the last 12 months ending with the period itself, so a
+  12-month agreement is reviewed two months before it expires; it opens 30 days before it is
+  due. Once per 12 months (`CalendarSlot`, keyed by the first day of those 12 months).
+- **Renewal decision** (both Program Managers, kind `renewal_decision`, outcomes
+  `renew_by_revision` / `extend` / `let_expire`): opens 120 days before the end, due 30 days
+  before it. Once per end date (`CalendarSlot` keyed by it: an extension's new end gets its own
+  decision). The renewal emails (`agreement.renewal_upcoming`, 90 and 60 days before the end)
+  are its early reminders: sent only while a decision is open, never for a step dated before
+  it opened, once per agreement, end date and step; from its due date on, the task's own
+  reminders and escalation take over, so no step is announced twice.
+- **Quarterly service review** (`workflow.commands.governance_tasks`): one joint review per
+  calendar quarter after the first activation (`ServiceReview`), a task for each Program
+  Manager, done by recording the minutes.
+
+Tasks open through the version subject, so they are announced as `task.assigned` and get
+reminders and escalations like any task; each opening is audited
+(`governance.annual_review_opened`, `governance.renewal_decision_opened`,
+`governance.service_review_opened`). A late run opens only the newest of each.
 
 Each version's work is one transaction (`begin_write`, agreement row lock on PostgreSQL, one
 commit); candidates are read first without locks and skipped when nothing is due, so a run
@@ -30,48 +34,49 @@ with nothing to do writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from states import LIFECYCLE, Role, Side, TaskTemplate, VersionState
-from workflow.calendar import BUSINESS_TIME_ZONE, local_date, start_of_day, time_zone
+from states import LIFECYCLE, VersionState
+from workflow.calendar import BUSINESS_TIME_ZONE, local_date, time_zone
 from workflow.command import command
+from workflow.commands.governance_tasks import (
+    CalendarAction,
+    CalendarWork,
+    apply_calendar_work,
+    renewal_key,
+    reviewed_quarter,
+)
 from workflow.engine import run
 from workflow.errors import NotAllowedNow
 from workflow.governance_dates import (
-    newest_anniversary,
+    annual_slots,
+    newest_annual_slot,
     newest_quarter,
     newest_renewal,
-    quarter_label,
-    quarter_start,
+    renewal_decision_window,
 )
-from workflow.models import Agreement, AgreementVersion, Task
-from workflow.outbox import existing_keys, insert_once, message_row
+from workflow.models import Agreement, AgreementVersion, CalendarSlot, ServiceReview
+from workflow.outbox import existing_keys
 from workflow.permissions import lock_agreement
-from workflow.subjects.version import VersionSubject, agreement_payload, open_tasks
+from workflow.subjects.version import VersionSubject
 
-RENEWAL_TOPIC = "agreement.renewal_upcoming"
-RENEWAL_ACTION = "agreement.renewal_upcoming"
-OPENED_ACTION = {
-    "annual_review": "governance.annual_review_opened",
-    "service_review": "governance.service_review_opened",
-}
-RENEWAL_RECIPIENTS: dict[str, Any] = {
-    "roles": [
-        {"side": side.value, "role": role.value}
-        for side in Side
-        for role in (Role.BUSINESS_OWNER, Role.PROGRAM_MANAGER)
-    ]
-}
+__all__ = ["CalendarAction", "CalendarReport", "renewal_key", "run_calendar"]
 
-_T: sa.Table = Task.__table__  # type: ignore[attr-defined]
 _A: sa.Table = Agreement.__table__  # type: ignore[attr-defined]
 _V: sa.Table = AgreementVersion.__table__  # type: ignore[attr-defined]
+_SLOT: sa.Table = CalendarSlot.__table__  # type: ignore[attr-defined]
+_REVIEW: sa.Table = ServiceReview.__table__  # type: ignore[attr-defined]
+
+_FIRST_ACTIVATION = (
+    sa.select(_V.c.agreement_id, sa.func.min(_V.c.activated_at).label("first_activated_at"))
+    .group_by(_V.c.agreement_id)
+    .subquery()
+)
 
 _ACTIVE = (
     sa.select(
@@ -79,38 +84,26 @@ _ACTIVE = (
         _V.c.agreement_id,
         _A.c.key,
         _V.c.number,
+        _V.c.terms["period_start"].as_string().label("period_start"),
         _V.c.terms["period_end"].as_string().label("period_end"),
-        _V.c.activated_at,
+        _A.c.annual_review_days_before_end,
+        _FIRST_ACTIVATION.c.first_activated_at,
     )
-    .select_from(_V.join(_A, _A.c.id == _V.c.agreement_id))
+    .select_from(
+        _V.join(_A, _A.c.id == _V.c.agreement_id).join(
+            _FIRST_ACTIVATION, _FIRST_ACTIVATION.c.agreement_id == _V.c.agreement_id
+        )
+    )
     .where(_V.c.state == VersionState.ACTIVE)
     .order_by(_V.c.id)
 )
 
-_GOVERNANCE_TASKS = (
-    sa.select(_T.c.version_id, _T.c.kind, _T.c.side, sa.func.max(_T.c.created_at))
-    .where(
-        _T.c.version_id.in_(sa.bindparam("versions", expanding=True)),
-        _T.c.kind.in_(("annual_review", "service_review")),
-    )
-    .group_by(_T.c.version_id, _T.c.kind, _T.c.side)
+_SLOTS = sa.select(_SLOT.c.agreement_id, _SLOT.c.kind, _SLOT.c.slot, _SLOT.c.created_at).where(
+    _SLOT.c.agreement_id.in_(sa.bindparam("agreements", expanding=True))
 )
-
-
-def renewal_key(version_id: int, days: int) -> str:
-    return f"renewal:{version_id}:{days}"
-
-
-# ---- the report -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CalendarAction:
-    kind: str  # expired | renewal_reminder | annual_review | service_review
-    agreement_key: str
-    version_number: int
-    detail: str
-    task_ids: tuple[int, ...] = ()
+_REVIEWS = sa.select(_REVIEW.c.agreement_id, _REVIEW.c.quarter).where(
+    _REVIEW.c.agreement_id.in_(sa.bindparam("agreements", expanding=True))
+)
 
 
 @dataclass
@@ -130,27 +123,16 @@ class _Candidate:
     agreement_id: int
     agreement_key: str
     number: int
+    period_start: date | None
     period_end: date | None
-    activated_on: date | None
-
-
-@dataclass
-class _Work:
-    """What one version needs today, as decided from the unlocked read."""
-
-    candidate: _Candidate
-    renewal: int | None = None
-    reviews: list[tuple[TaskTemplate, date, str, str]] = field(default_factory=list)
-    # (template, since: the day the series' current period began, action detail, task detail)
-
-
-# ---- running it -----------------------------------------------------------------------------
+    first_activated_on: date | None
+    days_before_end: int
 
 
 def run_calendar(
     session: Session, *, now: datetime, time_zone_name: str = BUSINESS_TIME_ZONE
 ) -> CalendarReport:
-    """Expire what ended, then send renewal reminders and open governance tasks due at `now`.
+    """Expire what ended, then open the governance work due at `now` and send its reminders.
 
     One transaction per version with something to do. Needs a session without pending changes.
     """
@@ -167,9 +149,13 @@ def run_calendar(
         else:
             still_active.append(c)
     for work in _plan(session, still_active, today, time_zone_name):
-        _apply(session, work, local_now, time_zone_name, report)
+        report.actions.extend(apply_calendar_work(session, work, local_now))
     session.rollback()
     return report
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(str(value)) if value else None
 
 
 def _active_versions(session: Session, zone: str) -> list[_Candidate]:
@@ -180,8 +166,12 @@ def _active_versions(session: Session, zone: str) -> list[_Candidate]:
             agreement_id=row.agreement_id,
             agreement_key=row.key,
             number=row.number,
-            period_end=date.fromisoformat(row.period_end) if row.period_end else None,
-            activated_on=local_date(row.activated_at, zone) if row.activated_at else None,
+            period_start=_day(row.period_start),
+            period_end=_day(row.period_end),
+            first_activated_on=local_date(_aware(row.first_activated_at), zone)
+            if row.first_activated_at
+            else None,
+            days_before_end=row.annual_review_days_before_end,
         )
         for row in rows
     ]
@@ -190,7 +180,7 @@ def _active_versions(session: Session, zone: str) -> list[_Candidate]:
 def _expire(session: Session, c: _Candidate, local_now: datetime, report: CalendarReport) -> None:
     with command(session) as tx:
         agreement = lock_agreement(session, c.agreement_id, None)
-        version = _reload(session, c.version_id)
+        version = reload_version(session, c.version_id)
         if version is None or version.state != VersionState.ACTIVE:
             tx.rollback()  # someone else expired, superseded or terminated it first
             return
@@ -206,7 +196,7 @@ def _expire(session: Session, c: _Candidate, local_now: datetime, report: Calend
     )
 
 
-def _reload(session: Session, version_id: int) -> AgreementVersion | None:
+def reload_version(session: Session, version_id: int) -> AgreementVersion | None:
     """The version as committed, read under the lock the caller holds."""
     return session.exec(
         select(AgreementVersion)
@@ -215,174 +205,70 @@ def _reload(session: Session, version_id: int) -> AgreementVersion | None:
     ).first()
 
 
-def _plan(session: Session, candidates: list[_Candidate], today: date, zone: str) -> list[_Work]:
+def _plan(
+    session: Session, candidates: list[_Candidate], today: date, zone: str
+) -> list[CalendarWork]:
     """What each version still needs today, from unlocked reads (re-checked under the lock)."""
     governance = LIFECYCLE.governance
-    by_version: dict[int, _Work] = {}
-    for c in candidates:
-        if c.activated_on is None:
-            continue
-        work = _Work(c)
-        if c.period_end is not None:
-            work.renewal = newest_renewal(
-                c.period_end, c.activated_on, today, governance.renewal_days_before
-            )
-        anniversary = newest_anniversary(c.activated_on, today)
-        if governance.annual_review is not None and anniversary is not None:
-            n, day = anniversary
-            work.reviews.append(
-                (
-                    governance.annual_review,
-                    day,
-                    f"year {n} (anniversary {day})",
-                    f"Year {n} after activation on {c.activated_on}: review the Provider "
-                    "Agreement, the SLA and the LCCE for needed updates (M3: at least yearly).",
-                )
-            )
-        quarter = newest_quarter(c.activated_on, today)
-        if quarter is not None:
-            previous = quarter_start(quarter - timedelta(days=1))
-            reviewed_from = max(previous, c.activated_on)
-            label = quarter_label(previous)
-            work.reviews.extend(
-                (
-                    tpl,
-                    quarter,
-                    f"{label}, {tpl.side.value}",
-                    f"Review the service delivered in {label}, {reviewed_from} to "
-                    f"{quarter - timedelta(days=1)}, with the other side.",
-                )
-                for tpl in governance.service_reviews
-            )
-        if work.renewal is not None or work.reviews:
-            by_version[c.version_id] = work
-    if not by_version:
+    agreements = sorted({c.agreement_id for c in candidates if c.first_activated_on})
+    if not agreements:
         return []
+    connection = session.connection()
+    slots = {
+        (a, kind, slot): created
+        for a, kind, slot, created in connection.execute(_SLOTS, {"agreements": agreements})
+    }
+    reviews = {(a, q) for a, q in connection.execute(_REVIEWS, {"agreements": agreements})}
+    plans = []
+    for c in candidates:
+        if c.first_activated_on is None:
+            continue
+        work = CalendarWork(c.agreement_id, c.version_id, c.agreement_key, c.number, c.period_end)
+        if c.period_start is not None and c.period_end is not None:
+            slot = newest_annual_slot(
+                annual_slots(
+                    c.period_start,
+                    c.period_end,
+                    c.days_before_end,
+                    governance.annual_review_opens_days_before_due,
+                ),
+                today,
+            )
+            if slot is not None and (c.agreement_id, "annual_review", slot.key) not in slots:
+                work.annual = slot
+        if c.period_end is not None:
+            end = c.period_end.isoformat()
+            opened = slots.get((c.agreement_id, "renewal_decision", end))
+            if opened is None:
+                work.renewal_due = renewal_decision_window(
+                    c.period_end,
+                    today,
+                    governance.renewal_decision_days_before,
+                    governance.renewal_decision_due_days_before,
+                )
+            since = today if opened is None else local_date(_aware(opened), zone)
+            work.renewal_step = newest_renewal(
+                c.period_end, since, today, governance.renewal_days_before
+            )
+        quarter = newest_quarter(c.first_activated_on, today)
+        if quarter is not None and (c.agreement_id, quarter_key(quarter)) not in reviews:
+            work.quarter = quarter
+            work.first_activated_on = c.first_activated_on
+        plans.append(work)
     sent = existing_keys(
         session,
-        (renewal_key(v, w.renewal) for v, w in by_version.items() if w.renewal is not None),
+        (renewal_key(w.agreement_id, w.period_end, w.renewal_step) for w in plans if w.due_step),
     )
-    latest = _latest_governance_tasks(session, by_version)
-    plans = []
-    for version_id, work in by_version.items():
-        if work.renewal is not None and renewal_key(version_id, work.renewal) in sent:
-            work.renewal = None
-        work.reviews = [
-            r for r in work.reviews if not _opened_since(latest, version_id, r[0], r[1], zone)
-        ]
-        if work.renewal is not None or work.reviews:
-            plans.append(work)
-    return plans
+    for w in plans:
+        if w.due_step and renewal_key(w.agreement_id, w.period_end, w.renewal_step) in sent:
+            w.renewal_step = None
+    return [w for w in plans if w.anything]
 
 
-def _latest_governance_tasks(
-    session: Session, versions: Iterable[int]
-) -> dict[tuple[int, str, str], datetime]:
-    rows = session.connection().execute(_GOVERNANCE_TASKS, {"versions": sorted(versions)})
-    return {(v, kind, side): latest for v, kind, side, latest in rows}
-
-
-def _opened_since(
-    latest: dict[tuple[int, str, str], datetime],
-    version_id: int,
-    template: TaskTemplate,
-    since: date,
-    zone: str,
-) -> bool:
-    """Whether a task of the template's kind and side was opened on or after `since` began."""
-    opened = latest.get((version_id, template.kind, template.side.value))
-    return opened is not None and _aware(opened) >= start_of_day(since, zone)
+def quarter_key(quarter_start: date) -> str:
+    """`2026-Q4` for the quarter reviewed at the start of `quarter_start`'s quarter."""
+    return reviewed_quarter(quarter_start, quarter_start)[0]
 
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _apply(
-    session: Session, work: _Work, local_now: datetime, zone: str, report: CalendarReport
-) -> None:
-    """One version's renewal reminder and review tasks: one transaction, one commit."""
-    c = work.candidate
-    with command(session) as tx:
-        agreement = lock_agreement(session, c.agreement_id, None)
-        version = _reload(session, c.version_id)
-        if version is None or version.state != VersionState.ACTIVE:
-            tx.rollback()
-            return
-        ctx = VersionSubject(tx, agreement, version, now=local_now)
-        done: list[CalendarAction] = []
-        if work.renewal is not None:
-            done.extend(_renewal(ctx, c, work.renewal, local_now))
-        # Re-checked under the lock: tasks opened since the unlocked read count.
-        latest: dict[tuple[int, str, str], datetime] = {}
-        for task in ctx.tasks:
-            key = (c.version_id, task.kind, task.side)
-            if key not in latest or _aware(task.created_at) > latest[key]:
-                latest[key] = _aware(task.created_at)
-        for template, since, what, detail in work.reviews:
-            if _opened_since(latest, c.version_id, template, since, zone):
-                continue
-            (task,) = open_tasks(ctx, [(template, detail)], grant=None, now=local_now)
-            assert task.id is not None
-            tx.audit(
-                action=OPENED_ACTION[template.kind],
-                now=local_now,
-                agreement_id=c.agreement_id,
-                version_id=c.version_id,
-                data={
-                    "task_id": task.id,
-                    "kind": task.kind,
-                    "side": task.side,
-                    "role": task.role,
-                    "assignee_id": task.assignee_id,
-                    "due_on": task.due_on.isoformat(),
-                    "period": what,
-                    "since": since.isoformat(),
-                },
-            )
-            done.append(CalendarAction(template.kind, c.agreement_key, c.number, what, (task.id,)))
-    report.actions.extend(done)
-
-
-def _renewal(
-    ctx: VersionSubject, c: _Candidate, days: int, local_now: datetime
-) -> list[CalendarAction]:
-    assert c.period_end is not None
-    remaining = (c.period_end - local_now.date()).days
-    key = renewal_key(c.version_id, days)
-    payload = {
-        **agreement_payload(ctx),
-        "period_end": c.period_end.isoformat(),
-        "days_before": days,
-        "days_remaining": remaining,
-    }
-    row = message_row(
-        topic=RENEWAL_TOPIC,
-        dedupe_key=key,
-        now=local_now,
-        agreement_id=c.agreement_id,
-        recipients=RENEWAL_RECIPIENTS,
-        payload=payload,
-    )
-    if not insert_once(ctx.session, [row]):
-        return []
-    ctx.tx.audit(
-        action=RENEWAL_ACTION,
-        now=local_now,
-        agreement_id=c.agreement_id,
-        version_id=c.version_id,
-        data={
-            "period_end": c.period_end.isoformat(),
-            "days_before": days,
-            "days_remaining": remaining,
-            "outbox_key": key,
-        },
-    )
-    return [
-        CalendarAction(
-            "renewal_reminder",
-            c.agreement_key,
-            c.number,
-            f"{days} days before {c.period_end} ({remaining} left)",
-        )
-    ]

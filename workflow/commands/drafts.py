@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from states import LIFECYCLE, VersionState
+from states import LIFECYCLE
 from workflow.access import Actor, require_role
 from workflow.calendar import local_date
 from workflow.canonical import content_hash
@@ -26,7 +26,9 @@ from workflow.permissions import (
     lock_agreement,
     version_by_number,
 )
+from workflow.scope import AgreementScope
 from workflow.snapshots import version_summary
+from workflow.subjects.extension import current_version
 
 
 def edit_draft(
@@ -98,7 +100,8 @@ def import_version(
 def start_revision(
     session: Session, *, actor: Actor, agreement_id: int, now: datetime
 ) -> AgreementVersion:
-    """A new draft cloned from the active version; the active one stays in force."""
+    """A new draft cloned from the active version (or the expired one); the active one stays in
+    force until the draft is approved."""
     with command(session) as tx:
         agreement = lock_agreement(session, agreement_id, actor)
         grant = require_role(
@@ -106,12 +109,9 @@ def start_revision(
             LIFECYCLE.action("start_revision").roles,
             "starting a revision",
         )
-        active = session.exec(
-            select(AgreementVersion).where(
-                AgreementVersion.agreement_id == agreement.id,
-                AgreementVersion.state == VersionState.ACTIVE,
-            )
-        ).first()
+        # The version in force, or the last one if it expired: an expired agreement can be
+        # revised into a new period of performance (a terminated one cannot).
+        active = current_version(AgreementScope(session, agreement))
         if active is None:
             raise Conflict(LIFECYCLE.guards["has_active_version"])
         ctx = VersionContext(session, agreement, active, now=now)
@@ -146,6 +146,10 @@ def start_revision(
             version_id=version.id,
             actor_id=actor.user_id,
             on_behalf_of_id=grant.on_behalf_of_id,
-            data={"from_version": active.number, "after": version_summary(version)},
+            data={
+                "from_version": active.number,
+                "from_state": active.state,
+                "after": version_summary(version),
+            },
         )
     return version

@@ -5,22 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col
 
 from workflow.access import Actor
 from workflow.command import Command, command
 from workflow.commands.proposals import complete_review
 from workflow.engine import complete_held_task
-from workflow.errors import NotFound
+from workflow.errors import Conflict, NotFound
 from workflow.models import Task
 from workflow.permissions import lock_version
+from workflow.subjects.extension import lock_extension
 from workflow.subjects.period import lock_period
 from workflow.subjects.proposal import lock_proposal
 from workflow.subjects.version import VersionSubject
 
-_TASK_OWNER = select(Task.agreement_id, Task.version_id, Task.period_id, Task.proposal_id).where(
-    Task.id == sa.bindparam("task_id")
-)
+_TASK_OWNER = sa.select(
+    col(Task.agreement_id),
+    col(Task.version_id),
+    col(Task.period_id),
+    col(Task.proposal_id),
+    col(Task.extension_id),
+    col(Task.service_review_id),
+    col(Task.kind),
+).where(col(Task.id) == sa.bindparam("task_id"))
 
 
 def complete_task(
@@ -47,14 +54,26 @@ def _complete(
 ) -> Task:
     session = tx.session
     # A task never moves to another agreement, version or period: read before the lock.
-    owner = session.exec(_TASK_OWNER, params={"task_id": task_id}).first()
+    owner = session.connection().execute(_TASK_OWNER, {"task_id": task_id}).first()
     if owner is None:
         raise NotFound("no such task")
-    agreement_id, version_id, period_id, proposal_id = owner
+    agreement_id, version_id, period_id, proposal_id, extension_id, service_review_id, kind = owner
     if proposal_id is not None:
         proposal = lock_proposal(tx, proposal_id, actor)
         task = next(t for t in proposal.tasks if t.id == task_id)  # read under the lock
         complete_review(proposal, task, outcome, actor, comment=comment, now=now)
+        return task
+    if service_review_id is not None and kind == "service_review":
+        raise Conflict(
+            "a service review is done by recording its minutes "
+            f"(POST /api/v1/slas/{agreement_id}/service-reviews/{service_review_id}/minutes)"
+        )
+    if extension_id is not None:
+        extension = lock_extension(
+            tx, agreement_id, actor, now, extension_id=extension_id, comment=comment
+        )
+        task = next(t for t in extension.tasks if t.id == task_id)  # read under the lock
+        complete_held_task(extension, task, outcome, actor, comment=comment, now=now)
         return task
     if period_id is not None:
         subject = lock_period(tx, agreement_id, actor, now, period_id=period_id)

@@ -8,6 +8,7 @@ from workflow.models.agreements import (
 )
 from workflow.models.catalog import CatalogMeasure, CatalogSource
 from workflow.models.excusals import Excusal
+from workflow.models.governance import CalendarSlot, Extension, ServiceReview
 from workflow.models.measurements import Measurement, MeasurementBatch
 from workflow.models.parties import ApiToken, Delegation, LoginAttempt, Organization, User
 from workflow.models.periods import PeriodAmendment, PeriodDispute, ReportingPeriod
@@ -31,10 +32,12 @@ __all__ = [
     "ApiToken",
     "AuditChainHead",
     "AuditEvent",
+    "CalendarSlot",
     "CatalogMeasure",
     "CatalogSource",
     "Delegation",
     "Excusal",
+    "Extension",
     "Gap",
     "IdempotencyRecord",
     "JobRun",
@@ -49,6 +52,7 @@ __all__ = [
     "PeriodDispute",
     "Proposal",
     "ReportingPeriod",
+    "ServiceReview",
     "StakeholderAssignment",
     "SweepBasis",
     "Task",

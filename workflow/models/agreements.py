@@ -21,6 +21,9 @@ class Agreement(SQLModel, table=True):
         one_of("remedy_policy", ("service_credits", "corrective_action")),
         one_of("reporting_period", ("month", "quarter")),
         sa.CheckConstraint("reporting_day BETWEEN 1 AND 60", name="ck_reporting_day_range"),
+        sa.CheckConstraint(
+            "annual_review_days_before_end BETWEEN 0 AND 300", name="ck_annual_review_days_range"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -38,6 +41,14 @@ class Agreement(SQLModel, table=True):
     reporting_day: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
     executive_approval_threshold_pct: Decimal = Field(
         default=Decimal("10"), max_digits=6, decimal_places=2
+    )
+    # The annual review falls due this many days before the end of each 12 months of the
+    # period of performance (domain.md: at least 60, configurable per agreement).
+    annual_review_days_before_end: int = Field(
+        default=LIFECYCLE.governance.annual_review_days_before_end,
+        sa_column_kwargs={
+            "server_default": str(LIFECYCLE.governance.annual_review_days_before_end)
+        },
     )
     created_by_id: int = Field(foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow)

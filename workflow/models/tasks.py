@@ -45,6 +45,10 @@ class Task(SQLModel, table=True):
     period_id: int | None = Field(default=None, foreign_key="reporting_period.id", index=True)
     # Set for the review task of a proposal, which belongs to the proposal alone.
     proposal_id: int | None = Field(default=None, foreign_key="proposal.id", index=True)
+    # Set for the approvals of an extension of the period of performance (states.EXTENSION).
+    extension_id: int | None = Field(default=None, foreign_key="extension.id", index=True)
+    # Set for a quarterly service review's tasks and the action items its minutes opened.
+    service_review_id: int | None = Field(default=None, foreign_key="service_review.id", index=True)
     cycle: int = Field(default=1)
     kind: str = Field(max_length=40)
     side: str = Field(max_length=10)

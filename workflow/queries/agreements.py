@@ -63,6 +63,7 @@ class AgreementDetail(AgreementItem):
     executive_approval_threshold_pct: Decimal
     reporting_period: str
     reporting_day: int
+    annual_review_days_before_end: int
     created_at: datetime
     created_by: Person | None
     stakeholders: list[StakeholderView]
@@ -164,6 +165,7 @@ def agreement_detail(session: Session, actor: Actor, agreement_id: int) -> Agree
         ).quantize(Decimal("0.01")),
         reporting_period=agreement.reporting_period,
         reporting_day=agreement.reporting_day,
+        annual_review_days_before_end=agreement.annual_review_days_before_end,
         created_at=agreement.created_at,
         created_by=users.get(agreement.created_by_id),
         stakeholders=stakeholders,

@@ -34,6 +34,8 @@ class TaskView(View):
     version_number: int | None
     period: str | None = None  # a reporting period's task: its period (2027-01)
     proposal_id: int | None = None  # a proposal's review task: the proposal it decides
+    extension_id: int | None = None  # an extension's approval: the extension
+    service_review_id: int | None = None  # a service review's task or action item
     kind: str
     title: str
     detail: str
@@ -167,6 +169,8 @@ def views(
             version_number=numbers.get(t.version_id),
             period=periods.get(t.period_id),
             proposal_id=t.proposal_id,
+            extension_id=t.extension_id,
+            service_review_id=t.service_review_id,
             kind=t.kind,
             title=t.title,
             detail=t.detail,

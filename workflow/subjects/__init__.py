@@ -4,10 +4,10 @@ Importing this package registers every machine's effects with the engine and che
 none is missing, so a spec naming an effect nobody implemented fails at import.
 """
 
-from states import LIFECYCLE, PROPOSAL, REPORTING
+from states import EXTENSION, LIFECYCLE, PROPOSAL, REPORTING
 from workflow.engine import require_effects
-from workflow.subjects import period_effects, proposal_effects, version_effects
+from workflow.subjects import extension_effects, period_effects, proposal_effects, version_effects
 
-require_effects(LIFECYCLE, REPORTING, PROPOSAL)
+require_effects(LIFECYCLE, REPORTING, PROPOSAL, EXTENSION)
 
-__all__ = ["period_effects", "proposal_effects", "version_effects"]
+__all__ = ["extension_effects", "period_effects", "proposal_effects", "version_effects"]

@@ -9,6 +9,7 @@ from sqlmodel import delete
 
 from states import FOLLOW_UP, LIFECYCLE, Role, Side
 from workflow.access import Grant
+from workflow.agreement_tasks import follow_the_agreement
 from workflow.content import Metric, Terms, is_stricter
 from workflow.engine import Firing, register_effects, run
 from workflow.guards import VersionContext
@@ -28,9 +29,10 @@ def _take_effect(subject: VersionSubject, firing: Firing) -> dict[str, Any]:
     previous = subject.active_version
     if previous is None:
         return {}
+    moved = follow_the_agreement(subject.session, previous.id, subject.version)
     old = VersionSubject(subject.tx, subject.agreement, previous, now=firing.now)
     run(old, LIFECYCLE.transition("supersede"), actor=None, grant=None, now=firing.now)
-    return {"superseded_version": previous.number}
+    return {"superseded_version": previous.number, **({"moved_tasks": moved} if moved else {})}
 
 
 def _open_follow_ups(subject: VersionSubject, firing: Firing) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -47,9 +48,11 @@ from tests.api.route_world import (
 )
 from tests.conftest import _truncate_all
 from tests.helpers import make_world
+from workflow.commands.calendar_jobs import run_calendar
+from workflow.commands.extensions import request_extension
 from workflow.commands.sign_in import set_passwords
 from workflow.db import make_engine
-from workflow.models import Task
+from workflow.models import ServiceReview, Task
 
 SIGNED_OUT = "signed out"
 PM, BO, FL = Role.PROGRAM_MANAGER, Role.BUSINESS_OWNER, Role.FUNCTIONAL_LEAD
@@ -118,6 +121,41 @@ def token(rw: RouteWorld) -> Target:
 
 def dead_notification(rw: RouteWorld) -> Target:
     return rw.dead_notification()
+
+
+def review_open(rw: RouteWorld) -> Target:
+    """An active agreement whose 2026 Q4 service review opened (1 January 2027)."""
+    target = rw.active()
+    run_calendar(rw.session, now=datetime(2027, 1, 1, 15, tzinfo=UTC))
+    review = rw.session.exec(
+        select(ServiceReview).where(ServiceReview.agreement_id == target.sla_id)
+    ).one()
+    target.ids["review_id"] = review.id or 0
+    rw.session.rollback()
+    return target
+
+
+def extension_asked(rw: RouteWorld) -> Target:
+    """An active agreement whose provider Program Manager asked to extend it."""
+    target = rw.active()
+    extension = request_extension(
+        rw.session,
+        actor=rw.driver.who(P, PM),
+        agreement_id=target.sla_id,
+        new_end_date=date(2028, 3, 31),
+        reason="successor contract",
+        now=DEC_1,
+    )
+    target.ids["extension_id"] = extension.id or 0
+    return target
+
+
+def review(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"agreement_id": t.sla_id, "review_id": t.ids["review_id"]}
+
+
+def extension(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"agreement_id": t.sla_id, "extension_id": t.ids["extension_id"]}
 
 
 def bare(_rw: RouteWorld, _t: Target) -> dict[str, Any]:
@@ -208,6 +246,19 @@ PAGES: dict[str, Page] = {
     "/slas/{agreement_id}/periods/{period}": Page(reporting, period, BYSTANDER, (C, PM), SCOPED),
     "/slas/{agreement_id}/periods/{period}.csv": Page(
         submitted, period, BYSTANDER, (C, PM), SCOPED
+    ),
+    "/slas/{agreement_id}/service-reviews": Page(
+        review_open, agreement, BYSTANDER, (C, PM), SCOPED
+    ),
+    # Only a Program Manager holding the review is offered the minutes form.
+    "/slas/{agreement_id}/service-reviews/{review_id}": Page(
+        review_open, review, (C, BO), (C, PM), SCOPED, offered='name="attendees"'
+    ),
+    "/slas/{agreement_id}/extensions/new": Page(
+        review_open, agreement, (C, BO), (P, PM), SCOPED, offered='name="new_end_date"'
+    ),
+    "/slas/{agreement_id}/extensions/{extension_id}": Page(
+        extension_asked, extension, (C, PM), (C, BO), SCOPED, offered='value="approved"'
     ),
     "/admin": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
     "/admin/organizations": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
@@ -342,6 +393,18 @@ FORMS: dict[str, Form] = {
     ),
     VERSION + "/gaps/tasks/{task_id}": Form(gap_analysis, gap_task, no_fields, FOR_PARTIES),
     VERSION + "/gaps/submit": Form(gap_analysis, version, no_fields, FOR_PARTIES),
+    "/slas/{agreement_id}/service-reviews/{review_id}/minutes": Form(
+        review_open, review, lambda _t: {"held_on": "2026-11-30"}, FOR_PARTIES
+    ),
+    "/slas/{agreement_id}/extensions": Form(
+        active, agreement, lambda _t: {"new_end_date": "2028-03-31", "reason": "x"}, FOR_PARTIES
+    ),
+    "/slas/{agreement_id}/extensions/{extension_id}/confirm": Form(
+        extension_asked, extension, lambda _t: {"outcome": "approved"}, FOR_PARTIES
+    ),
+    "/slas/{agreement_id}/extensions/{extension_id}/decide": Form(
+        extension_asked, extension, lambda _t: {"outcome": "approved"}, FOR_PARTIES
+    ),
     "/admin/organizations": Form(nothing, bare, lambda _t: {"name": "Form Agency"}, FOR_ADMINS),
     "/admin/users": Form(nothing, bare, no_fields, FOR_ADMINS),
     "/admin/users/{user_id}/password": Form(nothing, user, no_fields, FOR_ADMINS),

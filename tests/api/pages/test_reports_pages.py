@@ -315,7 +315,8 @@ def test_the_period_page_says_who_each_shortfall_is_charged_to_and_flags_a_late_
     )
     client = signed_in(_email(world, C, Role.FUNCTIONAL_LEAD))
     page = client.get(_path(agreement)).text
-    assert 'id="late"' in page and "submitted late" in page
+    assert 'id="late"' in page
+    assert "submitted late" in page
     charges = page.split("Who each shortfall is charged to", 1)[1].split("</ul>", 1)[0]
     # November: two provider misses, and the customer's own metric without data
     assert re.search(

@@ -128,6 +128,7 @@ def test_every_task_kind_was_given_a_landing_page() -> None:
     handled |= {"confirm_requirements", "confirm_capabilities", "lcce_review"}
     handled |= {"submit_results", "review_results", "address_dispute", "corrective_action"}
     handled |= {"proposal_review"}  # the proposal's page
+    handled |= {"renewal_decision", "action_item", "extension_approval"}
     assert set(TASK_KINDS) == handled
 
 
