@@ -1,7 +1,7 @@
 """reporting_period.first_submitted_at: a late first submission stays flagged
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-03 11:20:00.000000
 
 Existing periods submitted once take their submission time; a period already resubmitted
@@ -15,7 +15,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0009"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
