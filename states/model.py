@@ -59,6 +59,8 @@ class SideRef(StrEnum):
     PROVIDER = "provider"
     DRAFTING = "drafting"  # the side that drafted the version
     ACTOR = "actor"  # the side of whoever caused the transition
+    OWNER = "owner"  # the side that owns the instance (a corrective action's side)
+    COUNTERPART = "counterpart"  # the side opposite the owner
 
 
 class FiredBy(StrEnum):

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from transitions import Machine
 
 from states import (
+    CORRECTIVE_ACTIONS,
     LIFECYCLE,
     REPORTING,
     FiredBy,
@@ -140,7 +141,9 @@ def _machine(spec: MachineSpec) -> Machine:
     )
 
 
-MACHINES: dict[str, Machine] = {spec.name: _machine(spec) for spec in (LIFECYCLE, REPORTING)}
+MACHINES: dict[str, Machine] = {
+    spec.name: _machine(spec) for spec in (LIFECYCLE, REPORTING, CORRECTIVE_ACTIONS)
+}
 _EFFECTS: dict[str, Mapping[str, Effect]] = {}
 
 

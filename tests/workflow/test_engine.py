@@ -10,7 +10,16 @@ from dataclasses import replace
 import pytest
 from sqlmodel import Session, select
 
-from states import LIFECYCLE, REPORTING, FiredBy, Role, Side, SpecError, validate
+from states import (
+    CORRECTIVE_ACTIONS,
+    LIFECYCLE,
+    REPORTING,
+    FiredBy,
+    Role,
+    Side,
+    SpecError,
+    validate,
+)
 from tests.helpers import World, make_world
 from workflow.engine import MACHINES, register_effects, transition_named
 from workflow.errors import Forbidden, NotAllowedNow, NotFound
@@ -23,7 +32,7 @@ def world(session: Session) -> World:
 
 
 def test_every_machine_runs_on_the_one_engine() -> None:
-    assert set(MACHINES) == {LIFECYCLE.name, REPORTING.name}
+    assert set(MACHINES) == {LIFECYCLE.name, REPORTING.name, CORRECTIVE_ACTIONS.name}
 
 
 def test_a_spec_naming_an_undeclared_effect_is_refused() -> None:
@@ -65,6 +74,7 @@ def test_lifecycle_effects_are_named_where_the_spec_says() -> None:
     assert REPORTING.transition("finalize").effects == (
         "freeze_report",
         "open_corrective_actions",
+        "detect_chronic_misses",
         "send_final_report",
     )
     assert REPORTING.transition("accept").then == "finalize"

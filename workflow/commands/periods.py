@@ -288,7 +288,7 @@ def _amend(
             "reason": amendment.reason,
             "content_hash": digest,
             "final_hash": row.final_hash,
-            "opened_tasks": [t.id for t in opened],
+            **opened,
         },
     )
     send_final_report(ctx, now, amendment=amendment.number)

@@ -13,12 +13,13 @@ from workflow.engine import complete_held_task
 from workflow.errors import NotFound
 from workflow.models import Task
 from workflow.permissions import lock_version
+from workflow.subjects.corrective_action import lock_corrective_action
 from workflow.subjects.period import lock_period
 from workflow.subjects.version import VersionSubject
 
-_TASK_OWNER = select(Task.agreement_id, Task.version_id, Task.period_id).where(
-    Task.id == sa.bindparam("task_id")
-)
+_TASK_OWNER = select(
+    Task.agreement_id, Task.version_id, Task.period_id, Task.corrective_action_id
+).where(Task.id == sa.bindparam("task_id"))
 
 
 def complete_task(
@@ -48,7 +49,12 @@ def _complete(
     owner = session.exec(_TASK_OWNER, params={"task_id": task_id}).first()
     if owner is None:
         raise NotFound("no such task")
-    agreement_id, version_id, period_id = owner
+    agreement_id, version_id, period_id, action_id = owner
+    if action_id is not None:  # a step of a corrective action (it names its period too)
+        action = lock_corrective_action(tx, action_id, actor, now)
+        task = next(t for t in action.tasks if t.id == task_id)  # read under the lock
+        complete_held_task(action, task, outcome, actor, comment=comment, now=now)
+        return task
     if period_id is not None:
         subject = lock_period(tx, agreement_id, actor, now, period_id=period_id)
         task = next(t for t in subject.tasks if t.id == task_id)  # read under the lock

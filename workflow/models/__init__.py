@@ -7,6 +7,7 @@ from workflow.models.agreements import (
     StakeholderAssignment,
 )
 from workflow.models.catalog import CatalogMeasure, CatalogSource
+from workflow.models.corrective_actions import ChronicMiss, CorrectiveAction
 from workflow.models.excusals import Excusal
 from workflow.models.measurements import Measurement, MeasurementBatch
 from workflow.models.parties import ApiToken, Delegation, LoginAttempt, Organization, User
@@ -32,6 +33,8 @@ __all__ = [
     "AuditEvent",
     "CatalogMeasure",
     "CatalogSource",
+    "ChronicMiss",
+    "CorrectiveAction",
     "Delegation",
     "Excusal",
     "Gap",

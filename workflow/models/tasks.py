@@ -43,6 +43,10 @@ class Task(SQLModel, table=True):
     version_id: int | None = Field(default=None, foreign_key="agreement_version.id", index=True)
     # Set for the tasks of a reporting cycle, which belong to no version.
     period_id: int | None = Field(default=None, foreign_key="reporting_period.id", index=True)
+    # Set for the steps of a corrective action (`workflow.subjects.corrective_action`).
+    corrective_action_id: int | None = Field(
+        default=None, foreign_key="corrective_action.id", index=True
+    )
     cycle: int = Field(default=1)
     kind: str = Field(max_length=40)
     side: str = Field(max_length=10)

@@ -4,10 +4,10 @@ Importing this package registers every machine's effects with the engine and che
 none is missing, so a spec naming an effect nobody implemented fails at import.
 """
 
-from states import LIFECYCLE, REPORTING
+from states import CORRECTIVE_ACTIONS, LIFECYCLE, REPORTING
 from workflow.engine import require_effects
-from workflow.subjects import period_effects, version_effects
+from workflow.subjects import corrective_action_effects, period_effects, version_effects
 
-require_effects(LIFECYCLE, REPORTING)
+require_effects(LIFECYCLE, REPORTING, CORRECTIVE_ACTIONS)
 
-__all__ = ["period_effects", "version_effects"]
+__all__ = ["corrective_action_effects", "period_effects", "version_effects"]

@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from states import CORRECTIVE_ACTION, REPORTING
+from states import REPORTING
 from workflow.announcements import ALL_STAKEHOLDERS
+from workflow.chronic_misses import detect_chronic_misses
+from workflow.corrective_actions import open_for_period, summary
 from workflow.engine import Firing, register_effects
-from workflow.models import PeriodDispute, Task
+from workflow.models import PeriodDispute
 from workflow.queries.periods import (
     FinalReportData,
     period_report,
@@ -80,8 +82,12 @@ def _freeze_report(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
 
 
 def _open_corrective_actions(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
-    opened = open_corrective_actions(subject, firing.now)
-    return {"opened_tasks": [t.id for t in opened]} if opened else {}
+    return open_corrective_actions(subject, firing.now)
+
+
+def _detect_chronic_misses(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
+    found = detect_chronic_misses(subject, firing.now)
+    return {"chronic_misses": [m.metric_key for m in found]} if found else {}
 
 
 def _send_final_report(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
@@ -89,28 +95,16 @@ def _send_final_report(subject: PeriodSubject, firing: Firing) -> dict[str, Any]
     return {}
 
 
-def open_corrective_actions(subject: PeriodSubject, now: datetime) -> list[Task]:
-    """A task per unexcused miss not yet given one in this period (corrective-action policy)."""
-    misses = (subject.period.results or {}).get("corrective_actions", [])
-    have = {t.title for t in subject.tasks if t.kind == CORRECTIVE_ACTION.kind}
-    wanted = []
-    for miss in misses:
-        title = f"Corrective action: {miss['metric_key']} missed in {miss['window']}"
-        if title not in have:
-            have.add(title)
-            wanted.append(
-                (
-                    title,
-                    f"{miss['metric_key']} was {miss['actual']} in {miss['window']} against a "
-                    f"target of {miss['target']}. Find the cause, plan the correction and "
-                    "report it to the customer.",
-                )
-            )
-    return subject.open_new_tasks(
-        [(CORRECTIVE_ACTION, detail) for _title, detail in wanted],
-        now=now,
-        titles=[title for title, _detail in wanted],
-    )
+def open_corrective_actions(subject: PeriodSubject, now: datetime) -> dict[str, Any]:
+    """A corrective action per unexcused miss and side charged, not yet given one; what the
+    period's audit event records of them."""
+    actions, tasks = open_for_period(subject, now)
+    if not actions:
+        return {}
+    return {
+        "corrective_actions": [summary(a) for a in actions],
+        "opened_tasks": [t.id for t in tasks],
+    }
 
 
 def send_final_report(
@@ -148,6 +142,7 @@ register_effects(
         "record_disputes": _record_disputes,
         "freeze_report": _freeze_report,
         "open_corrective_actions": _open_corrective_actions,
+        "detect_chronic_misses": _detect_chronic_misses,
         "send_final_report": _send_final_report,
     },
 )

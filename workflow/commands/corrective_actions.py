@@ -1,0 +1,34 @@
+"""Steps of a corrective action plan: submit, accept or rework, report completion, close."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from states import CORRECTIVE_ACTIONS
+from workflow.access import Actor
+from workflow.command import command
+from workflow.corrective_plan import Plan
+from workflow.engine import fire, transition_named
+from workflow.models import CorrectiveAction
+from workflow.subjects.corrective_action import lock_corrective_action
+
+
+def fire_corrective_action_event(
+    session: Session,
+    *,
+    actor: Actor,
+    action_id: int,
+    event: str,
+    now: datetime,
+    comment: str | None = None,
+    plan: Plan | None = None,
+) -> CorrectiveAction:
+    """Fire `event` on the action as `actor` (the holder of its step, or their delegate; the
+    other side's Functional Lead may decide that side's steps); one transaction."""
+    with command(session) as tx:
+        subject = lock_corrective_action(tx, action_id, actor, now, plan=plan)
+        transition = transition_named(CORRECTIVE_ACTIONS, event)
+        fire(subject, transition, actor, now=now, comment=comment)
+    return subject.action
