@@ -16,8 +16,8 @@ from workflow.models import ChronicMiss, ReportingPeriod
 from workflow.subjects.period import PeriodSubject
 
 TOPIC = "chronic_miss.detected"
-# A window counts as missed when it missed its target unexcused, or closed without its data.
-MISSED = ("missed", "missing_data")
+# A window counts when it missed its target, unexcused (a window without data is not a run).
+MISSED = ("missed",)
 BOTH_SPONSORS: dict[str, Any] = {
     "roles": [{"side": s.value, "role": Role.EXECUTIVE_SPONSOR.value} for s in Side],
     "reason": "role_holder",
