@@ -7,6 +7,7 @@ from api.routers import (
     audit,
     catalog,
     compliance,
+    corrective_actions,
     export,
     gaps,
     measurements,
@@ -30,4 +31,5 @@ ROUTERS: list[APIRouter] = [
     measurements.router,
     compliance.router,
     periods.router,
+    corrective_actions.router,
 ]
