@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api.app import create_app
-from states import Role
+from states import Role, Side
 from tests.api.route_world import (
     ADMIN,
     ANONYMOUS,
@@ -144,7 +144,7 @@ def _action_in(rw: RouteWorld, state: str) -> Target:
         )
     ).one()
     assert action_id is not None
-    steps = [
+    steps: list[tuple[str, tuple[Side, Role], dict[str, Any]]] = [
         ("submit_plan", (P, PM), {"plan": _action_plan(rw)}),
         ("accept_plan", (C, PM), {}),
         ("report_completion", (P, PM), {"comment": "done"}),
