@@ -31,6 +31,8 @@ def held_by(task: TaskView, actor: Actor) -> bool:
 def where_done(task: TaskView, actor: Actor) -> str:
     """The page that shows what the task is about and, to its holder, how to do it."""
     agreement = f"/slas/{task.agreement.id}"
+    if task.corrective_action_id is not None:  # its plan, steps and history are there
+        return f"/corrective-actions/{task.corrective_action_id}"
     if task.period is not None:
         return f"{agreement}/periods/{task.period}"
     if task.kind == "approval" and held_by(task, actor):

@@ -7,10 +7,17 @@ from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
-from states import CORRECTIVE_ACTIONS
-from workflow.access import Actor
+from states import CORRECTIVE_ACTIONS, Side
+from states.corrective_actions import COUNTERPART_ROLES
+from workflow.access import Actor, delegators_of, grants
 from workflow.errors import NotFound
-from workflow.models import Agreement, CorrectiveAction, ReportingPeriod, Task
+from workflow.models import (
+    Agreement,
+    CorrectiveAction,
+    ReportingPeriod,
+    StakeholderAssignment,
+    Task,
+)
 from workflow.queries.agreements import visible_agreement
 from workflow.queries.common import (
     AgreementRef,
@@ -87,7 +94,7 @@ def list_corrective_actions(
     *,
     sla_id: int | None = None,
     state: str | None = None,
-    period_id: int | None = None,
+    period: str | None = None,
     limit: int = 50,
     after: list[Any] | None = None,
 ) -> Slice[CorrectiveActionView]:
@@ -102,8 +109,8 @@ def list_corrective_actions(
     if sla_id is not None:
         visible_agreement(session, actor, sla_id)
         query = query.where(CorrectiveAction.agreement_id == sla_id)
-    if period_id is not None:
-        query = query.where(CorrectiveAction.period_id == period_id)
+    if period is not None:
+        query = query.where(ReportingPeriod.period == period)
     state = one_of("state", state, CORRECTIVE_ACTIONS.state_names)
     if state is not None:
         query = query.where(CorrectiveAction.state == state)
@@ -181,6 +188,44 @@ def corrective_action_detail(
             for h in row.history
         ],
     )
+
+
+def my_events(
+    session: Session, actor: Actor, detail: CorrectiveActionDetail, day: date
+) -> list[str]:
+    """The action's next events the actor may take now: as the holder of the step's task (or
+    their delegate), or, for the other side's steps, as its Program Manager or Functional
+    Lead (the rule `workflow.subjects.corrective_action` enforces)."""
+    principals = {actor.user_id, *delegators_of(session, actor.user_id, day)}
+    held = grants(session, detail.sla_id, actor, day)
+    owner = Side(detail.side)
+    allowed = []
+    for event in detail.next_events:
+        kind = CORRECTIVE_ACTIONS.transition(event).task_kind
+        for task in detail.tasks:
+            if task.kind != kind or task.state != "open":
+                continue
+            mine = task.assignee is not None and task.assignee.id in principals
+            deciding = Side(task.side) is owner.other and any(
+                g.side is owner.other and g.role in COUNTERPART_ROLES for g in held
+            )
+            if mine or deciding:
+                allowed.append(event)
+                break
+    return allowed
+
+
+def stakeholders(session: Session, agreement_id: int) -> list[tuple[Person, str, str]]:
+    """Who may own a planned action: each stakeholder with their side and role."""
+    rows = session.exec(
+        select(
+            StakeholderAssignment.user_id, StakeholderAssignment.side, StakeholderAssignment.role
+        )
+        .where(StakeholderAssignment.agreement_id == agreement_id)
+        .order_by(col(StakeholderAssignment.side), col(StakeholderAssignment.role))
+    ).all()
+    who = people(session, [r[0] for r in rows])
+    return [(who[u], side, role) for u, side, role in rows if u in who]
 
 
 def _view(row: CorrectiveAction, agreement: Agreement, period: str) -> CorrectiveActionView:

@@ -33,6 +33,7 @@ class TaskView(View):
     agreement: AgreementRef
     version_number: int | None
     period: str | None = None  # a reporting period's task: its period (2027-01)
+    corrective_action_id: int | None = None  # a step of a corrective action: the action
     kind: str
     title: str
     detail: str
@@ -165,6 +166,7 @@ def views(
             agreement=agreements[t.agreement_id],
             version_number=numbers.get(t.version_id),
             period=periods.get(t.period_id),
+            corrective_action_id=t.corrective_action_id,
             kind=t.kind,
             title=t.title,
             detail=t.detail,

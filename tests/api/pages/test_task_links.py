@@ -127,6 +127,8 @@ def test_every_task_kind_was_given_a_landing_page() -> None:
     handled = {"approval", "review", "rework", "follow_up", "annual_review", "service_review"}
     handled |= {"confirm_requirements", "confirm_capabilities", "lcce_review"}
     handled |= {"submit_results", "review_results", "address_dispute", "corrective_action"}
+    handled |= {"corrective_plan_review", "corrective_action_completion"}
+    handled |= {"corrective_action_closure"}
     assert set(TASK_KINDS) == handled
 
 
