@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from states import CORRECTIVE_ACTION, CORRECTIVE_ACTIONS, CorrectiveActionState, Side
+from workflow.chronic_misses import open_chronic_misses
 from workflow.command import Command
 from workflow.engine import run
 from workflow.models import CorrectiveAction, Task
@@ -23,6 +24,15 @@ from workflow.subjects.period import PeriodSubject
 from workflow.transaction import flush
 
 CANCELLED = CorrectiveActionState.CANCELLED
+
+__all__ = [
+    "cancel_for_excusal",
+    "open_chronic_misses",  # the service review's agenda (workflow.chronic_misses)
+    "open_for_miss",
+    "open_for_period",
+    "reopen_after_withdrawal",
+    "summary",
+]
 
 
 def open_for_period(

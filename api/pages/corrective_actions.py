@@ -184,7 +184,9 @@ def fire(
                 plan=plan,
             )
         except InvalidInput as exc:
-            problems, error = exc.errors, (exc.message, 422)
+            problems = exc.errors
+            short = "The plan is not complete: see the fields marked below."
+            error = (short if event == "submit_plan" and problems else exc.message, 422)
         except NotAllowedNow as exc:
             error = (exc.message, 409)
         except Forbidden as exc:

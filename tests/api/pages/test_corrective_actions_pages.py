@@ -3,14 +3,17 @@ decisions with a confirmation step, and the history; My tasks and task links lea
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from states import Role
-from tests.api.pages.conftest import CSRF_FIELD, Client
+from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client, Site, screenshot
 from tests.helpers import C, P, World
 from tests.workflow.commands.test_periods import DEC_1, NOVEMBER
 from tests.workflow.test_compliance_sql import store
@@ -137,3 +140,41 @@ def test_plan_accept_complete_close_through_the_page(world: World, signed_in: Cl
     for step in ("submit plan", "accept plan", "report completion", "confirm closure"):
         assert step in history
     assert "Paging is live" in history
+
+
+def test_the_provider_plans_in_the_browser_and_the_customer_accepts(
+    page: Page, site: Site, request: pytest.FixtureRequest
+) -> None:
+    world = site.world
+    action = _final_november(world)
+    path = f"/corrective-actions/{action.id}"
+    page.goto(f"/signin?next={path}")
+    page.get_by_label("Email").fill(site.email(P, PM))
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(f"{path}$"))
+    form = page.get_by_role("form", name="The plan")
+    form.get_by_role("button", name="Submit the plan").click()
+    expect(page.get_by_role("alert")).to_contain_text("root_cause")
+    form = page.get_by_role("form", name="The plan")
+    expect(form.get_by_label("Root cause")).to_have_attribute("aria-invalid", "true")
+    form.get_by_label("Root cause").fill("Invoices keyed after the cut-off")
+    form.locator("#description-0").fill("Monitor the nightly batch")
+    form.locator("#owner-0").select_option(str(world.who(P, Role.TECHNICAL_LEAD).user_id))
+    form.locator("#due-0").fill((DEC_1.date() + timedelta(days=10)).isoformat())
+    form.get_by_label("Target date").fill((DEC_1.date() + timedelta(days=30)).isoformat())
+    screenshot(page, "corrective-action-plan", request)
+    form.get_by_role("button", name="Submit the plan").click()
+    expect(page.get_by_role("status")).to_have_text("You submitted the plan.")
+    expect(page.locator("#plan-actions")).to_contain_text("Monitor the nightly batch")
+
+    page.context.clear_cookies()
+    page.goto(f"/signin?next={path}")
+    page.get_by_label("Email").fill(site.email(C, PM))
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Accept the plan…").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Accept the plan")
+    page.get_by_role("button", name="Confirm: Accept the plan").click()
+    expect(page.get_by_role("status")).to_have_text("You accepted the plan.")
+    assert _state(world, action) == "in_progress"
