@@ -33,6 +33,7 @@ from workflow.corrective_actions import (
 )
 from workflow.corrective_plan import Plan, PlannedAction
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow
+from workflow.example import load_example
 from workflow.models import (
     Agreement,
     AuditEvent,
@@ -122,6 +123,20 @@ def _step(
         now=world.tick(),
         **kw,
     )
+
+
+def _month(year: int, month: int, invoices: float) -> list[Any]:
+    """A month of readings: invoice-payment-timeliness at `invoices`, every other metric at
+    its target (a period is not submitted while a provider metric has no data); in the last
+    month of a quarter, the quarterly metrics too."""
+    readings = [o(METRIC, local(year, month, 15), invoices)]
+    for metric in load_example()["metrics"]:
+        closes = metric["window"] == "month" or month % 3 == 0
+        if metric["key"] != METRIC and closes:
+            target = float(metric["target"])
+            value = target / 2 if metric["direction"] == "lower_is_better" else target
+            readings.append(o(metric["key"], local(year, month, 16), value))
+    return readings
 
 
 def _open_steps(world: World, action: CorrectiveAction) -> list[tuple[str, str, int | None]]:
@@ -414,8 +429,7 @@ def test_three_consecutive_misses_escalate_once_as_a_chronic_miss(
     world: World, active: Agreement
 ) -> None:
     assert active.id is not None
-    later = [o(METRIC, local(2026, 12, 15), 95.0), o(METRIC, local(2027, 1, 15), 94.0)]
-    later.append(o(METRIC, local(2027, 2, 15), 93.0))
+    later = [*_month(2026, 12, 95.0), *_month(2027, 1, 94.0), *_month(2027, 2, 93.0)]
     store(world.session, active.id, later)
     _finalize(world, active, "2026-11", DEC_1)
     _finalize(world, active, "2026-12", datetime(2027, 1, 4, 15, tzinfo=UTC))
@@ -460,7 +474,7 @@ def test_the_agreement_sets_how_many_misses_are_chronic(world: World, active: Ag
         agreement.chronic_miss_windows = 2
         world.session.add(agreement)
         tx.audit(action="test.setup", now=world.now, agreement_id=active.id)
-    store(world.session, active.id, [o(METRIC, local(2026, 12, 15), 95.0)])
+    store(world.session, active.id, _month(2026, 12, 95.0))
     _finalize(world, active, "2026-11", DEC_1)
     _finalize(world, active, "2026-12", datetime(2027, 1, 4, 15, tzinfo=UTC))
     [chronic] = [m for m in open_chronic_misses(world.session, active.id) if m.metric_key == METRIC]
