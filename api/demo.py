@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from api.demo_corrective import add_corrective_action_story
 from api.demo_governance import add_service_review
 from api.demo_history import HISTORY, add_history
 from api.demo_proposals import propose_excusal
@@ -169,6 +170,8 @@ def load_demo(
         now=driver.tick(),
     )
 
+    # Its story runs in the past from `start` and gives the clock back (api/demo_corrective.py).
+    corrective = add_corrective_action_story(driver, driver.create, until=now - _LEAD_TIME)
     for title, story in _STORIES:
         # The draft is the provider's, so both sides appear as drafters.
         drafter = driver.who(P if story == "draft" else C, Role.PROGRAM_MANAGER)
@@ -187,6 +190,8 @@ def load_demo(
         elif story == "joint_review":
             driver.to_joint_review(agreement)
         result.agreements.append(_summary(session, agreement))
+    if corrective is not None:
+        result.agreements.append(_summary(session, corrective))
     return result
 
 

@@ -14,6 +14,11 @@ from typing import Literal
 _AGREEMENT = "agreement {id, key, title}, version {number, modification_number}"
 _TRANSITION = f"{_AGREEMENT}, actor, comment"
 _TASK = "task {id, kind, title, side, role, due_on; detail optional}"
+_CORRECTIVE = (
+    "agreement {id, key, title}, period {label}, corrective_action {id, metric_key, window, "
+    "side, state, root_cause, actions [{description, owner_id, due_on}], target_date}, "
+    "event, to_state, actor, comment"
+)
 
 TOPICS: dict[str, str] = {
     "task.assigned": f"a task was opened for the recipient: {_AGREEMENT}, {_TASK}",
@@ -56,6 +61,19 @@ TOPICS: dict[str, str] = {
     ),
     "period.amended": (
         "a final report was corrected: as period.final, plus amendment (its number)"
+    ),
+    "corrective_action.plan_submitted": (
+        f"the owner side submitted a corrective action plan: {_CORRECTIVE}"
+    ),
+    "corrective_action.plan_accepted": f"the other side accepted the plan: {_CORRECTIVE}",
+    "corrective_action.rework_requested": (f"the other side sent the plan back: {_CORRECTIVE}"),
+    "corrective_action.completion_reported": (
+        f"the owner side reported the plan carried out: {_CORRECTIVE}"
+    ),
+    "corrective_action.closed": f"the other side confirmed closure: {_CORRECTIVE}",
+    "chronic_miss.detected": (
+        "a metric missed its target in consecutive windows, to both Executive Sponsors: "
+        "agreement {id, key, title}, period {label}, metric_key, windows, threshold"
     ),
     "digest.daily": "the day's messages in one: items [{topic, subject, summary, link}]",
     "proposal.made": (
@@ -132,9 +150,24 @@ TASK_ASKS: dict[str, TaskAsk] = {
         "misses as agreed, then resubmit with a comment that answers each point.",
     ),
     "corrective_action": TaskAsk(
-        "Corrective action needed",
-        "A service level was missed in a final report. Find the cause, plan the correction "
-        "with the customer, and mark the task done when it is in place.",
+        "Corrective action plan needed",
+        "A service level was missed in a final report and charged to your side. Find the "
+        "root cause and submit a plan: actions with owners and due dates, and a target date. "
+        "The other side accepts it or asks for rework.",
+    ),
+    "corrective_plan_review": TaskAsk(
+        "Review a corrective action plan",
+        "The other side submitted its plan to correct a missed service level. Accept it, or "
+        "ask for rework saying what is missing.",
+    ),
+    "corrective_action_completion": TaskAsk(
+        "Carry out the corrective action plan",
+        "Your side's plan was accepted. Carry it out, then report its completion with a "
+        "comment on what was done.",
+    ),
+    "corrective_action_closure": TaskAsk(
+        "Confirm a corrective action",
+        "The other side reports its corrective action complete. Check it and confirm closure.",
     ),
     "proposal_review": TaskAsk(
         "The other side proposes a change",

@@ -1,5 +1,11 @@
 """The machines as data: states, events, guards, task templates and reminder policy."""
 
+from states.corrective_actions import (
+    CORRECTIVE_ACTION,
+    CORRECTIVE_ACTIONS,
+    DEFAULT_CHRONIC_MISS_WINDOWS,
+    CorrectiveActionState,
+)
 from states.extensions import EXTENSION, ExtensionState
 from states.lifecycle import FOLLOW_UP, LIFECYCLE, VersionState
 from states.model import (
@@ -20,7 +26,6 @@ from states.model import (
 )
 from states.proposals import PROPOSAL, ProposalKind, ProposalState
 from states.reporting import (
-    CORRECTIVE_ACTION,
     DEFAULT_REPORTING_DAY,
     REPORTING,
     SUBMIT_RESULTS,
@@ -32,10 +37,16 @@ validate(LIFECYCLE)
 validate(REPORTING)
 validate(PROPOSAL)
 validate(EXTENSION)
+validate(CORRECTIVE_ACTIONS)
 
 # Every task kind of every machine, by name: a task row names only its kind.
 TASK_KINDS: dict[str, TaskKind] = {k.name: k for k in LIFECYCLE.task_kinds}
-for _kind in (*REPORTING.task_kinds, *PROPOSAL.task_kinds, *EXTENSION.task_kinds):
+for _kind in (
+    *REPORTING.task_kinds,
+    *PROPOSAL.task_kinds,
+    *EXTENSION.task_kinds,
+    *CORRECTIVE_ACTIONS.task_kinds,
+):
     if _kind.name in TASK_KINDS:
         raise SpecError(f"task kind {_kind.name!r} is declared by two machines")
     TASK_KINDS[_kind.name] = _kind
@@ -48,6 +59,8 @@ def task_kind(name: str) -> TaskKind:
 
 __all__ = [
     "CORRECTIVE_ACTION",
+    "CORRECTIVE_ACTIONS",
+    "DEFAULT_CHRONIC_MISS_WINDOWS",
     "DEFAULT_REPORTING_DAY",
     "EXTENSION",
     "FOLLOW_UP",
@@ -57,6 +70,7 @@ __all__ = [
     "SUBMIT_RESULTS",
     "TASK_KINDS",
     "Action",
+    "CorrectiveActionState",
     "ExtensionState",
     "FiredBy",
     "GovernanceCalendar",

@@ -59,7 +59,9 @@ class SideRef(StrEnum):
     PROVIDER = "provider"
     DRAFTING = "drafting"  # the side that drafted the version
     ACTOR = "actor"  # the side of whoever caused the transition
-    COUNTERPART = "counterpart"  # the other side of whoever proposed (a proposal's reviewer)
+    OWNER = "owner"  # the side that owns the instance (a corrective action's side)
+    # The other side: of whoever proposed (a proposal's reviewer), or of the owner.
+    COUNTERPART = "counterpart"
 
 
 class FiredBy(StrEnum):

@@ -66,16 +66,6 @@ SUBMIT_RESULTS = TaskTemplate(
     title="Submit the period's results",
 )
 
-# One per unexcused miss of a final report, under the corrective-action remedy policy.
-CORRECTIVE_ACTION = TaskTemplate(
-    "corrective_action",
-    SideRef.PROVIDER,
-    PM,
-    10,
-    escalation_roles=(ES,),
-    title="Plan and report the corrective action for a missed service level",
-)
-
 REPORTING = MachineSpec(
     name="reporting_period",
     subject="period",
@@ -145,7 +135,12 @@ REPORTING = MachineSpec(
             (ACCEPTED,),
             FINAL,
             FiredBy.SYSTEM,
-            effects=("freeze_report", "open_corrective_actions", "send_final_report"),
+            effects=(
+                "freeze_report",
+                "open_corrective_actions",
+                "detect_chronic_misses",
+                "send_final_report",
+            ),
             description="the accepted report is frozen and sent to both sides",
         ),
     ),
@@ -156,7 +151,13 @@ REPORTING = MachineSpec(
         ),
         "record_disputes": "record each disputed metric with its reason",
         "freeze_report": "freeze the accepted results by their content hash",
-        "open_corrective_actions": "a corrective-action task per unexcused miss",
+        "open_corrective_actions": (
+            "a corrective action (states.CORRECTIVE_ACTIONS) per unexcused miss and side charged"
+        ),
+        "detect_chronic_misses": (
+            "a run of consecutive misses of one metric is a chronic miss: both Executive "
+            "Sponsors are told, the next service review lists it"
+        ),
         "send_final_report": "mail the final report to every stakeholder",
     },
     guards={
@@ -176,7 +177,6 @@ REPORTING = MachineSpec(
             "review the period's results",
         ),
         TaskKind("address_dispute", (Outcome("done", fires="resubmit"),), "answer a dispute"),
-        TaskKind("corrective_action", (Outcome("done"),), "correct a missed service level"),
     ),
     actions=(
         Action(

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from transitions import Machine
 
 from states import (
+    CORRECTIVE_ACTIONS,
     EXTENSION,
     LIFECYCLE,
     PROPOSAL,
@@ -143,7 +144,8 @@ def _machine(spec: MachineSpec) -> Machine:
 
 
 MACHINES: dict[str, Machine] = {
-    spec.name: _machine(spec) for spec in (LIFECYCLE, REPORTING, PROPOSAL, EXTENSION)
+    spec.name: _machine(spec)
+    for spec in (LIFECYCLE, REPORTING, PROPOSAL, EXTENSION, CORRECTIVE_ACTIONS)
 }
 _EFFECTS: dict[str, Mapping[str, Effect]] = {}
 

@@ -146,6 +146,37 @@ class FinalReport(About):
     trend: dict[str, Any] | None
 
 
+class CorrectiveActionRef(Payload):
+    id: int | None
+    metric_key: str
+    window: str
+    side: str
+    state: str
+    root_cause: str | None
+    actions: list[dict[str, Any]]
+    target_date: str | None
+
+
+class CorrectiveActionMoved(About):
+    """A step of a corrective action, to both sides' Program Managers."""
+
+    period: PeriodRef
+    corrective_action: CorrectiveActionRef
+    event: str
+    to_state: str
+    actor: str
+    comment: str | None
+
+
+class ChronicMissDetected(About):
+    """Consecutive misses of one metric, to both Executive Sponsors."""
+
+    period: PeriodRef
+    metric_key: str
+    windows: list[str]
+    threshold: int
+
+
 class Digest(Payload):
     date: str
     items: list[dict[str, Any]]
@@ -178,6 +209,12 @@ PAYLOADS: dict[str, type[Payload]] = {
     "period.amended": FinalReport,
     "proposal.made": ProposalMoved,
     "proposal.decided": ProposalMoved,
+    "corrective_action.plan_submitted": CorrectiveActionMoved,
+    "corrective_action.plan_accepted": CorrectiveActionMoved,
+    "corrective_action.rework_requested": CorrectiveActionMoved,
+    "corrective_action.completion_reported": CorrectiveActionMoved,
+    "corrective_action.closed": CorrectiveActionMoved,
+    "chronic_miss.detected": ChronicMissDetected,
     "digest.daily": Digest,
 }
 

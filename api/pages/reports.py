@@ -27,6 +27,7 @@ from workflow.access import Actor
 from workflow.compliance import ComplianceReport
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow
 from workflow.queries.agreements import visible_agreement
+from workflow.queries.corrective_actions import list_corrective_actions
 from workflow.queries.periods import (
     PeriodDetail,
     list_periods,
@@ -64,6 +65,8 @@ DONE_WORDS = {
 }
 
 
+# Every miss of a period, both sides (a period has a few dozen metric-windows at most).
+ACTIONS_SHOWN = 200
 # Forty years of monthly periods; older ones stay in the API (`GET …/periods?cursor=`).
 PERIODS_SHOWN = 500
 
@@ -140,6 +143,9 @@ def _period_page(
             "events": _my_events(detail, actor),
             "labels": EVENT_LABELS,
             "may_amend": detail.state == "final",
+            "corrective_actions": list_corrective_actions(
+                session, actor, sla_id=agreement_id, period=period, limit=ACTIONS_SHOWN
+            ).items,
             "error": error,
             "reasons": reasons or [],
             "form": form or {},

@@ -33,6 +33,8 @@ def where_done(task: TaskView, actor: Actor) -> str:
     agreement = f"/slas/{task.agreement.id}"
     if task.proposal_id is not None:
         return f"/proposals/{task.proposal_id}"
+    if task.corrective_action_id is not None:  # its plan, steps and history are there
+        return f"/corrective-actions/{task.corrective_action_id}"
     if task.period is not None:
         return f"{agreement}/periods/{task.period}"
     if task.kind == "approval" and held_by(task, actor):

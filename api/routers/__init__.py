@@ -7,6 +7,7 @@ from api.routers import (
     audit,
     catalog,
     compliance,
+    corrective_actions,
     export,
     gaps,
     governance,
@@ -34,4 +35,5 @@ ROUTERS: list[APIRouter] = [
     periods.router,
     proposals.router,
     governance.router,
+    corrective_actions.router,
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api.app import create_app
-from states import Role
+from states import Role, Side
 from tests.api.route_world import (
     ADMIN,
     ANONYMOUS,
@@ -46,12 +46,14 @@ from tests.api.route_world import (
 from tests.catalog_workbooks import hr_workbook
 from tests.conftest import _truncate_all
 from tests.helpers import make_world
+from workflow import commands
 from workflow.commands.calendar_jobs import run_calendar
 from workflow.commands.extensions import request_extension
 from workflow.content import dump_metrics, dump_terms
+from workflow.corrective_plan import Plan, PlannedAction
 from workflow.db import make_engine
 from workflow.example import example_content
-from workflow.models import ServiceReview
+from workflow.models import CorrectiveAction, ServiceReview
 
 API = "/api/v1"
 PM, BO, ES = Role.PROGRAM_MANAGER, Role.BUSINESS_OWNER, Role.EXECUTIVE_SPONSOR
@@ -141,6 +143,58 @@ def excused(rw: RouteWorld) -> Target:
     return rw.proposal(accepted=True)
 
 
+def _action_in(rw: RouteWorld, state: str) -> Target:
+    """A final November whose invoice-payment-timeliness action has reached `state`."""
+    target = rw.period("final")
+    rw.session.rollback()
+    action_id = rw.session.exec(
+        select(CorrectiveAction.id).where(
+            CorrectiveAction.agreement_id == target.sla_id,
+            CorrectiveAction.metric_key == "invoice-payment-timeliness",
+        )
+    ).one()
+    assert action_id is not None
+    steps: list[tuple[str, tuple[Side, Role], dict[str, Any]]] = [
+        ("submit_plan", (P, PM), {"plan": _action_plan(rw)}),
+        ("accept_plan", (C, PM), {}),
+        ("report_completion", (P, PM), {"comment": "done"}),
+    ]
+    reached = {"open": 0, "plan_submitted": 1, "in_progress": 2, "completed": 3}[state]
+    for event, (side, role), kw in steps[:reached]:
+        commands.fire_corrective_action_event(
+            rw.session,
+            actor=rw.driver.who(side, role),
+            action_id=action_id,
+            event=event,
+            now=DEC_1,
+            **kw,
+        )
+    rw.session.rollback()
+    return Target(target.sla_id, ids={"action": action_id})
+
+
+def _action_plan(rw: RouteWorld) -> Plan:
+    due = DEC_1.date() + timedelta(days=10)
+    owner = rw.driver.who(P, TL).user_id
+    return Plan("batch job down", (PlannedAction("monitor it", owner, due),), due)
+
+
+def action_open(rw: RouteWorld) -> Target:
+    return _action_in(rw, "open")
+
+
+def action_plan_submitted(rw: RouteWorld) -> Target:
+    return _action_in(rw, "plan_submitted")
+
+
+def action_in_progress(rw: RouteWorld) -> Target:
+    return _action_in(rw, "in_progress")
+
+
+def action_completed(rw: RouteWorld) -> Target:
+    return _action_in(rw, "completed")
+
+
 def token(rw: RouteWorld) -> Target:
     return rw.throwaway_token()
 
@@ -199,6 +253,24 @@ def event(name: str, **body: Any) -> Fill:
 def period_event(name: str, **body: Any) -> Fill:
     def fill(_rw: RouteWorld, t: Target) -> Call:
         return Call({"sla_id": t.sla_id, "period": PERIOD, "event": name}, json=body)
+
+    return fill
+
+
+def corrective_action(_rw: RouteWorld, t: Target) -> Call:
+    return Call({"action_id": t.ids["action"]})
+
+
+def action_event(name: str, **body: Any) -> Fill:
+    def fill(rw: RouteWorld, t: Target) -> Call:
+        if name == "submit_plan":
+            plan = _action_plan(rw)
+            body.update(
+                root_cause=plan.root_cause,
+                actions=[a.stored() for a in plan.actions],
+                target_date=str(plan.target_date),
+            )
+        return Call({"action_id": t.ids["action"], "event": name}, json=body)
 
     return fill
 
@@ -424,6 +496,7 @@ ADMIN_ONLY = (401, 401, 403, 403)  # + the administrator's success status
 
 EVENTS = f"{API}/slas/{{sla_id}}/versions/{{number}}/events/{{event}}"
 PERIOD_EVENTS = f"{API}/slas/{{sla_id}}/periods/{{period}}/events/{{event}}"
+ACTION_EVENTS = f"{API}/corrective-actions/{{action_id}}/events/{{event}}"
 
 ROUTES: dict[tuple[str, str], list[Case]] = {
     # The caller, organisations, users, tokens, delegations
@@ -708,6 +781,55 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ("POST", f"{API}/slas/{{sla_id}}/service-reviews/{{review_id}}/minutes"): [
         Case("minutes", service_review_open, minutes, (C, BO), (C, PM), scoped(403, 200))
     ],
+    # Corrective actions: the owner side plans and reports, the other side decides.
+    ("GET", f"{API}/corrective-actions"): [
+        Case("list", action_open, bare, BYSTANDER, (C, PM), (401, 401, 200, 200, 200))
+    ],
+    ("GET", f"{API}/corrective-actions/{{action_id}}"): [
+        Case("read", action_open, corrective_action, BYSTANDER, (C, PM), scoped(200, 200))
+    ],
+    ("POST", ACTION_EVENTS): [
+        Case(
+            "submit_plan",
+            action_open,
+            action_event("submit_plan"),
+            (C, PM),
+            (P, PM),
+            scoped(403, 200),
+        ),
+        Case(
+            "accept_plan",
+            action_plan_submitted,
+            action_event("accept_plan"),
+            (P, PM),
+            (C, FL),
+            scoped(403, 200),
+        ),
+        Case(
+            "request_rework",
+            action_plan_submitted,
+            action_event("request_rework", comment="say why"),
+            (P, PM),
+            (C, PM),
+            scoped(403, 200),
+        ),
+        Case(
+            "report_completion",
+            action_in_progress,
+            action_event("report_completion", comment="done"),
+            (C, PM),
+            (P, PM),
+            scoped(403, 200),
+        ),
+        Case(
+            "confirm_closure",
+            action_completed,
+            action_event("confirm_closure"),
+            (P, PM),
+            (C, PM),
+            scoped(403, 200),
+        ),
+    ],
 }
 
 
@@ -811,7 +933,14 @@ def test_every_api_route_has_an_entry() -> None:
 
 
 # A path naming one of these reaches into an agreement: a stranger must get 404 there.
-AGREEMENT_SCOPED = ("{sla_id}", "{gap_id}", "{task_id}", "{proposal_id}", "{excusal_id}")
+AGREEMENT_SCOPED = (
+    "{sla_id}",
+    "{gap_id}",
+    "{task_id}",
+    "{proposal_id}",
+    "{excusal_id}",
+    "{action_id}",
+)
 
 
 def test_the_table_keeps_the_conventions() -> None:

@@ -28,6 +28,7 @@ from workflow.models import (
     Agreement,
     AgreementVersion,
     ApiToken,
+    CorrectiveAction,
     Measurement,
     Organization,
     Proposal,
@@ -288,6 +289,7 @@ def test_demo_loads_agreements_in_every_working_state(
     for key, _number, state in versions:
         states.setdefault(key, []).append(state)
     assert sorted(states.values()) == [
+        ["active"],  # the corrective action plan in progress (api/demo_corrective.py)
         ["active", "draft"],
         ["approval"],
         ["draft"],
@@ -323,10 +325,30 @@ def test_demo_loads_agreements_in_every_working_state(
     )
     assert waiting == [("excusal", "open", "customer")]
     assert "it waits for the customer Program Manager" in out
-    readings = _rows(run.database_url, select(Measurement.metric_key, Measurement.observed_at))
+    [main] = _rows(
+        run.database_url,
+        select(ReportingPeriod.agreement_id).where(
+            ReportingPeriod.period == period[1], ReportingPeriod.state == "submitted"
+        ),
+    )
+    readings = _rows(
+        run.database_url,
+        select(Measurement.metric_key, Measurement.observed_at).where(
+            Measurement.agreement_id == main
+        ),
+    )
     days = {observed_at.date() for _, observed_at in readings}
     assert len(days) >= 50  # about eight weeks, daily (the first day may be cut at 1 October)
     assert len(readings) == 15 * len(days)  # every metric, every day
+    # A corrective action plan is in progress: submitted by the provider, accepted by the
+    # customer, its actions due after today.
+    [(metric, actions, side)] = _rows(
+        run.database_url,
+        select(CorrectiveAction.metric_key, CorrectiveAction.actions, CorrectiveAction.side).where(
+            CorrectiveAction.state == "in_progress"
+        ),
+    )
+    assert (metric, side, len(actions)) == ("invoice-payment-timeliness", "provider", 3)
     # A service review was held: minutes on record, its action items open for their owners.
     held = re.search(r"service review of (\d{4}-Q\d) was held", out)
     assert held is not None, out
@@ -343,7 +365,7 @@ def test_demo_if_empty_does_nothing_on_a_loaded_database(run: Cli, tmp_path: Pat
     again = run.ok("demo", "--tokens-file", str(tokens), "--if-empty")
     assert "already has organisations; demo not loaded" in again.stdout
     assert tokens.read_text() == first
-    assert len(_rows(run.database_url, select(Agreement.id))) == 5
+    assert len(_rows(run.database_url, select(Agreement.id))) == 6
     run.refused(
         "demo", "--tokens-file", str(tokens),
         says="an organisation named 'Department of Examples' already exists",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from email.message import EmailMessage
 
 import pytest
@@ -19,7 +20,8 @@ from tests.notifications.smtp import HOST, Mailbox, smtp_server
 from tests.workflow.commands.test_periods import DEC_1, NOVEMBER, assert_no_html
 from tests.workflow.test_compliance_sql import store
 from workflow import commands
-from workflow.models import OutboxMessage
+from workflow.corrective_plan import Plan, PlannedAction
+from workflow.models import CorrectiveAction, OutboxMessage
 
 BASE_URL = "http://accord.test"
 
@@ -133,3 +135,51 @@ def test_a_final_report_is_rendered_when_sent_with_its_grid_and_trend(
     assert "Pay and leave" not in grid  # quarterly: not reported in this period
     # The charts show the six months up to the period, the grid only the period.
     assert "2026-06-01 to 2026-11-30, as recorded when this report was made." in page
+
+
+def test_a_corrective_action_plan_reaches_both_program_managers(
+    world: World, engine: Engine, post: tuple[Mailbox, int]
+) -> None:
+    agreement = world.create()
+    world.to_active(agreement)
+    assert agreement.id is not None
+    store(world.session, agreement.id, NOVEMBER)
+    world.now = DEC_1
+    commands.open_due_periods(world.session, now=DEC_1)
+    for event, side, role in (
+        ("submit", P, Role.PROGRAM_MANAGER),
+        ("accept", C, Role.FUNCTIONAL_LEAD),
+    ):
+        commands.fire_period_event(
+            world.session,
+            actor=world.who(side, role),
+            agreement_id=agreement.id,
+            period="2026-11",
+            event=event,
+            now=world.tick(),
+        )
+    deliver(world, engine, post)
+    action = world.session.exec(
+        select(CorrectiveAction).where(CorrectiveAction.metric_key == "invoice-payment-timeliness")
+    ).one()
+    assert action.id is not None
+    due = DEC_1.date() + timedelta(days=10)
+    pm = world.who(P, Role.PROGRAM_MANAGER)
+    commands.fire_corrective_action_event(
+        world.session,
+        actor=pm,
+        action_id=action.id,
+        event="submit_plan",
+        now=world.tick(),
+        plan=Plan("Batch job down", (PlannedAction("Monitor the batch", pm.user_id, due),), due),
+    )
+    sent = deliver(world, engine, post)
+    plans = [m for m in sent if "submitted a corrective action plan" in str(m["Subject"])]
+    managers = {world.who(side, Role.PROGRAM_MANAGER).email for side in (C, P)}
+    assert Counter(to(m) for m in plans) == Counter(managers)
+    plain = plans[0].get_body(("plain",))
+    assert plain is not None
+    assert "Monitor the batch" in plain.get_content()
+    assert f"{BASE_URL}/corrective-actions/{action.id}" in plain.get_content()
+    review = [m for m in sent if m not in plans]
+    assert [to(m) for m in review] == [world.who(C, Role.PROGRAM_MANAGER).email]  # its task

@@ -120,8 +120,94 @@ def _proposal(state: str) -> dict[str, Any]:
     }
 
 
+PERIOD_REF = {
+    "label": "2026-11",
+    "first_day": "2026-11-01",
+    "last_day": "2026-11-30",
+    "state": "final",
+    "round": 1,
+}
+
+
+def _corrective(event: str, to_state: str, comment: str | None = None) -> dict[str, Any]:
+    """The payload `workflow.subjects.corrective_action_effects` writes for each step."""
+    return {
+        "agreement": AGREEMENT,
+        "version": {"id": None, "number": None, "modification_number": None, "state": None},
+        "period": PERIOD_REF,
+        "corrective_action": {
+            "id": 3,
+            "metric_key": "invoice-payment-timeliness",
+            "window": "2026-11",
+            "side": "provider",
+            "state": to_state,
+            "root_cause": "Invoices keyed after the cut-off",
+            "actions": [
+                {"description": "Monitor the nightly batch", "owner_id": 5, "due_on": "2026-12-11"}
+            ],
+            "target_date": "2026-12-31",
+        },
+        "event": event,
+        "to_state": to_state,
+        "actor": "Dana Diaz",
+        "comment": comment,
+    }
+
+
+CORRECTIVE_LINK = f"{BASE}/corrective-actions/3"
+CORRECTIVE_FACTS = ["invoice-payment-timeliness", "2026-11", "provider", "Dana Diaz"]
+
 # topic -> (payload, the link the email points to, facts both parts must state)
 EXAMPLES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
+    "corrective_action.plan_submitted": (
+        _corrective("submit_plan", "plan_submitted"),
+        CORRECTIVE_LINK,
+        [
+            *CORRECTIVE_FACTS,
+            "Invoices keyed after the cut-off",
+            "Monitor the nightly batch",
+            "Thursday 31 December 2026",
+            "accepts the plan or asks for rework",
+        ],
+    ),
+    "corrective_action.plan_accepted": (
+        _corrective("accept_plan", "in_progress"),
+        CORRECTIVE_LINK,
+        [*CORRECTIVE_FACTS, "in progress", "reports completion"],
+    ),
+    "corrective_action.rework_requested": (
+        _corrective("request_rework", "open", comment="Name the root cause, not the symptom"),
+        CORRECTIVE_LINK,
+        [*CORRECTIVE_FACTS, "back for rework", "Name the root cause, not the symptom"],
+    ),
+    "corrective_action.completion_reported": (
+        _corrective("report_completion", "completed", comment="Monitoring is live"),
+        CORRECTIVE_LINK,
+        [*CORRECTIVE_FACTS, "Monitoring is live", "confirms closure"],
+    ),
+    "corrective_action.closed": (
+        _corrective("confirm_closure", "closed"),
+        CORRECTIVE_LINK,
+        [*CORRECTIVE_FACTS, "closed it"],
+    ),
+    "chronic_miss.detected": (
+        {
+            "agreement": AGREEMENT,
+            "version": {"id": None, "number": None, "modification_number": None, "state": None},
+            "period": PERIOD_REF,
+            "metric_key": "invoice-payment-timeliness",
+            "windows": ["2026-09", "2026-10", "2026-11"],
+            "threshold": 3,
+        },
+        f"{SLA_LINK}/periods/2026-11",
+        [
+            "invoice-payment-timeliness",
+            "2026-09, 2026-10, 2026-11",
+            "3 consecutive misses",
+            "Executive Sponsors",
+            "service review",
+        ],
+    ),
     "task.assigned": (
         {"agreement": AGREEMENT, "version": VERSION, "task": TASK},
         TASK_LINK,
@@ -401,7 +487,7 @@ def test_the_task_assigned_subject_says_what_the_kind_asks() -> None:
         )
         assert ask.request in rendered.text
         subjects.add(rendered.subject)
-    assert len(subjects) == len(TASK_ASKS) == 14
+    assert len(subjects) == len(TASK_ASKS) == 17
     unknown = _render(
         "task.assigned",
         {**EXAMPLES["task.assigned"][0], "task": {**TASK, "kind": "a_kind_added_later"}},

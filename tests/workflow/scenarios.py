@@ -250,7 +250,7 @@ PATHS: tuple[Path, ...] = (
                 (("corrective_action", P, PM), ("corrective_action", P, PM)),
                 ("period.final", "task.assigned", "task.assigned"),
                 then="finalize",
-                note="one corrective-action task per unexcused miss",
+                note="a corrective action per unexcused miss and side charged; chronic misses",
             ),
         ),
     ),

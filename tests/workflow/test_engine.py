@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from states import (
+    CORRECTIVE_ACTIONS,
     EXTENSION,
     LIFECYCLE,
     PROPOSAL,
@@ -33,7 +34,13 @@ def world(session: Session) -> World:
 
 
 def test_every_machine_runs_on_the_one_engine() -> None:
-    assert set(MACHINES) == {LIFECYCLE.name, REPORTING.name, PROPOSAL.name, EXTENSION.name}
+    assert set(MACHINES) == {
+        LIFECYCLE.name,
+        REPORTING.name,
+        PROPOSAL.name,
+        EXTENSION.name,
+        CORRECTIVE_ACTIONS.name,
+    }
 
 
 def test_a_spec_naming_an_undeclared_effect_is_refused() -> None:
@@ -75,6 +82,7 @@ def test_lifecycle_effects_are_named_where_the_spec_says() -> None:
     assert REPORTING.transition("finalize").effects == (
         "freeze_report",
         "open_corrective_actions",
+        "detect_chronic_misses",
         "send_final_report",
     )
     assert REPORTING.transition("accept").then == "finalize"

@@ -10,6 +10,7 @@ from workflow.commands.admin import (
 from workflow.commands.agreements import StakeholderInput, create_agreement, set_stakeholders
 from workflow.commands.calendar_jobs import CalendarReport, run_calendar
 from workflow.commands.catalog import add_catalog_measure, import_catalog
+from workflow.commands.corrective_actions import fire_corrective_action_event
 from workflow.commands.drafts import edit_draft, import_version, start_revision
 from workflow.commands.excusals import excuse_miss
 from workflow.commands.gaps import add_gap, resolve_gap
@@ -57,6 +58,7 @@ __all__ = [
     "edit_draft",
     "excuse_miss",
     "expire_idempotency_keys",
+    "fire_corrective_action_event",
     "fire_event",
     "fire_period_event",
     "import_catalog",

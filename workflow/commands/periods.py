@@ -259,7 +259,7 @@ def _propose_amendment(
             "before": str(before["totals"].get(name, 0)),
             "after": str(after["totals"].get(name, 0)),
         }
-        for name in ("met", "warning", "missed", "excused", "no_data")
+        for name in ("met", "warning", "missed", "excused", "missing_data")
     ]
     changes.append(
         {

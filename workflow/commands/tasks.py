@@ -14,6 +14,7 @@ from workflow.engine import complete_held_task
 from workflow.errors import Conflict, NotFound
 from workflow.models import Task
 from workflow.permissions import lock_version
+from workflow.subjects.corrective_action import lock_corrective_action
 from workflow.subjects.extension import lock_extension
 from workflow.subjects.period import lock_period
 from workflow.subjects.proposal import lock_proposal
@@ -26,6 +27,7 @@ _TASK_OWNER = sa.select(
     col(Task.proposal_id),
     col(Task.extension_id),
     col(Task.service_review_id),
+    col(Task.corrective_action_id),
     col(Task.kind),
 ).where(col(Task.id) == sa.bindparam("task_id"))
 
@@ -57,7 +59,21 @@ def _complete(
     owner = session.connection().execute(_TASK_OWNER, {"task_id": task_id}).first()
     if owner is None:
         raise NotFound("no such task")
-    agreement_id, version_id, period_id, proposal_id, extension_id, service_review_id, kind = owner
+    (
+        agreement_id,
+        version_id,
+        period_id,
+        proposal_id,
+        extension_id,
+        service_review_id,
+        action_id,
+        kind,
+    ) = owner
+    if action_id is not None:  # a step of a corrective action (it names its period too)
+        action = lock_corrective_action(tx, action_id, actor, now)
+        task = next(t for t in action.tasks if t.id == task_id)  # read under the lock
+        complete_held_task(action, task, outcome, actor, comment=comment, now=now)
+        return task
     if proposal_id is not None:
         proposal = lock_proposal(tx, proposal_id, actor)
         task = next(t for t in proposal.tasks if t.id == task_id)  # read under the lock

@@ -7,6 +7,7 @@ from workflow.models.agreements import (
     StakeholderAssignment,
 )
 from workflow.models.catalog import CatalogMeasure, CatalogSource
+from workflow.models.corrective_actions import ChronicMiss, CorrectiveAction
 from workflow.models.excusals import Excusal
 from workflow.models.governance import CalendarSlot, Extension, ServiceReview
 from workflow.models.measurements import Measurement, MeasurementBatch
@@ -35,6 +36,8 @@ __all__ = [
     "CalendarSlot",
     "CatalogMeasure",
     "CatalogSource",
+    "ChronicMiss",
+    "CorrectiveAction",
     "Delegation",
     "Excusal",
     "Extension",

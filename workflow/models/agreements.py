@@ -22,7 +22,11 @@ class Agreement(SQLModel, table=True):
         one_of("reporting_period", ("month", "quarter")),
         sa.CheckConstraint("reporting_day BETWEEN 1 AND 60", name="ck_reporting_day_range"),
         sa.CheckConstraint(
-            "annual_review_days_before_end BETWEEN 0 AND 300", name="ck_annual_review_days_range"
+            "annual_review_days_before_end BETWEEN 0 AND 300",
+            name="ck_annual_review_days_range",
+        ),
+        sa.CheckConstraint(
+            "chronic_miss_windows BETWEEN 2 AND 24", name="ck_chronic_miss_windows_range"
         ),
     )
 
@@ -39,6 +43,8 @@ class Agreement(SQLModel, table=True):
         default="month", max_length=10, sa_column_kwargs={"server_default": "month"}
     )
     reporting_day: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
+    # How many consecutive missed windows of one metric are a chronic miss.
+    chronic_miss_windows: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
     executive_approval_threshold_pct: Decimal = Field(
         default=Decimal("10"), max_digits=6, decimal_places=2
     )

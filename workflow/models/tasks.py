@@ -49,6 +49,10 @@ class Task(SQLModel, table=True):
     extension_id: int | None = Field(default=None, foreign_key="extension.id", index=True)
     # Set for a quarterly service review's tasks and the action items its minutes opened.
     service_review_id: int | None = Field(default=None, foreign_key="service_review.id", index=True)
+    # Set for the steps of a corrective action (`workflow.subjects.corrective_action`).
+    corrective_action_id: int | None = Field(
+        default=None, foreign_key="corrective_action.id", index=True
+    )
     cycle: int = Field(default=1)
     kind: str = Field(max_length=40)
     side: str = Field(max_length=10)

@@ -36,6 +36,7 @@ class TaskView(View):
     proposal_id: int | None = None  # a proposal's review task: the proposal it decides
     extension_id: int | None = None  # an extension's approval: the extension
     service_review_id: int | None = None  # a service review's task or action item
+    corrective_action_id: int | None = None  # a step of a corrective action: the action
     kind: str
     title: str
     detail: str
@@ -171,6 +172,7 @@ def views(
             proposal_id=t.proposal_id,
             extension_id=t.extension_id,
             service_review_id=t.service_review_id,
+            corrective_action_id=t.corrective_action_id,
             kind=t.kind,
             title=t.title,
             detail=t.detail,

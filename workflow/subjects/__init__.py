@@ -4,10 +4,22 @@ Importing this package registers every machine's effects with the engine and che
 none is missing, so a spec naming an effect nobody implemented fails at import.
 """
 
-from states import EXTENSION, LIFECYCLE, PROPOSAL, REPORTING
+from states import CORRECTIVE_ACTIONS, EXTENSION, LIFECYCLE, PROPOSAL, REPORTING
 from workflow.engine import require_effects
-from workflow.subjects import extension_effects, period_effects, proposal_effects, version_effects
+from workflow.subjects import (
+    corrective_action_effects,
+    extension_effects,
+    period_effects,
+    proposal_effects,
+    version_effects,
+)
 
-require_effects(LIFECYCLE, REPORTING, PROPOSAL, EXTENSION)
+require_effects(LIFECYCLE, REPORTING, PROPOSAL, EXTENSION, CORRECTIVE_ACTIONS)
 
-__all__ = ["extension_effects", "period_effects", "proposal_effects", "version_effects"]
+__all__ = [
+    "corrective_action_effects",
+    "extension_effects",
+    "period_effects",
+    "proposal_effects",
+    "version_effects",
+]

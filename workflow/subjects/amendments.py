@@ -71,5 +71,5 @@ def amend_final_report(
         "reason": amendment.reason,
         "content_hash": digest,
         "final_hash": row.final_hash,
-        "opened_tasks": [t.id for t in opened],
+        **opened,
     }

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
 
-from states import CORRECTIVE_ACTION, REPORTING, Side, SideRef, TaskTemplate
+from states import REPORTING
 from workflow.announcements import ALL_STAKEHOLDERS
+from workflow.chronic_misses import detect_chronic_misses
+from workflow.corrective_actions import open_for_period, summary
 from workflow.engine import Firing, register_effects
-from workflow.models import PeriodDispute, Task
+from workflow.models import PeriodDispute
 from workflow.queries.periods import (
     FinalReportData,
     results_hash,
@@ -79,8 +80,12 @@ def _freeze_report(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
 
 
 def _open_corrective_actions(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
-    opened = open_corrective_actions(subject, firing.now)
-    return {"opened_tasks": [t.id for t in opened]} if opened else {}
+    return open_corrective_actions(subject, firing.now)
+
+
+def _detect_chronic_misses(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
+    found = detect_chronic_misses(subject, firing.now)
+    return {"chronic_misses": [m.metric_key for m in found]} if found else {}
 
 
 def _send_final_report(subject: PeriodSubject, firing: Firing) -> dict[str, Any]:
@@ -88,31 +93,16 @@ def _send_final_report(subject: PeriodSubject, firing: Firing) -> dict[str, Any]
     return {}
 
 
-def open_corrective_actions(subject: PeriodSubject, now: datetime) -> list[Task]:
-    """A task per unexcused miss and side owing an action, not yet given one in this period
-    (the side is the report's attribution; results stored before it name none: the provider)."""
-    misses = (subject.period.results or {}).get("corrective_actions", [])
-    have = {(t.title, t.side) for t in subject.tasks if t.kind == CORRECTIVE_ACTION.kind}
-    wanted: list[tuple[TaskTemplate, str, str]] = []
-    for miss in misses:
-        side = SideRef(miss.get("side", Side.PROVIDER.value))
-        title = f"Corrective action: {miss['metric_key']} missed in {miss['window']}"
-        if (title, side.value) not in have:
-            have.add((title, side.value))
-            wanted.append(
-                (
-                    replace(CORRECTIVE_ACTION, side=side),
-                    title,
-                    f"{miss['metric_key']} was {miss['actual']} in {miss['window']} against a "
-                    f"target of {miss['target']}, charged to the {side.value}. Find the cause, "
-                    "plan the correction and report it to the other side.",
-                )
-            )
-    return subject.open_new_tasks(
-        [(template, detail) for template, _title, detail in wanted],
-        now=now,
-        titles=[title for _template, title, _detail in wanted],
-    )
+def open_corrective_actions(subject: PeriodSubject, now: datetime) -> dict[str, Any]:
+    """A corrective action per unexcused miss and side charged, not yet given one; what the
+    period's audit event records of them."""
+    actions, tasks = open_for_period(subject, now)
+    if not actions:
+        return {}
+    return {
+        "corrective_actions": [summary(a) for a in actions],
+        "opened_tasks": [t.id for t in tasks],
+    }
 
 
 def send_final_report(
@@ -150,6 +140,7 @@ register_effects(
         "record_disputes": _record_disputes,
         "freeze_report": _freeze_report,
         "open_corrective_actions": _open_corrective_actions,
+        "detect_chronic_misses": _detect_chronic_misses,
         "send_final_report": _send_final_report,
     },
 )

@@ -52,7 +52,7 @@ from workflow.commands.calendar_jobs import run_calendar
 from workflow.commands.extensions import request_extension
 from workflow.commands.sign_in import set_passwords
 from workflow.db import make_engine
-from workflow.models import ServiceReview, Task
+from workflow.models import CorrectiveAction, ServiceReview, Task
 
 SIGNED_OUT = "signed out"
 PM, BO, FL = Role.PROGRAM_MANAGER, Role.BUSINESS_OWNER, Role.FUNCTIONAL_LEAD
@@ -113,6 +113,22 @@ def submitted(rw: RouteWorld) -> Target:
 def proposal(rw: RouteWorld) -> Target:
     """The provider's excusal, proposed to the customer."""
     return rw.proposal()
+
+
+def corrective(rw: RouteWorld) -> Target:
+    """A final period's open corrective action (the provider's invoice-payment-timeliness)."""
+    target = rw.period("final")
+    rw.session.rollback()
+    action_id = rw.session.exec(
+        select(CorrectiveAction.id).where(
+            CorrectiveAction.agreement_id == target.sla_id,
+            CorrectiveAction.metric_key == "invoice-payment-timeliness",
+        )
+    ).one()
+    rw.session.rollback()
+    assert action_id is not None
+    target.ids["action"] = action_id
+    return target
 
 
 def token(rw: RouteWorld) -> Target:
@@ -176,6 +192,10 @@ def period(_rw: RouteWorld, t: Target) -> dict[str, Any]:
 
 def metric(_rw: RouteWorld, t: Target) -> dict[str, Any]:
     return {"agreement_id": t.sla_id, "number": t.number, "key": "proper-payments"}
+
+
+def corrective_action(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"action_id": t.ids["action"]}
 
 
 def task(_rw: RouteWorld, t: Target) -> dict[str, Any]:
@@ -260,6 +280,10 @@ PAGES: dict[str, Page] = {
     "/slas/{agreement_id}/extensions/{extension_id}": Page(
         extension_asked, extension, (C, PM), (C, BO), SCOPED, offered='value="approved"'
     ),
+    # Any party user reads it; only the owner side's Program Manager is offered the plan form.
+    "/corrective-actions/{action_id}": Page(
+        corrective, corrective_action, (C, PM), (P, PM), SCOPED, offered='id="plan-form"'
+    ),
     "/admin": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
     "/admin/organizations": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
     "/admin/users": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
@@ -310,6 +334,14 @@ def event(_rw: RouteWorld, t: Target) -> dict[str, Any]:
 
 def period_event(_rw: RouteWorld, t: Target) -> dict[str, Any]:
     return {"agreement_id": t.sla_id, "period": PERIOD, "event": "submit"}
+
+
+def action_event(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"action_id": t.ids["action"], "event": "submit_plan"}
+
+
+def action_confirm(_rw: RouteWorld, t: Target) -> dict[str, Any]:
+    return {"action_id": t.ids["action"], "event": "accept_plan"}
 
 
 def gap(_rw: RouteWorld, t: Target) -> dict[str, Any]:
@@ -381,6 +413,12 @@ FORMS: dict[str, Form] = {
     ),
     "/slas/{agreement_id}/periods/{period}/amendments": Form(
         final, period, lambda _t: {"reason": "late data"}, FOR_PARTIES
+    ),
+    "/corrective-actions/{action_id}/events/{event}": Form(
+        corrective, action_event, no_fields, FOR_PARTIES
+    ),
+    "/corrective-actions/{action_id}/events/{event}/confirm": Form(
+        corrective, action_confirm, no_fields, FOR_PARTIES
     ),
     VERSION + "/edit/terms": Form(draft, version, lock, FOR_PARTIES),
     VERSION + "/edit/metrics/{key}": Form(draft, metric, lock, FOR_PARTIES),

@@ -293,11 +293,16 @@ def test_submitting_and_accepting_are_confirmed_on_a_second_page(
     assert asked.status_code == 200
     said = " ".join(asked.text.split())
     assert "the final report is mailed to every stakeholder" in said
-    assert "corrective-action task for each unexcused miss" in said
+    assert "corrective action for each unexcused miss, owned by the side it is charged" in said
     assert "invoice-payment-timeliness" in asked.text  # November's unexcused miss
     assert _state(world, agreement).state == "submitted"
     assert _post(customer, f"{path}/events/accept", {}).status_code == 303
     assert _state(world, agreement).state == "final"
+    # The final period lists its corrective actions, each with its side and state.
+    table = provider.get(path).text.split('id="corrective-actions"')[1].split("</table>")[0]
+    assert "invoice-payment-timeliness" in table
+    assert "provider" in table
+    assert "open" in table
 
 
 def test_the_period_page_says_who_each_shortfall_is_charged_to_and_flags_a_late_submission(

@@ -129,6 +129,8 @@ def test_every_task_kind_was_given_a_landing_page() -> None:
     handled |= {"submit_results", "review_results", "address_dispute", "corrective_action"}
     handled |= {"proposal_review"}  # the proposal's page
     handled |= {"renewal_decision", "action_item", "extension_approval"}
+    handled |= {"corrective_plan_review", "corrective_action_completion"}
+    handled |= {"corrective_action_closure"}
     assert set(TASK_KINDS) == handled
 
 
