@@ -51,6 +51,14 @@ TOPICS: dict[str, str] = {
         "days_remaining optional (a late run: the days really left); decision_due_on "
         "optional (the open renewal decision it reminds of)"
     ),
+    "extension.requested": (
+        f"a Program Manager asks both Business Owners to extend the period of performance: "
+        f"{_TRANSITION}, extension {{id, current_end, new_end_date, reason, requested_side}}"
+    ),
+    "extension.rejected": (
+        "a Business Owner refused the extension; the period of performance is unchanged: "
+        "as extension.requested"
+    ),
     "annual_review.due": f"the customer's annual review is due: {_AGREEMENT}, {_TASK}",
     "service_review.due": f"a quarterly service review is due: {_AGREEMENT}, {_TASK}",
     "period.final": (

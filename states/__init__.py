@@ -33,20 +33,14 @@ from states.reporting import (
 )
 from states.validate import SpecError, validate
 
-validate(LIFECYCLE)
-validate(REPORTING)
-validate(PROPOSAL)
-validate(EXTENSION)
-validate(CORRECTIVE_ACTIONS)
+# Every machine on the one engine.
+MACHINES: tuple[MachineSpec, ...] = (LIFECYCLE, REPORTING, PROPOSAL, EXTENSION, CORRECTIVE_ACTIONS)
+for _spec in MACHINES:
+    validate(_spec)
 
 # Every task kind of every machine, by name: a task row names only its kind.
-TASK_KINDS: dict[str, TaskKind] = {k.name: k for k in LIFECYCLE.task_kinds}
-for _kind in (
-    *REPORTING.task_kinds,
-    *PROPOSAL.task_kinds,
-    *EXTENSION.task_kinds,
-    *CORRECTIVE_ACTIONS.task_kinds,
-):
+TASK_KINDS: dict[str, TaskKind] = {}
+for _kind in (kind for spec in MACHINES for kind in spec.task_kinds):
     if _kind.name in TASK_KINDS:
         raise SpecError(f"task kind {_kind.name!r} is declared by two machines")
     TASK_KINDS[_kind.name] = _kind
@@ -65,6 +59,7 @@ __all__ = [
     "EXTENSION",
     "FOLLOW_UP",
     "LIFECYCLE",
+    "MACHINES",
     "PROPOSAL",
     "REPORTING",
     "SUBMIT_RESULTS",

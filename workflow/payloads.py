@@ -72,10 +72,19 @@ class About(Payload):
     version: VersionRef
 
 
+class ExtensionRef(Payload):
+    id: int | None
+    current_end: str
+    new_end_date: str
+    reason: str
+    requested_side: str
+
+
 class TaskAssigned(About):
     task: TaskRef
     period: PeriodRef | None = None
     proposal: ProposalRef | None = None
+    extension: ExtensionRef | None = None
 
 
 class ProposalMoved(About):
@@ -94,6 +103,13 @@ class VersionMoved(About):
     to_state: str
     actor: str
     comment: str | None
+
+
+class ExtensionMoved(VersionMoved):
+    """An extension asked of both Business Owners, or refused by one: told to every
+    stakeholder (its approval is announced as the new version's activation)."""
+
+    extension: ExtensionRef
 
 
 class ApprovalGiven(About):
@@ -207,6 +223,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "agreement.renewal_upcoming": RenewalUpcoming,
     "period.final": FinalReport,
     "period.amended": FinalReport,
+    "extension.requested": ExtensionMoved,
+    "extension.rejected": ExtensionMoved,
     "proposal.made": ProposalMoved,
     "proposal.decided": ProposalMoved,
     "corrective_action.plan_submitted": CorrectiveActionMoved,
