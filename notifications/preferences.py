@@ -19,11 +19,15 @@ there gets nothing immediately, whatever their groups say.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
+from sqlmodel import Session, select
+
 from states import Role
-from workflow.models.notifications import PREFERENCE_MODES, TOPIC_GROUPS
+from workflow.models import StakeholderAssignment
+from workflow.models.notifications import PREFERENCE_MODES, TOPIC_GROUPS, UNSILENCEABLE_GROUPS
 
 Group = Literal["tasks", "decisions", "reports", "governance"]
 Mode = Literal["immediate", "digest", "off"]
@@ -143,3 +147,49 @@ def effective_mode(
         mode = "digest"
     assert mode in _RANK
     return mode  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class GroupView:
+    """One group as a person sees it: what they chose, and what they get."""
+
+    group: str
+    label: str
+    description: str
+    choice: str  # a mode, or "default"
+    default: Mode  # what their roles get of a broadcast without a choice
+    effective: Mode  # what they get of a broadcast now
+    can_switch_off: bool
+
+
+def roles_held(session: Session, user_id: int) -> list[str]:
+    """Every role the user holds on any agreement (the defaults follow them)."""
+    return sorted(
+        set(
+            session.exec(
+                select(StakeholderAssignment.role).where(StakeholderAssignment.user_id == user_id)
+            )
+        )
+    )
+
+
+def group_views(
+    choices: Mapping[str, str], roles: Sequence[str], *, overall: str = "immediate"
+) -> list[GroupView]:
+    views = []
+    for group in TOPIC_GROUPS:
+        choice = choices.get(group, "default")
+        default = default_mode(group, roles, broadcast=True)
+        chosen = {} if choice == "default" else {group: choice}
+        views.append(
+            GroupView(
+                group=group,
+                label=GROUP_LABELS[group],
+                description=GROUP_HINTS[group],
+                choice=choice,
+                default=default,
+                effective=effective_mode(group, chosen, roles, broadcast=True, overall=overall),
+                can_switch_off=group not in UNSILENCEABLE_GROUPS,
+            )
+        )
+    return views

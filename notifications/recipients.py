@@ -287,9 +287,7 @@ def _principals(request: Request, spec: Spec, directory: Directory) -> list[_Pri
             for role in Role:
                 holder = held.get((side, role))
                 if holder is not None:
-                    found.append(
-                        _Principal(holder, reason, side.value, role.value, broadcast=True)
-                    )
+                    found.append(_Principal(holder, reason, side.value, role.value, broadcast=True))
     return found
 
 

@@ -174,5 +174,4 @@ def set_notification_preferences(
                 actor_id=actor.user_id if actor else None,
                 data={"user_id": user_id, "via": via, "changes": changed},
             )
-        result = notification_choices(session, user_id)
-    return result
+        return notification_choices(session, user_id)

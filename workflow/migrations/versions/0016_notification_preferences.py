@@ -34,7 +34,9 @@ def upgrade() -> None:
             name="ck_topic_group_allowed",
         ),
         sa.CheckConstraint("mode IN ('immediate', 'digest', 'off')", name="ck_mode_allowed"),
-        sa.CheckConstraint("NOT (topic_group = 'tasks' AND mode = 'off')", name="ck_tasks_never_off"),
+        sa.CheckConstraint(
+            "NOT (topic_group = 'tasks' AND mode = 'off')", name="ck_tasks_never_off"
+        ),
         sa.ForeignKeyConstraint(["user_id"], ["user_account.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("user_id", "topic_group", name="uq_preference_user_group"),
