@@ -64,9 +64,7 @@ def deliver(world: World, engine: Engine, post: tuple[Mailbox, int]) -> list[Ema
     return mailbox.messages()[before:]
 
 
-def next_day_digests(
-    world: World, engine: Engine, post: tuple[Mailbox, int]
-) -> list[EmailMessage]:
+def next_day_digests(world: World, engine: Engine, post: tuple[Mailbox, int]) -> list[EmailMessage]:
     world.now += timedelta(days=1)
     compile_digests(engine, now=world.now, summarise=template_summary(base_url=BASE_URL))
     return deliver(world, engine, post)
