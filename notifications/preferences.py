@@ -39,8 +39,7 @@ GROUP_LABELS: dict[str, str] = {
     "governance": "Governance calendar",
 }
 GROUP_HINTS: dict[str, str] = {
-    "tasks": "Tasks given to you or delegated to you, their reminders and escalations. "
-    "They cannot be switched off while the task is yours.",
+    "tasks": "Tasks given to you or delegated to you, their reminders and escalations.",
     "decisions": "Reviews, gap analyses, approvals, activations, withdrawals and proposals "
     "on the agreements where you hold a role.",
     "reports": "Final period reports, their amendments, corrective action plans and "
