@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import NowDep, SessionDep
@@ -193,17 +193,17 @@ def unsubscribe_page(token: str) -> Response:
 
 
 @one_click.post("/notifications/unsubscribe/{token}")
-def unsubscribe(token: str, session: SessionDep, now: NowDep) -> Response:
+def unsubscribe(request: Request, token: str, session: SessionDep, now: NowDep) -> Response:
     user, group = _target(session, token)
     if group in UNSILENCEABLE_GROUPS:
         raise PageError(409, "Task emails stay on", TASKS_NEVER_OFF.capitalize() + ".")
     set_notification_preferences(
         session, actor=None, user_id=user.id or 0, choices={group: "off"}, now=now, via="one-click"
     )
-    return HTMLResponse(
-        f"<!doctype html><title>Unsubscribed</title><p>You will no longer get emails about "
-        f"{GROUP_LABELS[group].lower()}.</p>",
-        headers={"Cache-Control": "no-store"},
+    return render(
+        request,
+        "notifications/unsubscribed.html",
+        {"person": user, "label": GROUP_LABELS[group], "token": token},
     )
 
 

@@ -104,7 +104,7 @@ def test_the_one_click_unsubscribe_switches_the_group_off_once_without_sign_in(
     form = {"List-Unsubscribe": "One-Click"}
     first = api.client.post(url, data=form)
     assert first.status_code == 200
-    assert "no longer get emails about decisions on my agreements" in first.text
+    assert "will no longer get emails about decisions on my agreements" in first.text
     assert _choice(engine, sme.user_id, "decisions") == "off"
     assert api.client.post(url, data=form).status_code == 200  # idempotent
     assert _events(engine) == 1
