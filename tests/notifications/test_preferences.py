@@ -202,6 +202,9 @@ def test_an_unsubscribed_digest_user_gets_no_decision_emails_but_still_gets_thei
     assert "Review the draft" in text  # the task, in the digest they chose
     assert "Joint review" not in text  # the decision, switched off
     assert "1 update" in str(digest["Subject"])
+    # The digest has no group: its footer leads to the Notifications page, without one-click.
+    assert f"or stop these: {BASE_URL}/notifications\r\n" in plain(digest)
+    assert digest["List-Unsubscribe"] is None
 
 
 def test_an_unsubscribed_immediate_user_still_gets_their_task_emails_at_once(

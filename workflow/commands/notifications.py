@@ -134,7 +134,11 @@ def set_notification_preferences(
             raise InvalidInput("invalid notification preferences", errors)
         if actor is not None and not actor.is_admin and actor.user_id != user_id:
             raise Forbidden("you may only choose your own notifications")
-        if session.get(User, user_id) is None:
+        # The user's row is the lock: two first choices for one group cannot both insert.
+        if (
+            session.exec(select(User.id).where(User.id == user_id).with_for_update()).first()
+            is None
+        ):
             raise NotFound("no such user")
         rows = {
             p.topic_group: p
