@@ -478,6 +478,10 @@ def settings(_rw: RouteWorld, _t: Target) -> Call:
     return Call(json={"mode": "immediate"})
 
 
+def preferences(_rw: RouteWorld, _t: Target) -> Call:
+    return Call(json={"decisions": "digest"})
+
+
 def workbook(_rw: RouteWorld, _t: Target) -> Call:
     return Call(files={"file": ("hr.xlsx", hr_workbook(), XLSX)})
 
@@ -671,6 +675,12 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ],
     ("PUT", f"{API}/me/notification-settings"): [
         Case("choose", nothing, settings, BYSTANDER, (C, PM), (401, 401, 200, 200, 200))
+    ],
+    ("GET", f"{API}/me/notification-preferences"): [
+        Case("read", nothing, bare, BYSTANDER, (C, PM), (401, 401, 200, 200, 200))
+    ],
+    ("PUT", f"{API}/me/notification-preferences"): [
+        Case("choose", nothing, preferences, BYSTANDER, (C, PM), (401, 401, 200, 200, 200))
     ],
     # The catalogue: shared by every organisation, imported by administrators.
     ("POST", f"{API}/catalog/import"): [

@@ -11,6 +11,7 @@ from workflow.models.corrective_actions import ChronicMiss, CorrectiveAction
 from workflow.models.excusals import Excusal
 from workflow.models.governance import CalendarSlot, Extension, ServiceReview
 from workflow.models.measurements import Measurement, MeasurementBatch
+from workflow.models.notifications import NotificationLinkKey, NotificationPreference
 from workflow.models.parties import ApiToken, Delegation, LoginAttempt, Organization, User
 from workflow.models.periods import PeriodAmendment, PeriodDispute, ReportingPeriod
 from workflow.models.proposals import Proposal
@@ -48,6 +49,8 @@ __all__ = [
     "Measurement",
     "MeasurementBatch",
     "NotificationDelivery",
+    "NotificationLinkKey",
+    "NotificationPreference",
     "Organization",
     "OutboxMessage",
     "OutboxStatus",

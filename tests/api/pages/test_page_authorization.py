@@ -226,6 +226,7 @@ PAGES: dict[str, Page] = {
     # Home sends approvers to their queue and everyone else to their tasks.
     "/": Page(nothing, bare, BYSTANDER, (C, PM), (303, 303, 303, 303, 303)),
     "/settings": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
+    "/notifications": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
     "/tasks": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
     "/approvals": Page(nothing, bare, BYSTANDER, (C, BO), SIGNED_IN_ANYONE),
     "/slas": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
@@ -369,6 +370,7 @@ FORMS: dict[str, Form] = {
     "/settings/notifications": Form(
         nothing, bare, lambda _t: {"mode": "immediate"}, SIGNED_IN_FORM
     ),
+    "/notifications": Form(nothing, bare, lambda _t: {"decisions": "digest"}, SIGNED_IN_FORM),
     # A delegate must be a colleague: the form answers the stranger with the field's error.
     "/settings/delegations": Form(
         nothing,
@@ -456,6 +458,10 @@ FORMS: dict[str, Form] = {
 # Read by anyone, signed in or not, or not pages at all.
 PUBLIC = {"/signin", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc"}
 PUBLIC |= {"/docs/oauth2-redirect"}
+# The links of emails: no sign-in, the signed token in the path is the proof
+# (tests/api/test_notification_preferences_api.py).
+SIGNED_LINKS = {"/notifications/manage/{token}", "/notifications/unsubscribe/{token}"}
+PUBLIC |= SIGNED_LINKS
 VISITORS = (ANONYMOUS, SIGNED_OUT, STRANGER)
 
 
@@ -599,7 +605,7 @@ def test_every_page_has_an_entry() -> None:
         if route.path
         and not route.path.startswith("/api/")
         and "POST" in (route.methods or ())
-        and route.path not in {"/signin", "/signout"}
+        and route.path not in {"/signin", "/signout"} | SIGNED_LINKS
     }
     assert forms - set(FORMS) == set(), "forms without visitor cases"
     assert set(FORMS) - forms == set(), "cases for forms the app no longer has"
