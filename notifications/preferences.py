@@ -76,6 +76,8 @@ TOPIC_GROUP: dict[str, Group] = {
     "corrective_action.closed": "reports",
     "chronic_miss.detected": "reports",
     "agreement.renewal_upcoming": "governance",
+    "extension.requested": "governance",
+    "extension.rejected": "governance",
     "annual_review.due": "governance",
     "service_review.due": "governance",
 }
