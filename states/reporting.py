@@ -296,5 +296,13 @@ REPORTING = MachineSpec(
             (PM, FL),
             description="correct a final report: a new audited amendment, never an edit",
         ),
+        Action(
+            "correct_observation",
+            (PM, FL, Role.TECHNICAL_LEAD, Role.PMO_LEAD, Role.PMO_TEAM),
+            description=(
+                "correct an observed value, keeping the old one: the provider, or the side "
+                "providing the metric's data; a final report's correction is an amendment"
+            ),
+        ),
     ),
 )

@@ -233,7 +233,12 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
             ],
         },
         f"{SLA_LINK}/periods/2026-11",
-        ["Sponsors sustained", "back to the provider", "Reload the 28th.", "provider Executive Sponsor"],
+        [
+            "Sponsors sustained",
+            "back to the provider",
+            "Reload the 28th.",
+            "provider Executive Sponsor",
+        ],
     ),
     "task.assigned": (
         {"agreement": AGREEMENT, "version": VERSION, "task": TASK},

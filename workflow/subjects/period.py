@@ -88,8 +88,7 @@ class PeriodSubject(AgreementScope):
     def exceptions_named(self, _event: Any = None) -> bool:
         reported = self.reported_metrics
         return bool(self.exceptions) and all(
-            e.get("metric") in reported and (e.get("reason") or "").strip()
-            for e in self.exceptions
+            e.get("metric") in reported and (e.get("reason") or "").strip() for e in self.exceptions
         )
 
     def escalation_due(self, _event: Any = None) -> bool:
@@ -240,9 +239,12 @@ class PeriodSubject(AgreementScope):
         """When the second Sponsor decides otherwise than the first, neither decision's event
         can fire: the split is its own step, and both decide again."""
         reconsider = REPORTING.transition("reconsider")
-        if task.kind == "dispute_decision" and self.state in reconsider.sources:
-            if not self.failed_guards(reconsider.guards):
-                run(self, reconsider, actor=None, grant=None, now=now)
+        if (
+            task.kind == "dispute_decision"
+            and self.state in reconsider.sources
+            and not self.failed_guards(reconsider.guards)
+        ):
+            run(self, reconsider, actor=None, grant=None, now=now)
 
     # ---- what the period's effects read -------------------------------------------------------
 
@@ -380,7 +382,6 @@ class PeriodSubject(AgreementScope):
             "Accept them, or dispute the metrics you disagree with, each with a reason."
         )
 
-
     def _decision_detail(self) -> str:
         period = self.period
         named = self.disputes or [
@@ -424,6 +425,7 @@ def lock_period(
     label: str | None = None,
     period_id: int | None = None,
     disputes: list[dict[str, str]] | None = None,
+    exceptions: list[dict[str, str]] | None = None,
 ) -> PeriodSubject:
     """Lock the agreement, then read its period (by label or id) under that lock."""
     session = tx.session
@@ -438,6 +440,4 @@ def lock_period(
     ).first()
     if period is None:
         raise NotFound(f"{agreement.key} has no reporting period {label!r}")
-    return PeriodSubject(
-        tx, agreement, period, now=now, disputes=disputes, exceptions=exceptions
-    )
+    return PeriodSubject(tx, agreement, period, now=now, disputes=disputes, exceptions=exceptions)
