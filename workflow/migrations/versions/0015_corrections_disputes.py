@@ -44,10 +44,12 @@ def _period_states(old: str, new: str) -> None:
     if op.get_bind().dialect.name == "sqlite":
         version = op.get_bind().exec_driver_sql("PRAGMA schema_version").scalar()
         op.execute("PRAGMA writable_schema = ON")
-        quoted = [states.replace("'", "''") for states in (old, new)]
-        op.execute(
-            f"UPDATE sqlite_master SET sql = replace(sql, '{quoted[0]}', '{quoted[1]}') "
-            "WHERE type = 'table' AND name = 'reporting_period'"
+        op.get_bind().execute(
+            sa.text(
+                "UPDATE sqlite_master SET sql = replace(sql, :old, :new) "
+                "WHERE type = 'table' AND name = 'reporting_period'"
+            ),
+            {"old": old, "new": new},
         )
         op.execute(f"PRAGMA schema_version = {int(version or 0) + 1}")
         op.execute("PRAGMA writable_schema = OFF")
