@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from sqlmodel import Session, col, or_, select
 
-from states import REPORTING
+from states import REPORTING, FiredBy
 from workflow.access import Actor
 from workflow.calendar import local_date
 from workflow.canonical import canonical_json, sha256_hex
@@ -395,6 +395,9 @@ def _view(row: ReportingPeriod, who: dict[int, Person], open_disputes: int) -> P
         final_hash=row.final_hash,
         finalized_at=row.finalized_at,
         amendments=row.amendments,
-        next_events=[t.event for t in REPORTING.events_from(row.state)],
+        # What people may fire; the automatic ones (escalation, the Sponsors' decision) follow.
+        next_events=[
+            t.event for t in REPORTING.events_from(row.state) if t.fired_by is not FiredBy.SYSTEM
+        ],
         open_disputes=open_disputes,
     )
