@@ -75,6 +75,8 @@ TOPIC_GROUP: dict[str, Group] = {
     "corrective_action.completion_reported": "reports",
     "corrective_action.closed": "reports",
     "chronic_miss.detected": "reports",
+    "period.escalated": "reports",
+    "period.dispute_decided": "reports",
     "agreement.renewal_upcoming": "governance",
     "extension.requested": "governance",
     "extension.rejected": "governance",

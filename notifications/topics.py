@@ -83,6 +83,16 @@ TOPICS: dict[str, str] = {
         "a metric missed its target in consecutive windows, to both Executive Sponsors: "
         "agreement {id, key, title}, period {label}, metric_key, windows, threshold"
     ),
+    "period.escalated": (
+        "a dispute went the agreement's rounds or business days, to both Executive Sponsors: "
+        "agreement {id, key, title}, period {label, round}, trigger ('rounds' | "
+        "'business_days'), dispute_rounds, rounds_allowed, business_days_allowed"
+    ),
+    "period.dispute_decided": (
+        "both Executive Sponsors decided an escalated dispute (or decided differently): "
+        "agreement {id, key, title}, period {label}, decision ('upheld' | 'sustained' | "
+        "'split'), sponsors [{side, decision, comment}]"
+    ),
     "digest.daily": "the day's messages in one: items [{topic, subject, summary, link}]",
     "proposal.made": (
         f"one side proposes what the other side must accept: {_AGREEMENT}, proposal {{id, kind, "
@@ -156,6 +166,13 @@ TASK_ASKS: dict[str, TaskAsk] = {
         "Answer a dispute of your results",
         "The customer disputed some of the period's results. Correct the data or excuse the "
         "misses as agreed, then resubmit with a comment that answers each point.",
+    ),
+    "dispute_decision": TaskAsk(
+        "Decide an escalated dispute",
+        "The customer and the provider could not settle a dispute of the period's results. "
+        "With the other side's Executive Sponsor, uphold the provider's results (the report "
+        "becomes final) or sustain the customer's dispute (it goes back to the provider with "
+        "your comment). Nothing happens until you both decide the same way.",
     ),
     "corrective_action": TaskAsk(
         "Corrective action plan needed",

@@ -26,6 +26,8 @@ from states.model import (
 )
 from states.proposals import PROPOSAL, ProposalKind, ProposalState
 from states.reporting import (
+    DEFAULT_DISPUTE_BUSINESS_DAYS,
+    DEFAULT_DISPUTE_ROUNDS,
     DEFAULT_REPORTING_DAY,
     REPORTING,
     SUBMIT_RESULTS,
@@ -55,6 +57,8 @@ __all__ = [
     "CORRECTIVE_ACTION",
     "CORRECTIVE_ACTIONS",
     "DEFAULT_CHRONIC_MISS_WINDOWS",
+    "DEFAULT_DISPUTE_BUSINESS_DAYS",
+    "DEFAULT_DISPUTE_ROUNDS",
     "DEFAULT_REPORTING_DAY",
     "EXTENSION",
     "FOLLOW_UP",

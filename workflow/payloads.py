@@ -193,6 +193,30 @@ class ChronicMissDetected(About):
     threshold: int
 
 
+class PeriodEscalated(About):
+    """A dispute that went too long, to both Executive Sponsors."""
+
+    period: PeriodRef
+    trigger: str  # "rounds" or "business_days"
+    dispute_rounds: int
+    rounds_allowed: int
+    business_days_allowed: int
+
+
+class SponsorDecision(Payload):
+    side: str
+    decision: str
+    comment: str | None
+
+
+class DisputeDecided(About):
+    """The Sponsors' decision of an escalated dispute (or their split), to every stakeholder."""
+
+    period: PeriodRef
+    decision: str  # "upheld", "sustained" or "split"
+    sponsors: list[SponsorDecision]
+
+
 class Digest(Payload):
     date: str
     items: list[dict[str, Any]]
@@ -233,6 +257,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "corrective_action.completion_reported": CorrectiveActionMoved,
     "corrective_action.closed": CorrectiveActionMoved,
     "chronic_miss.detected": ChronicMissDetected,
+    "period.escalated": PeriodEscalated,
+    "period.dispute_decided": DisputeDecided,
     "digest.daily": Digest,
 }
 

@@ -410,6 +410,25 @@ def observations(_rw: RouteWorld, t: Target) -> Call:
     return Call({"sla_id": t.sla_id}, json={"observations": [row]})
 
 
+NOVEMBER_12 = "2026-11-12T05:00:00Z"  # proper-payments' November reading
+
+
+def correction(_rw: RouteWorld, t: Target) -> Call:
+    row = {
+        "metric": "proper-payments",
+        "observed_at": NOVEMBER_12,
+        "value": 99.7,
+        "reason": "the full file",
+    }
+    return Call({"sla_id": t.sla_id}, json={"corrections": [row]})
+
+
+def observation(_rw: RouteWorld, t: Target) -> Call:
+    return Call(
+        {"sla_id": t.sla_id}, params={"metric": "proper-payments", "observed_at": NOVEMBER_12}
+    )
+
+
 def csv_upload(_rw: RouteWorld, t: Target) -> Call:
     return Call(
         {"sla_id": t.sla_id},
@@ -702,6 +721,13 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ("POST", f"{API}/slas/{{sla_id}}/measurements:csv"): [
         Case("csv", active, csv_upload, (C, BO), (P, TL), scoped(403, 202))
     ],
+    # The customer provides none of proper-payments' data: only the provider corrects it.
+    ("POST", f"{API}/slas/{{sla_id}}/measurements/corrections"): [
+        Case("correct", period_disputed, correction, (C, FL), (P, PM), scoped(403, 200))
+    ],
+    ("GET", f"{API}/slas/{{sla_id}}/measurements/history"): [
+        Case("history", period_open, observation, BYSTANDER, (C, BO), scoped(200, 200))
+    ],
     ("POST", f"{API}/slas/{{sla_id}}/excusals"): [
         Case("excuse", period_open, excusal, (C, PMO_TEAM), (P, BO), scoped(403, 202))
     ],
@@ -753,6 +779,17 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             period_event("resubmit"),
             (C, FL),
             (P, PM),
+            scoped(403, 200),
+        ),
+        Case(
+            "accept with exceptions",
+            period_submitted,
+            period_event(
+                "accept_with_exceptions",
+                exceptions=[{"metric": "proper-payments", "reason": "still disputed"}],
+            ),
+            (P, PM),
+            (C, FL),
             scoped(403, 200),
         ),
     ],

@@ -33,6 +33,7 @@ from workflow.models import (
     CorrectiveAction,
     Measurement,
     Organization,
+    PeriodException,
     Proposal,
     ReportingPeriod,
     ServiceReview,
@@ -385,6 +386,9 @@ def test_demo_loads_agreements_in_every_working_state(
         ),
     )
     assert (metric, side, len(actions)) == ("invoice-payment-timeliness", "provider", 3)
+    # Its report was accepted with an exception on that metric.
+    exceptions = _rows(run.database_url, select(PeriodException.metric_key))
+    assert exceptions == ["invoice-payment-timeliness"]
     # A service review was held: minutes on record, its action items open for their owners.
     held = re.search(r"service review of (\d{4}-Q\d) was held", out)
     assert held is not None, out

@@ -217,6 +217,38 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
             "service review",
         ],
     ),
+    "period.escalated": (
+        {
+            "agreement": AGREEMENT,
+            "version": {"id": None, "number": None, "modification_number": None, "state": None},
+            "period": {**PERIOD_REF, "state": "escalated", "round": 2},
+            "trigger": "rounds",
+            "dispute_rounds": 2,
+            "rounds_allowed": 2,
+            "business_days_allowed": 15,
+        },
+        f"{SLA_LINK}/periods/2026-11",
+        ["2026-11", "after 2 dispute rounds", "2 rounds or 15 business days", "decide"],
+    ),
+    "period.dispute_decided": (
+        {
+            "agreement": AGREEMENT,
+            "version": {"id": None, "number": None, "modification_number": None, "state": None},
+            "period": {**PERIOD_REF, "state": "disputed", "round": 2},
+            "decision": "sustained",
+            "sponsors": [
+                {"side": "customer", "decision": "sustained", "comment": "Reload the 28th."},
+                {"side": "provider", "decision": "sustained", "comment": "Agreed."},
+            ],
+        },
+        f"{SLA_LINK}/periods/2026-11",
+        [
+            "Sponsors sustained",
+            "back to the provider",
+            "Reload the 28th.",
+            "provider Executive Sponsor",
+        ],
+    ),
     "task.assigned": (
         {"agreement": AGREEMENT, "version": VERSION, "task": TASK},
         TASK_LINK,
@@ -518,7 +550,7 @@ def test_the_task_assigned_subject_says_what_the_kind_asks() -> None:
         )
         assert ask.request in rendered.text
         subjects.add(rendered.subject)
-    assert len(subjects) == len(TASK_ASKS) == 17
+    assert len(subjects) == len(TASK_ASKS) == 18
     unknown = _render(
         "task.assigned",
         {**EXAMPLES["task.assigned"][0], "task": {**TASK, "kind": "a_kind_added_later"}},

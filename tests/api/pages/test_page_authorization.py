@@ -416,6 +416,17 @@ FORMS: dict[str, Form] = {
     "/slas/{agreement_id}/periods/{period}/amendments": Form(
         final, period, lambda _t: {"reason": "late data"}, FOR_PARTIES
     ),
+    "/slas/{agreement_id}/periods/{period}/corrections": Form(
+        reporting,
+        period,
+        lambda _t: {
+            "metric": "proper-payments",
+            "observed_at": "2026-11-12T05:00:00Z",
+            "value": "99.7",
+            "reason": "the full file",
+        },
+        FOR_PARTIES,
+    ),
     "/corrective-actions/{action_id}/events/{event}": Form(
         corrective, action_event, no_fields, FOR_PARTIES
     ),
