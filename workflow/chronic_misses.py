@@ -12,7 +12,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from states import PeriodState, Role, Side
-from workflow.models import ChronicMiss, ReportingPeriod
+from workflow.command import Command
+from workflow.models import ChronicMiss, ReportingPeriod, ServiceReview
 from workflow.subjects.period import PeriodSubject
 
 TOPIC = "chronic_miss.detected"
@@ -129,3 +130,29 @@ def open_chronic_misses(session: Session, agreement_id: int) -> list[ChronicMiss
             .order_by(col(ChronicMiss.detected_at), col(ChronicMiss.id))
         ).all()
     )
+
+
+def put_on_agenda(tx: Command, review: ServiceReview, now: datetime) -> list[int]:
+    """The agreement's open chronic misses are listed by the review just opened: `on_agenda`
+    (audited with the review), so that nobody reads them as waiting for a review any more."""
+    waiting = tx.session.exec(
+        select(ChronicMiss)
+        .where(ChronicMiss.agreement_id == review.agreement_id, ChronicMiss.state == "open")
+        .order_by(col(ChronicMiss.id))
+    ).all()
+    for miss in waiting:
+        miss.state = "on_agenda"
+        tx.session.add(miss)
+        tx.audit(
+            action="chronic_miss.on_agenda",
+            now=now,
+            agreement_id=review.agreement_id,
+            data={
+                "chronic_miss_id": miss.id,
+                "metric_key": miss.metric_key,
+                "windows": miss.windows,
+                "service_review_id": review.id,
+                "quarter": review.quarter,
+            },
+        )
+    return [m.id for m in waiting if m.id is not None]

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from states import LIFECYCLE, Role, Side, TaskTemplate, VersionState
+from workflow.chronic_misses import put_on_agenda
 from workflow.command import command
 from workflow.governance_dates import AnnualSlot, quarter_label, quarter_start
 from workflow.models import AgreementVersion, CalendarSlot, ServiceReview, Task
@@ -303,6 +304,7 @@ def _service_review(
         since=quarter,
         service_review_id=review.id,
     )
+    put_on_agenda(ctx.tx, review, ctx.now)
     return [_action("service_review", work, what, tasks)]
 
 

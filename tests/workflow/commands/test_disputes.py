@@ -10,6 +10,7 @@ again.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -196,6 +197,15 @@ def test_exceptions_and_chronic_misses_wait_for_the_next_service_review_which_cl
     world.now = datetime(2027, 1, 8, 10, tzinfo=NEW_YORK)
     world.session.rollback()
     review = world.session.exec(select(ServiceReview)).one()
+    # The review that opens lists the chronic miss: it no longer waits for one.
+    assert world.session.get_one(ChronicMiss, miss.id).state == "on_agenda"
+    listed = world.session.exec(
+        select(AuditEvent).where(AuditEvent.action == "chronic_miss.on_agenda")
+    ).one()
+    assert json.loads(listed.body)["data"]["service_review_id"] == review.id
+    assert [i.kind for i in service_review_agenda(world.session, submitted.id)].count(
+        "chronic_miss"
+    ) == 1
     record_minutes(
         world.session,
         actor=world.who(C, Role.PROGRAM_MANAGER),
