@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -27,6 +27,7 @@ from workflow import commands
 from workflow.access import Actor
 from workflow.compliance import ComplianceReport
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow
+from workflow.measurements.sources import csv_rows
 from workflow.queries.agreements import visible_agreement
 from workflow.queries.corrective_actions import list_corrective_actions
 from workflow.queries.periods import (
@@ -39,6 +40,7 @@ from workflow.queries.periods import (
 
 router = APIRouter()
 
+UPLOAD_ERRORS_SHOWN = 50
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$"
 PeriodLabel = Annotated[str, Path(pattern=PERIOD_PATTERN)]
 CommentField = Annotated[str, Form(max_length=4000)]
@@ -127,6 +129,7 @@ def _period_page(
     error: str | None = None,
     reasons: list[str] | None = None,
     form: dict[str, Any] | None = None,
+    upload: commands.IngestReport | None = None,
     status_code: int = 200,
 ) -> Response:
     agreement = visible_agreement(session, actor, agreement_id)
@@ -154,6 +157,7 @@ def _period_page(
             "error": error,
             "reasons": reasons or [],
             "form": form or {},
+            "upload": upload,
         },
         status_code=status_code,
         headers={"Content-Security-Policy": REPORT_CSP},
@@ -456,3 +460,42 @@ def correct(
         _path(agreement_id, period),
         flash=Flash("success", f"You corrected {metric} at {observed_at}; its old value is kept."),
     )
+
+
+# The path ends like the API's upload (api.limits.UPLOAD_SUFFIXES): the upload size limit.
+@router.post("/slas/{agreement_id}/periods/{period}/measurements:csv")
+def upload_measurements(
+    request: Request,
+    agreement_id: Id,
+    period: PeriodLabel,
+    user: PageUserDep,
+    session: SessionDep,
+    now: NowDep,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    """A CSV of measurements, through the command behind `POST …/measurements:csv`; the page
+    comes back with what was stored and each refused row with its line and reason."""
+    page = partial(_period_page, request, session, user.actor, agreement_id, period, now=now)
+    if file is None or not file.filename:
+        return page(error="Choose a CSV file to upload.", status_code=422)
+    try:
+        commands.check_upload(session, actor=user.actor, agreement_id=agreement_id, now=now)
+        report = commands.import_measurements(
+            session,
+            actor=user.actor,
+            agreement_id=agreement_id,
+            rows=csv_rows(file.file),
+            source="csv",
+            now=now,
+            filename=file.filename[:200],
+            error_limit=UPLOAD_ERRORS_SHOWN,
+        )
+    except Forbidden as exc:
+        return page(error=exc.message, status_code=403)
+    except InvalidInput as exc:
+        return page(
+            error=f"Nothing imported: {exc.message}",
+            reasons=[e["message"] for e in exc.errors],
+            status_code=422,
+        )
+    return page(upload=report)

@@ -427,6 +427,9 @@ FORMS: dict[str, Form] = {
         },
         FOR_PARTIES,
     ),
+    "/slas/{agreement_id}/periods/{period}/measurements:csv": Form(
+        reporting, period, no_fields, FOR_PARTIES
+    ),
     "/corrective-actions/{action_id}/events/{event}": Form(
         corrective, action_event, no_fields, FOR_PARTIES
     ),

@@ -24,7 +24,7 @@ from tests.proposals import accept
 from tests.workflow.commands.test_periods import DEC_1, NOVEMBER
 from tests.workflow.test_compliance_sql import store
 from workflow import commands
-from workflow.models import Agreement, PeriodDispute, Proposal, ReportingPeriod
+from workflow.models import Agreement, Measurement, PeriodDispute, Proposal, ReportingPeriod
 
 PERIOD = "2026-11"
 
@@ -426,3 +426,67 @@ def test_the_customer_accepts_with_exceptions_on_the_page(world: World, signed_i
     assert 'id="exceptions"' in page.text
     assert "We still think it was met." in page.text
     assert "on the next service review's agenda" in page.text
+
+
+def _upload(client: TestClient, agreement: Agreement, content: bytes, name: str = "n.csv") -> Any:
+    page = client.get(_path(agreement))
+    token = CSRF_FIELD.search(page.text)
+    assert token is not None
+    return client.post(
+        f"{_path(agreement)}/measurements:csv",
+        data={"csrf_token": token[1]},
+        files={"file": (name, content, "text/csv")},
+        follow_redirects=False,
+    )
+
+
+def _stored(world: World, agreement: Agreement, metric: str) -> list[float]:
+    world.session.rollback()
+    return list(
+        world.session.exec(
+            select(Measurement.value).where(
+                Measurement.agreement_id == agreement.id, Measurement.metric_key == metric
+            )
+        )
+    )
+
+
+def test_measurements_are_uploaded_on_the_period_page_with_each_refused_row_named(
+    world: World, signed_in: Client
+) -> None:
+    agreement = _reporting(world)
+    before = len(_stored(world, agreement, "proper-payments"))
+    provider = signed_in(_email(world, P, Role.PROGRAM_MANAGER))
+    csv = (
+        b"metric,observed_at,value\n"
+        b"proper-payments,2026-11-30T10:00:00-05:00,99.9\n"
+        b"no-such-metric,2026-11-30T10:00:00-05:00,1\n"
+        b"proper-payments,2026-11-30T11:00:00-05:00,not a number\n"
+    )
+    answer = _upload(provider, agreement, csv)
+    assert answer.status_code == 200
+    result = answer.text.split('id="upload-result"', 1)[1].split("</div>", 1)[0]
+    assert "1 observation stored" in result
+    assert "2 rows refused" in result
+    assert "Line 3 (no-such-metric)" in result
+    assert "Line 4 (proper-payments)" in result
+    assert len(_stored(world, agreement, "proper-payments")) == before + 1
+
+    # The same file again stores nothing twice.
+    again = _upload(provider, agreement, csv).text.split('id="upload-result"', 1)[1]
+    assert "0 observations stored</strong>, 1 already there" in again
+    assert len(_stored(world, agreement, "proper-payments")) == before + 1
+
+
+def test_a_bad_upload_stores_nothing_and_says_why(world: World, signed_in: Client) -> None:
+    agreement = _reporting(world)
+    before = len(_stored(world, agreement, "proper-payments"))
+    provider = signed_in(_email(world, P, Role.PROGRAM_MANAGER))
+    header = _upload(provider, agreement, b"metric,when,value\nproper-payments,x,1\n")
+    assert header.status_code == 422
+    assert "Nothing imported" in header.text
+    assert "unknown column" in header.text
+    reviewer = signed_in(_email(world, C, Role.FUNCTIONAL_LEAD))
+    refused = _upload(reviewer, agreement, b"metric,observed_at,value\n")
+    assert refused.status_code == 403
+    assert len(_stored(world, agreement, "proper-payments")) == before
