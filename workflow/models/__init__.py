@@ -11,7 +11,14 @@ from workflow.models.corrective_actions import ChronicMiss, CorrectiveAction
 from workflow.models.excusals import Excusal
 from workflow.models.governance import CalendarSlot, Extension, ServiceReview
 from workflow.models.measurements import Measurement, MeasurementBatch
-from workflow.models.parties import ApiToken, Delegation, LoginAttempt, Organization, User
+from workflow.models.parties import (
+    AccountLink,
+    ApiToken,
+    Delegation,
+    LoginAttempt,
+    Organization,
+    User,
+)
 from workflow.models.periods import PeriodAmendment, PeriodDispute, ReportingPeriod
 from workflow.models.proposals import Proposal
 from workflow.models.records import (
@@ -27,6 +34,7 @@ from workflow.models.records import (
 from workflow.models.tasks import Gap, Task
 
 __all__ = [
+    "AccountLink",
     "Agreement",
     "AgreementKeySequence",
     "AgreementVersion",
