@@ -274,7 +274,9 @@ def change_password(
         errors.append({"field": "new_password", "message": "is the same as the current one"})
     if not matches:
         with command(session):
-            session.add(LoginAttempt(email=email, address=address, succeeded=False, attempted_at=now))
+            session.add(
+                LoginAttempt(email=email, address=address, succeeded=False, attempted_at=now)
+            )
     if errors:
         raise InvalidInput("the password was not changed", errors)
     new_hash = hash_password(new)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -81,7 +81,7 @@ def create_user(
     """A user without a password: they sign in once someone sets one, or by an invitation
     (`workflow.commands.accounts.invite_user`). `role` (see ROLES) wins over `is_admin`."""
     with command(session) as tx:
-        user = add_user(
+        return add_user(
             session,
             tx,
             actor=actor,
@@ -91,7 +91,6 @@ def create_user(
             role=role or ("admin" if is_admin else "member"),
             now=now,
         )
-    return user
 
 
 def add_user(
@@ -266,6 +265,22 @@ def create_token(
             },
         )
     return token, plain
+
+
+# A token's last use is recorded to the minute: one write a minute per busy client, not one
+# per request.
+LAST_USE_PRECISION = timedelta(minutes=1)
+
+
+def record_token_use(session: Session, *, token_id: int, now: datetime) -> None:
+    """Note when a token was last used (bookkeeping, not audited: it changes no rights)."""
+    with command(session):
+        token = session.get(ApiToken, token_id)
+        if token is not None and (
+            token.last_used_at is None or token.last_used_at <= now - LAST_USE_PRECISION
+        ):
+            token.last_used_at = now
+            session.add(token)
 
 
 def revoke_token(
