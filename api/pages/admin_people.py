@@ -25,7 +25,7 @@ from api.types import Id, parse_id
 from workflow import commands
 from workflow.calendar import BUSINESS_TIME_ZONE
 from workflow.commands import accounts
-from workflow.commands.admin import ROLES, role_of
+from workflow.commands.admin import ROLES, role_named, role_of
 from workflow.commands.sign_in import set_passwords
 from workflow.errors import Conflict, InvalidInput
 from workflow.queries.admin import active_flags, tokens_of
@@ -214,7 +214,7 @@ def user_page(
         "tokens": tokens_of(session, user_id),
         "errors": errors or {},
         "roles": ROLE_LABELS,
-        "role": role_of_account(shown.is_admin, shown.auditor_scope),
+        "role": role_named(shown.is_admin, shown.auditor_scope),
         "now": now,
         "zone": BUSINESS_TIME_ZONE,
     }
@@ -252,10 +252,6 @@ def set_password(
         f"/admin/users/{user_id}",
         flash=Flash("success", f"Password set for {email}; their open sessions were ended."),
     )
-
-
-def role_of_account(is_admin: bool, auditor_scope: str | None) -> str:
-    return next((n for n, flags in ROLES.items() if flags == (is_admin, auditor_scope)), "member")
 
 
 @router.post("/users/{user_id}/role")

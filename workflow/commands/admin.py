@@ -149,10 +149,11 @@ def add_user(
 
 def role_of(user: User) -> str:
     """The name in ROLES for the user's flags."""
-    for name, flags in ROLES.items():
-        if flags == (user.is_admin, user.auditor_scope):
-            return name
-    return "member"
+    return role_named(user.is_admin, user.auditor_scope)
+
+
+def role_named(is_admin: bool, auditor_scope: str | None) -> str:
+    return next((n for n, flags in ROLES.items() if flags == (is_admin, auditor_scope)), "member")
 
 
 def set_role(
