@@ -28,7 +28,6 @@ from api.pages.render import render
 from api.pages.session import PageUserDep
 from api.types import Id, parse_id
 from notifications.reports.csv_export import neutralise
-from workflow import audit
 from workflow.access import Actor
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date, time_zone
 from workflow.errors import NotFound
@@ -39,7 +38,12 @@ from workflow.queries.audit_log import (
     system_audit,
     verify_scope,
 )
-from workflow.queries.evidence import EvidencePack, all_events, evidence_pack
+from workflow.queries.evidence import (
+    EvidencePack,
+    all_events,
+    evidence_document,
+    evidence_pack,
+)
 
 router = APIRouter()
 
@@ -215,46 +219,11 @@ def _pack(session: Session, actor: Actor, agreement_id: int, number: int, now: A
         raise PageError(404, "Not found", f"{exc.message[:1].upper()}{exc.message[1:]}.") from None
 
 
-def _event_json(chain: str, entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "chain": chain,
-        "seq": entry.seq,
-        "occurred_at": entry.occurred_at.isoformat(),
-        "actor": entry.actor.model_dump(mode="json") if entry.actor else None,
-        "on_behalf_of": entry.on_behalf_of.model_dump(mode="json") if entry.on_behalf_of else None,
-        "action": entry.action,
-        "version": entry.version_number,
-        "prev_hash": entry.prev_hash,
-        "hash": entry.hash,
-        "data": entry.data,
-    }
-
-
 def _download(pack: EvidencePack, suffix: str, *, name: str = "evidence") -> dict[str, str]:
     filename = f"{pack.agreement.key}-v{pack.version}-{name}.{suffix}"
     return {
         "Content-Disposition": f'attachment; filename="{filename}"',
         "Cache-Control": "no-store",
-    }
-
-
-def pack_json(pack: EvidencePack) -> dict[str, Any]:
-    """The pack as one JSON document (the API's evidence route answers the same)."""
-    return {
-        "agreement": pack.agreement.model_dump(mode="json"),
-        "customer": pack.customer,
-        "provider": pack.provider,
-        "version": pack.version,
-        "modification_number": pack.modification_number,
-        "state": pack.state,
-        "content_hash": pack.content_hash,
-        "activated_at": pack.activated_at.isoformat() if pack.activated_at else None,
-        "approved_content": pack.content,
-        "approvals": [a.model_dump(mode="json") for a in pack.approvals],
-        "verification": pack.verification.model_dump(mode="json"),
-        "chain": pack.chain,
-        "hash_tag": audit.HASH_TAG,
-        "events": [_event_json(pack.chain, e) for e in pack.events],
     }
 
 
@@ -264,7 +233,7 @@ def evidence_json(
 ) -> Response:
     pack = _pack(session, user.actor, agreement_id, number, now)
     return Response(
-        json.dumps(pack_json(pack), indent=2, default=str),
+        json.dumps(evidence_document(pack), indent=2, default=str),
         media_type="application/json",
         headers=_download(pack, "json"),
     )

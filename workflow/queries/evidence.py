@@ -10,7 +10,7 @@ hash of the event that recorded them and stand or fall with the chain.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session, select
@@ -174,3 +174,49 @@ def evidence_pack(
         chain=audit.agreement_chain(agreement_id),
         events=chosen,
     )
+
+
+def _event_json(chain: str, entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "chain": chain,
+        "seq": entry.seq,
+        "occurred_at": entry.occurred_at.isoformat(),
+        "actor": entry.actor.model_dump(mode="json") if entry.actor else None,
+        "on_behalf_of": entry.on_behalf_of.model_dump(mode="json") if entry.on_behalf_of else None,
+        "action": entry.action,
+        "version": entry.version_number,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+        "data": entry.data,
+    }
+
+
+def evidence_document(pack: EvidencePack) -> dict[str, Any]:
+    """The pack as one JSON document (the page's download and the API answer the same)."""
+    return {
+        "agreement": pack.agreement.model_dump(mode="json"),
+        "customer": pack.customer,
+        "provider": pack.provider,
+        "version": pack.version,
+        "modification_number": pack.modification_number,
+        "state": pack.state,
+        "content_hash": pack.content_hash,
+        "activated_at": pack.activated_at.isoformat() if pack.activated_at else None,
+        "approved_content": _plain(pack.content),
+        "approvals": [a.model_dump(mode="json") for a in pack.approvals],
+        "verification": pack.verification.model_dump(mode="json"),
+        "chain": pack.chain,
+        "hash_tag": audit.HASH_TAG,
+        "events": [_event_json(pack.chain, e) for e in pack.events],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """The export document with its dates as ISO text (JSON has no dates)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
