@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import ActorDep, AdminDep, IdempotencyDep, NowDep, SessionDep
@@ -70,15 +70,6 @@ class TokenOut(BaseModel):
 class PasswordChange(Strict):
     current_password: Password
     new_password: Password
-
-
-class ResetRequest(Strict):
-    email: Annotated[str, Field(max_length=320)]
-
-
-class LinkUse(Strict):
-    token: Annotated[str, Field(min_length=1, max_length=200)]
-    password: Password
 
 
 class DelegationCreate(Strict):
@@ -179,20 +170,6 @@ def change_password(
     accounts.change_password(
         session, actor=actor, current=body.current_password, new=body.new_password, now=now
     )
-
-
-@router.post("/password-resets", status_code=status.HTTP_202_ACCEPTED)
-def request_reset(body: ResetRequest, session: SessionDep, now: NowDep) -> Response:
-    """Mail a one-hour, one-use reset link if the address has an account. The answer is the
-    same either way, so it tells nobody which addresses exist."""
-    accounts.request_password_reset(session, email=body.email, now=now)
-    return Response(status_code=status.HTTP_202_ACCEPTED)
-
-
-@router.post("/password-resets/use", status_code=status.HTTP_204_NO_CONTENT)
-def use_link(body: LinkUse, session: SessionDep, now: NowDep) -> None:
-    """Set a password with the token of an invitation or reset link; the link is spent."""
-    accounts.use_link(session, token=body.token, password=body.password, now=now)
 
 
 @router.get("/users")
