@@ -31,6 +31,7 @@ from workflow.models import (
     CorrectiveAction,
     Measurement,
     Organization,
+    OutboxMessage,
     Proposal,
     ReportingPeriod,
     ServiceReview,
@@ -100,8 +101,12 @@ COMMANDS = [
     ["org", "create"],
     ["user", "create"],
     ["user", "set-password"],
+    ["user", "list"],
+    ["user", "role"],
+    ["user", "invite"],
     ["token", "create"],
     ["token", "revoke"],
+    ["token", "list"],
     ["demo"],
     ["audit", "verify"],
     ["audit", "checkpoint"],
@@ -226,6 +231,47 @@ def test_token_revoke(run: Cli) -> None:
     assert "of kim@third.example revoked at" in out
     assert _rows(run.database_url, select(ApiToken.revoked_at))[0] is not None
     run.refused("token", "revoke", "999", says="no such token")
+
+
+def test_user_list_roles_and_invitations(run: Cli) -> None:
+    run.ok("org", "create", "Third Agency")
+    run.ok("user", "create", "kim@third.example", "--name", "Kim Lee", "--org", "Third Agency")
+    invited = run.ok(
+        "user", "create", "ivy@third.example", "--name", "Ivy", "--org", "Third Agency",
+        "--role", "global_auditor", "--invite",
+    ).stdout  # fmt: skip
+    assert "global auditor); invitation queued" in invited
+    run.ok("user", "role", "kim@third.example", "auditor")
+    run.refused("user", "role", "kim@third.example", "boss", says="unknown role")
+    run.ok("user", "invite", "kim@third.example")
+    lines = run.ok("user", "list").stdout.splitlines()
+    assert [line.split("\t")[1:] for line in lines] == [
+        ["kim@third.example", "Kim Lee", "Third Agency", "auditor, no password"],
+        ["ivy@third.example", "Ivy", "Third Agency", "global_auditor, no password"],
+    ]
+    topics = _rows(run.database_url, select(OutboxMessage.topic).order_by(col(OutboxMessage.id)))
+    assert topics == ["account.invitation", "account.invitation"]
+
+
+def test_token_list_shows_expiry_and_last_use_never_the_token(run: Cli) -> None:
+    run.ok("org", "create", "Third Agency")
+    run.ok("user", "create", "kim@third.example", "--name", "Kim", "--org", "Third Agency")
+    plain = run.ok(
+        "token", "create", "kim@third.example", "--name", "ci", "--expires", "2099-01-31"
+    ).stdout.strip()
+    run.refused(
+        "token", "create", "kim@third.example", "--expires", "2001-01-01", says="in the past"
+    )
+    (line,) = run.ok("token", "list").stdout.splitlines()
+    assert plain not in line
+    assert line.split("\t")[1:] == [
+        f"{plain[:10]}…",
+        "kim@third.example",
+        "ci",
+        "active",
+        "expires 2099-01-31 00:00 UTC",
+        "last used never",
+    ]
 
 
 # ---- passwords -----------------------------------------------------------------------------
