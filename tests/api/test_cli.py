@@ -324,7 +324,7 @@ def test_demo_loads_agreements_in_every_working_state(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the default tokens file is ./var/demo-tokens.txt
     out = run.ok("demo").stdout
-    assert "19 users; their API tokens are in var/demo-tokens.txt" in out
+    assert "20 users; their API tokens are in var/demo-tokens.txt" in out
     versions = _rows(
         run.database_url,
         select(Agreement.key, AgreementVersion.number, AgreementVersion.state)
@@ -343,7 +343,7 @@ def test_demo_loads_agreements_in_every_working_state(
         ["joint_review"],
     ]
     lines = (tmp_path / "var" / "demo-tokens.txt").read_text().splitlines()
-    assert len(lines) == 19
+    assert len(lines) == 20
     email, _token, rest = lines[1].split(" ", 2)
     assert (email, rest) == (
         "marcus.chen@customer.example",
@@ -358,7 +358,7 @@ def test_demo_loads_agreements_in_every_working_state(
     assert signin is not None, out
     assert signin[1] == "http://127.0.0.1:8000/signin"
     stored = _rows(run.database_url, select(User.email, User.password_hash))
-    assert len(stored) == 19
+    assert len(stored) == 20
     assert all(verify_password(h, signin[2]) for _, h in stored)
     # The active agreement has a past: measurements and a submitted reporting period.
     period = re.search(r"its reporting period (\d{4}-\d{2}) was submitted", out)
