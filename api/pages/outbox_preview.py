@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from notifications import render as templates
 from notifications.recipients import Recipient, Request, Resolution, resolve
 from workflow.models import Agreement, NotificationDelivery, OutboxMessage, User
-from workflow.queries.notifications import NotificationView
+from workflow.queries.notifications import SECRET_FIELDS, NotificationView
 from workflow.settings import get_settings
 
 HIDDEN_TOKEN = "link-hidden-in-preview"  # noqa: S105 - a placeholder, not a secret
@@ -41,8 +41,9 @@ class Summary:
 
 
 def redacted(payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload without secrets an administrator must not read (a link's token)."""
-    return {**payload, "token": HIDDEN_TOKEN} if "token" in payload else dict(payload)
+    """The payload without secrets an administrator must not read (a link's token), with a
+    placeholder the templates can still build a link from."""
+    return {k: HIDDEN_TOKEN if k in SECRET_FIELDS else v for k, v in payload.items()}
 
 
 def _delivered(session: Session, ids: list[int]) -> dict[int, list[Person]]:

@@ -155,3 +155,12 @@ def test_the_evidence_pack_names_who_approved_which_content(api: Api) -> None:
     assert {a["outcome"] for a in approvals} <= {"approved", "approved_with_conditions"}
     assert pack["verification"]["ok"] is True
     assert pack["verification"]["events_checked"] >= len(pack["events"])
+
+
+def test_the_outbox_api_never_shows_a_links_token(api: Api) -> None:
+    _user(api, "hidden@customer.example", invite=True)
+    listed = api.client.get("/api/v1/notifications", headers=api.admin).json()["items"]
+    invitation = next(m for m in listed if m["topic"] == "account.invitation")
+    detail = api.client.get(f"/api/v1/notifications/{invitation['id']}", headers=api.admin)
+    assert detail.json()["payload"]["token"] == "(hidden)"
+    assert detail.json()["payload"]["account"]["email"] == "hidden@customer.example"
