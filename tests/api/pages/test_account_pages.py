@@ -252,3 +252,48 @@ def test_the_outbox_shows_recipient_subject_agreement_and_a_preview_without_the_
     assert preview.status_code == 200
     assert token not in preview.text
     assert "Choose your password" in preview.text
+
+
+def test_an_admin_changes_roles_disables_resends_links_and_gives_tokens_an_expiry(
+    world: World, signed_in: Client, admin_email: str
+) -> None:
+    admin = signed_in(admin_email)
+    created = admin.post(
+        "/admin/users",
+        data={
+            "email": "otto@customer.example",
+            "name": "Otto Other",
+            "organization_id": str(world.parties.customer_org_id),
+            "role": "member",
+            "csrf_token": _csrf(admin, "/admin/users"),
+        },
+        follow_redirects=False,
+    )
+    page = created.headers["location"]
+    token = _csrf(admin, page)
+    changed = admin.post(f"{page}/role", data={"role": "auditor", "csrf_token": token})
+    assert "Otto Other is now: Auditor of their organisation." in changed.text
+    assert "auditor of their organisation" in admin.get(page).text
+    sent = admin.post(f"{page}/invitation", data={"csrf_token": token})
+    assert "is sent an invitation" in sent.text
+    made = admin.post(
+        f"{page}/tokens", data={"name": "ci", "expires_on": "2027-01-31", "csrf_token": token}
+    )
+    assert made.status_code == 201
+    assert "It is refused from 31 Jan 2027 05:00 UTC" in made.text  # midnight in New York
+    bad = admin.post(
+        f"{page}/tokens", data={"name": "ci", "expires_on": "2020-01-01", "csrf_token": token}
+    )
+    assert bad.status_code == 422
+    assert "must be in the future" in bad.text
+    tokens = admin.get("/admin/tokens").text
+    assert "31 Jan 2027 05:00 UTC" in tokens
+    assert "never" in tokens  # not used yet
+    off = admin.post(f"{page}/active", data={"active": "false", "csrf_token": token})
+    assert "Otto Other is disabled" in off.text
+    refused = admin.post(f"{page}/invitation", data={"csrf_token": token})
+    assert refused.status_code == 409
+    acts = admin.get("/audit", params={"agreement": "admin"}).text
+    assert "Ada Admin made Otto Other an auditor of their organisation (was a member)" in acts
+    assert "Ada Admin disabled the account of Otto Other" in acts
+    assert "Ada Admin invited Otto Other by email" in acts
