@@ -154,7 +154,7 @@ def verify_scope(session: Session, actor: Actor) -> ScopedVerification:
                 .where(col(AuditEvent.chain).in_(chains))
             ).one()
         )
-    result = audit.verify(session)
+    result = audit.verify(session, chains)
     failures = [f.as_dict() for f in result.failures if f.chain in chains]
     return ScopedVerification(
         ok=not failures,

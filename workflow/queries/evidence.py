@@ -120,7 +120,8 @@ def _approval(entry: AuditEntry, content_hash: str) -> Approval | None:
 def chain_check(session: Session, agreement_id: int, now: datetime) -> ChainCheck:
     """The agreement's chain as `audit.verify` finds it (only this chain's failures)."""
     chain = audit.agreement_chain(agreement_id)
-    result = audit.verify(session)
+    # This chain and the system chain, whose checkpoints vouch for its heads.
+    result = audit.verify(session, [chain])
     failures = [f.as_dict() for f in result.failures if f.chain == chain]
     head = session.get(AuditChainHead, chain)
     session.rollback()
