@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -19,7 +20,8 @@ from api.pages.audit_sentences import sentence
 from states import Role
 from tests.api.pages.conftest import CSRF_FIELD, PASSWORD
 from tests.helpers import C, P, World
-from workflow import commands
+from tests.workflow.test_audit import EVENTS, guards_off
+from workflow import audit, commands
 from workflow.audit import GENESIS
 from workflow.commands.sign_in import set_passwords
 from workflow.models import Agreement, User
@@ -321,3 +323,24 @@ def test_the_evidence_pack_adds_content_approvals_and_verification(
     assert records.count("approval") == len(pack["approvals"])
     assert "verification" in records
     assert records.count("event") == len(pack["events"])
+
+
+def test_a_tampered_chain_shows_on_the_certificate_and_in_the_pack(
+    client: TestClient, world: World, active: Agreement, engine: Engine
+) -> None:
+    chain = audit.agreement_chain(active.id or 0)
+    with engine.connect() as conn:
+        target = conn.execute(
+            sa.select(EVENTS).where(EVENTS.c.chain == chain, EVENTS.c.seq == 3)
+        ).one()
+    with guards_off(engine) as conn:
+        conn.execute(
+            sa.update(EVENTS).where(EVENTS.c.id == target.id).values(action="task.cancelled")
+        )
+    _sign_in(client, world.who(C, Role.BUSINESS_OWNER).email)
+    pack = client.get(f"/slas/{active.id}/versions/1/evidence.json").json()
+    assert pack["verification"]["ok"] is False
+    assert pack["verification"]["failures"][0]["seq"] == 3
+    certificate = client.get(f"/slas/{active.id}/versions/1/certificate.html").text
+    assert "Audit chain verification failed" in certificate
+    assert "cannot be relied on" in certificate
