@@ -13,9 +13,11 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+PORT ?= 8000
+
 run: $(STAMP)
 	$(BIN)/accord demo --if-empty
-	$(BIN)/accord serve
+	$(BIN)/accord serve --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

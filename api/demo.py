@@ -34,6 +34,8 @@ ADMIN_NAME = "Ada Admin"
 AUDITOR_EMAIL = "auditor@accord.example"
 AUDITOR_NAME = "Avery Auditor"
 DEFAULT_TOKENS_FILE = Path("var/demo-tokens.txt")
+# Next to the tokens file: the demo users' one password, for `accord demo --show-password`.
+SIGN_IN_FILE_NAME = "demo-password.txt"
 
 # Steps are spaced out and end before `now`, so the story reads in order and lies in the past.
 _STEP = timedelta(seconds=10)
@@ -227,7 +229,24 @@ def _summary(session: Session, agreement: Agreement) -> DemoAgreement:
 def write_tokens(path: Path, users: list[DemoUser]) -> None:
     """One `email token name (role)` line per user, readable only by the owner (tokens are
     secrets)."""
+    _write_secret(path, "".join(user.line() + "\n" for user in users))
+
+
+def write_password(tokens_file: Path, password: str) -> Path:
+    """The demo password, beside the tokens file and as private: it is shown once at the
+    end of a long demo output, and people look for it again."""
+    path = tokens_file.parent / SIGN_IN_FILE_NAME
+    _write_secret(path, password + "\n")
+    return path
+
+
+def read_password(tokens_file: Path) -> str | None:
+    path = tokens_file.parent / SIGN_IN_FILE_NAME
+    return path.read_text().strip() or None if path.is_file() else None
+
+
+def _write_secret(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
-    path.write_text("".join(user.line() + "\n" for user in users))
+    path.write_text(text)

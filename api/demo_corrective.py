@@ -1,7 +1,9 @@
 """The demo's corrective action plan in progress: an agreement active for eight weeks whose first
 month missed invoice-payment-timeliness. The month's report is final, the provider's Program
 Manager planned the correction and the customer's Program Manager accepted the plan, so the
-provider now carries it out (actions with owners and due dates, a target date).
+provider now carries it out (actions with owners and due dates, a target date). The customer
+accepted that report with an exception (how the miss was counted), which waits for the next
+service review.
 
 Its story runs first and in the past, from the demo's start, then gives the clock back, so the
 rest of the demo unfolds as before. Everything goes through commands, as the rest of the demo.
@@ -27,6 +29,9 @@ from workflow.models import Agreement, CorrectiveAction
 TITLE = "Payroll Services O&M SLA FY2027"
 METRIC = "invoice-payment-timeliness"
 MISSED_BY = 3.0  # points below the target, every day of the first month
+EXCEPTION = (
+    "Invoices received after 4 pm were counted the next day; we count them on the day received"
+)
 C, P = Side.CUSTOMER, Side.PROVIDER
 PM = Role.PROGRAM_MANAGER
 
@@ -76,15 +81,25 @@ def _final_first_month(
     driver.now = datetime.combine(month_end + timedelta(days=1), time(9), tzinfo=time_zone(zone))
     commands.open_due_periods(driver.session, now=driver.tick())
     label = f"{month_end:%Y-%m}"
-    for event, side, role in (("submit", P, PM), ("accept", C, Role.FUNCTIONAL_LEAD)):
-        commands.fire_period_event(
-            driver.session,
-            actor=driver.who(side, role),
-            agreement_id=agreement.id,
-            period=label,
-            event=event,
-            now=driver.tick(),
-        )
+    commands.fire_period_event(
+        driver.session,
+        actor=driver.who(P, PM),
+        agreement_id=agreement.id,
+        period=label,
+        event="submit",
+        now=driver.tick(),
+    )
+    # Final, but the customer still disputes how the miss was measured: an exception for the
+    # next service review (docs/reporting.md).
+    commands.fire_period_event(
+        driver.session,
+        actor=driver.who(C, Role.FUNCTIONAL_LEAD),
+        agreement_id=agreement.id,
+        period=label,
+        event="accept_with_exceptions",
+        now=driver.tick(),
+        exceptions=[{"metric": METRIC, "reason": EXCEPTION}],
+    )
     return label
 
 

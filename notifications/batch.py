@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from notifications.claims import Outcome, Outgoing, mark
 from notifications.deliveries import delivery_rows, write_deliveries
+from notifications.links import link_key
 from notifications.recipients import (
     Envelope,
     RecipientSpecError,
@@ -64,11 +65,13 @@ class DispatchCounts:
 def plan_recipients(
     engine: Engine, claims: Sequence[Outgoing], *, today: date
 ) -> dict[int, Resolution | RecipientSpecError]:
+    key = link_key(engine)
     with Session(engine) as session:
         return resolve(
             session,
-            [Request(c.id, c.agreement_id, c.recipients) for c in claims],
+            [Request(c.id, c.agreement_id, c.recipients, c.topic) for c in claims],
             today=today,
+            link_key=key,
         )
 
 

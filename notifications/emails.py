@@ -6,14 +6,21 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
+from notifications import links
 from notifications import render as templates
 from notifications.digest import Summarise
 from notifications.dispatch import Outgoing, Renderer
 from notifications.recipients import Envelope, Recipient
 from workflow.models import NotificationDelivery, OutboxMessage, User
+from workflow.models.notifications import UNSILENCEABLE_GROUPS
 
 
-def _info(recipient: Recipient) -> templates.RecipientInfo:
+def _info(recipient: Recipient, base_url: str) -> templates.RecipientInfo:
+    if recipient.link_token is not None:
+        manage: str | None = links.manage_url(base_url, recipient.link_token)
+    else:
+        # The digest has no group of its own: its footer leads to the preferences page.
+        manage = f"{base_url.rstrip('/')}/notifications" if recipient.reason == "digest" else None
     return templates.RecipientInfo(
         name=recipient.person.name,
         email=recipient.person.email,
@@ -22,6 +29,7 @@ def _info(recipient: Recipient) -> templates.RecipientInfo:
         delegate=recipient.delegate.name if recipient.delegate else None,
         side=recipient.side,
         role=recipient.role,
+        manage_link=manage,
     )
 
 
@@ -31,9 +39,9 @@ def template_renderer(*, sender: str, base_url: str) -> Renderer:
 
     def render(message: Outgoing, envelope: Envelope) -> EmailMessage:
         rendered = templates.render(
-            message.topic, message.payload, _info(envelope.to), base_url=base_url
+            message.topic, message.payload, _info(envelope.to, base_url), base_url=base_url
         )
-        return templates.build_message(
+        email = templates.build_message(
             rendered,
             sender=(name, address),
             to=[(envelope.to.person.name, envelope.to.person.email)],
@@ -41,6 +49,13 @@ def template_renderer(*, sender: str, base_url: str) -> Renderer:
             message_id=templates.message_id_for(message.id, envelope.to.user_id),
             date=message.created_at,
         )
+        token = envelope.to.link_token
+        if token is not None and envelope.to.group not in UNSILENCEABLE_GROUPS:
+            # RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click" to this address,
+            # which switches the group off for the addressee (api/pages/notifications.py).
+            email["List-Unsubscribe"] = f"<{links.unsubscribe_url(base_url, token)}>"
+            email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        return email
 
     return render
 

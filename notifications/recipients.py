@@ -17,7 +17,9 @@ Nobody appears twice in one message, and people already served by an earlier att
 `NotificationDelivery` row) are left out, so a retry only reaches those still waiting.
 
 A message becomes one *envelope* per addressee (To), with the delegators it stands in for in
-Cc; people who chose the digest get a *share* kept for their daily digest instead.
+Cc; people who chose the digest get a *share* kept for their daily digest instead, and people
+who switched the message's topic group off get nothing (`notifications.preferences`: task
+emails are never off). Each recipient carries the signed token of their footer's manage link.
 """
 
 from __future__ import annotations
@@ -29,8 +31,16 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from notifications.links import make_token
+from notifications.preferences import effective_mode, group_of
 from states import Role, Side
-from workflow.models import Delegation, NotificationDelivery, StakeholderAssignment, User
+from workflow.models import (
+    Delegation,
+    NotificationDelivery,
+    NotificationPreference,
+    StakeholderAssignment,
+    User,
+)
 
 # The reasons a recipient may be given; `notifications.render.Reason` has the same values.
 REASONS = ("assignee", "delegate", "delegator", "role_holder", "escalation", "digest")
@@ -58,6 +68,8 @@ class Recipient:
     role: str | None = None
     acting_for: Person | None = None  # reason "delegate": whose task it is
     delegate: Person | None = None  # reason "delegator": who acts for them
+    group: str | None = None  # the message's topic group (None: the digest itself)
+    link_token: str | None = None  # signs the footer's manage / unsubscribe link
 
     @property
     def user_id(self) -> int:
@@ -149,6 +161,7 @@ class Request:
     outbox_id: int
     agreement_id: int | None
     recipients: Mapping[str, Any]
+    topic: str | None = None  # None: no topic group, everyone named is mailed as before
 
 
 @dataclass(frozen=True)
@@ -157,16 +170,20 @@ class _Principal:
     reason: str
     side: str | None = None
     role: str | None = None
+    broadcast: bool = False  # reached as one of all the stakeholders, not by name or role
 
 
 @dataclass
 class Directory:
-    """Users, assignments, delegations and earlier deliveries for a batch, in five queries."""
+    """Users, assignments, delegations, preferences and earlier deliveries for a batch, in
+    six queries."""
 
     users: dict[int, User] = field(default_factory=dict)
     assignments: dict[int, dict[tuple[Side, Role], int]] = field(default_factory=dict)
     delegate_of: dict[int, int] = field(default_factory=dict)
     delivered: dict[int, set[int]] = field(default_factory=dict)
+    chosen: dict[int, dict[str, str]] = field(default_factory=dict)  # user -> group -> mode
+    link_key: str | None = None
 
     @classmethod
     def load(
@@ -208,6 +225,12 @@ class Directory:
                 for u in session.exec(select(User).where(col(User.id).in_(wanted)))
                 if u.id is not None
             }
+            for p in session.exec(
+                select(NotificationPreference).where(
+                    col(NotificationPreference.user_id).in_(wanted)
+                )
+            ):
+                directory.chosen.setdefault(p.user_id, {})[p.topic_group] = p.mode
         if specs:
             for outbox_id, user_id in session.exec(
                 select(NotificationDelivery.outbox_id, NotificationDelivery.user_id).where(
@@ -224,9 +247,27 @@ class Directory:
             return None
         return Person(user_id, user.name, user.email)
 
-    def wants_digest(self, user_id: int) -> bool:
+    def roles_on(self, agreement_id: int | None, user_id: int) -> list[str]:
+        held = self.assignments.get(agreement_id or 0, {})
+        return [role.value for (_, role), holder in held.items() if holder == user_id]
+
+    def mode(
+        self, user_id: int, topic: str | None, roles: Sequence[str], *, broadcast: bool
+    ) -> str:
         user = self.users.get(user_id)
-        return user is not None and user.notification_mode == "digest"
+        return effective_mode(
+            group_of(topic) if topic is not None else None,
+            self.chosen.get(user_id, {}),
+            roles,
+            broadcast=broadcast,
+            overall=user.notification_mode if user is not None else "immediate",
+            topic=topic,
+        )
+
+    def token(self, user_id: int, group: str | None) -> str | None:
+        if self.link_key is None or group is None:
+            return None
+        return make_token(self.link_key, user_id, group)
 
 
 def _principals(request: Request, spec: Spec, directory: Directory) -> list[_Principal]:
@@ -246,39 +287,45 @@ def _principals(request: Request, spec: Spec, directory: Directory) -> list[_Pri
             for role in Role:
                 holder = held.get((side, role))
                 if holder is not None:
-                    found.append(_Principal(holder, reason, side.value, role.value))
+                    found.append(_Principal(holder, reason, side.value, role.value, broadcast=True))
     return found
 
 
 @dataclass
 class _Builder:
-    """Places each person once: in an envelope (To or Cc) or in the digest."""
+    """Places each person once: in an envelope (To or Cc), in the digest, or nowhere (off)."""
 
     directory: Directory
     immediate: bool
     placed: set[int]
+    topic: str | None = None
     envelopes: dict[int, tuple[Recipient, list[Recipient]]] = field(default_factory=dict)
     digest: list[Recipient] = field(default_factory=list)
 
-    def _by_digest(self, recipient: Recipient) -> bool:
-        if self.immediate or not self.directory.wants_digest(recipient.user_id):
+    def _elsewhere(self, recipient: Recipient, roles: Sequence[str], broadcast: bool) -> bool:
+        """True when the person is not mailed now: kept for the digest, or off."""
+        if self.immediate:
             return False
-        self.digest.append(recipient)
-        return True
+        mode = self.directory.mode(recipient.user_id, self.topic, roles, broadcast=broadcast)
+        if mode == "digest":
+            self.digest.append(recipient)
+        return mode != "immediate"
 
-    def add(self, recipient: Recipient) -> None:
+    def add(self, recipient: Recipient, roles: Sequence[str] = (), broadcast: bool = False) -> None:
         if recipient.user_id in self.placed:
             return
         self.placed.add(recipient.user_id)
-        if not self._by_digest(recipient):
+        if not self._elsewhere(recipient, roles, broadcast):
             self.envelopes[recipient.user_id] = (recipient, [])
 
-    def copy(self, recipient: Recipient, *, on: int) -> None:
+    def copy(
+        self, recipient: Recipient, *, on: int, roles: Sequence[str] = (), broadcast: bool = False
+    ) -> None:
         """Copy `recipient` on the envelope addressed to `on`, or mail them on their own."""
         if recipient.user_id in self.placed:
             return
         self.placed.add(recipient.user_id)
-        if self._by_digest(recipient):
+        if self._elsewhere(recipient, roles, broadcast):
             return
         if on in self.envelopes:
             self.envelopes[on][1].append(recipient)
@@ -293,8 +340,12 @@ class _Builder:
 
 
 def resolve_one(request: Request, spec: Spec, directory: Directory) -> Resolution:
+    group = group_of(request.topic) if request.topic is not None else None
     builder = _Builder(
-        directory, spec.immediate, placed=set(directory.delivered.get(request.outbox_id, ()))
+        directory,
+        spec.immediate,
+        placed=set(directory.delivered.get(request.outbox_id, ())),
+        topic=request.topic,
     )
     seen: set[int] = set()
     for principal in _principals(request, spec, directory):
@@ -304,26 +355,58 @@ def resolve_one(request: Request, spec: Spec, directory: Directory) -> Resolutio
         person = directory.person(principal.user_id)
         delegate_id = directory.delegate_of.get(principal.user_id) if spec.delegate else None
         delegate = directory.person(delegate_id) if delegate_id is not None else None
+        # A broadcast's default follows the seat: the principal's roles on the agreement, for
+        # the colleague standing in for them too.
+        roles = directory.roles_on(request.agreement_id, principal.user_id)
         if delegate is not None and delegate.user_id != principal.user_id:
             # Someone away still hears of their own work (in copy); an inactive principal's
             # work still reaches the colleague acting for them.
             builder.add(
-                Recipient(delegate, "delegate", principal.side, principal.role, acting_for=person)
+                Recipient(
+                    delegate,
+                    "delegate",
+                    principal.side,
+                    principal.role,
+                    acting_for=person,
+                    group=group,
+                    link_token=directory.token(delegate.user_id, group),
+                ),
+                roles,
+                principal.broadcast,
             )
             if person is not None:
                 builder.copy(
                     Recipient(
-                        person, "delegator", principal.side, principal.role, delegate=delegate
+                        person,
+                        "delegator",
+                        principal.side,
+                        principal.role,
+                        delegate=delegate,
+                        group=group,
+                        link_token=directory.token(person.user_id, group),
                     ),
                     on=delegate.user_id,
+                    roles=roles,
+                    broadcast=principal.broadcast,
                 )
         elif person is not None:
-            builder.add(Recipient(person, principal.reason, principal.side, principal.role))
+            builder.add(
+                Recipient(
+                    person,
+                    principal.reason,
+                    principal.side,
+                    principal.role,
+                    group=group,
+                    link_token=directory.token(person.user_id, group),
+                ),
+                roles,
+                principal.broadcast,
+            )
     return builder.resolution()
 
 
 def resolve(
-    session: Session, requests: Iterable[Request], *, today: date
+    session: Session, requests: Iterable[Request], *, today: date, link_key: str | None = None
 ) -> dict[int, Resolution | RecipientSpecError]:
     """Each request's recipients (by outbox id), or the error in its spec."""
     results: dict[int, Resolution | RecipientSpecError] = {}
@@ -341,6 +424,7 @@ def resolve(
             continue
         specs[request.outbox_id] = (request, spec)
     directory = Directory.load(session, specs, today=today)
+    directory.link_key = link_key
     for outbox_id, (request, spec) in specs.items():
         results[outbox_id] = resolve_one(request, spec, directory)
     return results
@@ -353,11 +437,16 @@ def resolve_message(
     agreement_id: int | None,
     recipients: Mapping[str, Any],
     today: date,
+    topic: str | None = None,
+    link_key: str | None = None,
 ) -> Resolution:
     """One row's recipients; raises RecipientSpecError for a bad spec."""
-    result = resolve(session, [Request(outbox_id, agreement_id, recipients)], today=today)[
-        outbox_id
-    ]
+    result = resolve(
+        session,
+        [Request(outbox_id, agreement_id, recipients, topic)],
+        today=today,
+        link_key=link_key,
+    )[outbox_id]
     if isinstance(result, RecipientSpecError):
         raise result
     return result

@@ -76,6 +76,7 @@ class RecipientInfo:
     delegate: str | None = None  # DELEGATOR: the delegate's name
     side: str | None = None  # ROLE_HOLDER / ESCALATION: the seat held, when known
     role: str | None = None
+    manage_link: str | None = None  # the footer's signed link to choose what they receive
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reason", Reason(self.reason))  # a plain str is checked too

@@ -51,6 +51,14 @@ TOPICS: dict[str, str] = {
         "days_remaining optional (a late run: the days really left); decision_due_on "
         "optional (the open renewal decision it reminds of)"
     ),
+    "extension.requested": (
+        f"a Program Manager asks both Business Owners to extend the period of performance: "
+        f"{_TRANSITION}, extension {{id, current_end, new_end_date, reason, requested_side}}"
+    ),
+    "extension.rejected": (
+        "a Business Owner refused the extension; the period of performance is unchanged: "
+        "as extension.requested"
+    ),
     "annual_review.due": f"the customer's annual review is due: {_AGREEMENT}, {_TASK}",
     "service_review.due": f"a quarterly service review is due: {_AGREEMENT}, {_TASK}",
     "period.final": (
@@ -74,6 +82,16 @@ TOPICS: dict[str, str] = {
     "chronic_miss.detected": (
         "a metric missed its target in consecutive windows, to both Executive Sponsors: "
         "agreement {id, key, title}, period {label}, metric_key, windows, threshold"
+    ),
+    "period.escalated": (
+        "a dispute went the agreement's rounds or business days, to both Executive Sponsors: "
+        "agreement {id, key, title}, period {label, round}, trigger ('rounds' | "
+        "'business_days'), dispute_rounds, rounds_allowed, business_days_allowed"
+    ),
+    "period.dispute_decided": (
+        "both Executive Sponsors decided an escalated dispute (or decided differently): "
+        "agreement {id, key, title}, period {label}, decision ('upheld' | 'sustained' | "
+        "'split'), sponsors [{side, decision, comment}]"
     ),
     "account.invitation": (
         "an administrator invited the recipient: account {name, email, organization}, "
@@ -155,6 +173,13 @@ TASK_ASKS: dict[str, TaskAsk] = {
         "Answer a dispute of your results",
         "The customer disputed some of the period's results. Correct the data or excuse the "
         "misses as agreed, then resubmit with a comment that answers each point.",
+    ),
+    "dispute_decision": TaskAsk(
+        "Decide an escalated dispute",
+        "The customer and the provider could not settle a dispute of the period's results. "
+        "With the other side's Executive Sponsor, uphold the provider's results (the report "
+        "becomes final) or sustain the customer's dispute (it goes back to the provider with "
+        "your comment). Nothing happens until you both decide the same way.",
     ),
     "corrective_action": TaskAsk(
         "Corrective action plan needed",

@@ -26,6 +26,8 @@ from states.model import (
 )
 from states.proposals import PROPOSAL, ProposalKind, ProposalState
 from states.reporting import (
+    DEFAULT_DISPUTE_BUSINESS_DAYS,
+    DEFAULT_DISPUTE_ROUNDS,
     DEFAULT_REPORTING_DAY,
     REPORTING,
     SUBMIT_RESULTS,
@@ -33,20 +35,14 @@ from states.reporting import (
 )
 from states.validate import SpecError, validate
 
-validate(LIFECYCLE)
-validate(REPORTING)
-validate(PROPOSAL)
-validate(EXTENSION)
-validate(CORRECTIVE_ACTIONS)
+# Every machine on the one engine.
+MACHINES: tuple[MachineSpec, ...] = (LIFECYCLE, REPORTING, PROPOSAL, EXTENSION, CORRECTIVE_ACTIONS)
+for _spec in MACHINES:
+    validate(_spec)
 
 # Every task kind of every machine, by name: a task row names only its kind.
-TASK_KINDS: dict[str, TaskKind] = {k.name: k for k in LIFECYCLE.task_kinds}
-for _kind in (
-    *REPORTING.task_kinds,
-    *PROPOSAL.task_kinds,
-    *EXTENSION.task_kinds,
-    *CORRECTIVE_ACTIONS.task_kinds,
-):
+TASK_KINDS: dict[str, TaskKind] = {}
+for _kind in (kind for spec in MACHINES for kind in spec.task_kinds):
     if _kind.name in TASK_KINDS:
         raise SpecError(f"task kind {_kind.name!r} is declared by two machines")
     TASK_KINDS[_kind.name] = _kind
@@ -61,10 +57,13 @@ __all__ = [
     "CORRECTIVE_ACTION",
     "CORRECTIVE_ACTIONS",
     "DEFAULT_CHRONIC_MISS_WINDOWS",
+    "DEFAULT_DISPUTE_BUSINESS_DAYS",
+    "DEFAULT_DISPUTE_ROUNDS",
     "DEFAULT_REPORTING_DAY",
     "EXTENSION",
     "FOLLOW_UP",
     "LIFECYCLE",
+    "MACHINES",
     "PROPOSAL",
     "REPORTING",
     "SUBMIT_RESULTS",

@@ -67,6 +67,7 @@ EXTENSION = MachineSpec(
                 )
                 for side in (SideRef.CUSTOMER, SideRef.PROVIDER)
             ),
+            topic="extension.requested",
             description="a Program Manager asks both Business Owners for a new end date",
         ),
         Transition(
@@ -86,6 +87,7 @@ EXTENSION = MachineSpec(
             task_kind="extension_approval",
             guards=("has_comment",),
             cancels_open_tasks=True,
+            topic="extension.rejected",
             description="a Business Owner rejects the extension, saying why",
         ),
     ),

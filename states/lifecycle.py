@@ -156,6 +156,7 @@ LIFECYCLE = MachineSpec(
             FiredBy.ROLES,
             roles=(PM,),
             guards=("has_comment",),
+            effects=("lapse_gap_proposals",),
             opens=(_REWORK,),
             cancels_open_tasks=True,
             topic="rework.requested",
@@ -229,6 +230,7 @@ LIFECYCLE = MachineSpec(
             FiredBy.ROLES,
             roles=(PM,),
             guards=("has_comment",),
+            effects=("lapse_gap_proposals",),
             cancels_open_tasks=True,
             topic="version.withdrawn",
             description="abandon the version",
@@ -279,6 +281,10 @@ LIFECYCLE = MachineSpec(
         ),
         "take_effect": "the version comes into force; the one in force until now is superseded",
         "open_follow_ups": "each condition of approval becomes a follow-up task for its approver",
+        "lapse_gap_proposals": (
+            "an open proposal to resolve one of the version's gaps lapses: the gaps it would "
+            "resolve are recomputed when the version comes back"
+        ),
     },
     conditions={
         "lcce_review_needed": "version 1, or annual cost, currency or payment terms changed",

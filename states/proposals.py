@@ -68,7 +68,11 @@ PROPOSAL = MachineSpec(
         State(OPEN, description="proposed; the other side decides"),
         State(ACCEPTED, final=True, description="the other side accepted: it took effect"),
         State(REJECTED, final=True, description="the other side refused it, saying why"),
-        State(WITHDRAWN, final=True, description="the proposer took it back"),
+        State(
+            WITHDRAWN,
+            final=True,
+            description="the proposer took it back, or what it would change is gone",
+        ),
     ),
     transitions=(
         Transition(
@@ -98,6 +102,17 @@ PROPOSAL = MachineSpec(
             cancels_open_tasks=True,
             effects=("tell_both_sides",),
             description="the proposer takes the proposal back; nothing changes",
+        ),
+        Transition(
+            "lapse",
+            (OPEN,),
+            WITHDRAWN,
+            FiredBy.SYSTEM,
+            cancels_open_tasks=True,
+            effects=("tell_both_sides",),
+            description=(
+                "what it would change is gone (its version left gap analysis): nothing changes"
+            ),
         ),
     ),
     guards={},

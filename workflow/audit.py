@@ -83,7 +83,10 @@ def checkpoint(tx: Command, *, now: datetime) -> AuditEvent:
         )
     )
     recorded = {chain: {"seq": seq, "hash": digest} for chain, seq, digest in heads}
-    return tx.audit(action=CHECKPOINT_ACTION, now=now, data={"heads": recorded})
+    row = tx.trail.append(
+        session.connection(), action=CHECKPOINT_ACTION, now=now, data={"heads": recorded}
+    )
+    return AuditEvent.model_construct(**row)  # a snapshot for the caller, not in a session
 
 
 @dataclass

@@ -24,7 +24,6 @@ from sqlmodel import Session
 from workflow.audit_trail import AuditTrail
 from workflow.db import begin_write
 from workflow.errors import StaleVersion
-from workflow.models import AuditEvent
 from workflow.outbox import Outbox
 from workflow.transaction import STALE_MESSAGE, commit
 
@@ -48,9 +47,9 @@ class Command:
         actor_id: int | None = None,
         on_behalf_of_id: int | None = None,
         data: dict[str, Any] | None = None,
-    ) -> AuditEvent:
+    ) -> None:
         """Append one event to the agreement's chain (or the system chain)."""
-        return self.trail.append(
+        self.trail.append(
             self.session.connection(),
             action=action,
             now=now,

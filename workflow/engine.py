@@ -312,7 +312,10 @@ def complete(
     spec = subject.spec
     outcome = chosen_outcome(spec.task_kind(task.kind), outcome_name)
     transition = spec.transition(outcome.fires) if outcome.fires else None
-    if transition is not None and subject.check_event_first:
+    system = transition is not None and transition.fired_by is FiredBy.SYSTEM
+    # A system event's guards are about every task of its kind (the last one completes
+    # them), so only a person's event is checked before the outcome is recorded.
+    if transition is not None and subject.check_event_first and not system:
         check(subject, transition)
     before = subject.prepare_completion(task, outcome, actor, on_behalf_of, comment)
     record_completion(task, outcome, actor, on_behalf_of, comment=comment, now=now)
@@ -335,7 +338,6 @@ def complete(
     subject.completed(task, actor, now)
     if transition is None or subject.state not in transition.sources:
         return
-    system = transition.fired_by is FiredBy.SYSTEM
     if system and subject.failed_guards(transition.guards):
         return  # not the last required task yet
     run(

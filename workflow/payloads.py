@@ -72,10 +72,19 @@ class About(Payload):
     version: VersionRef
 
 
+class ExtensionRef(Payload):
+    id: int | None
+    current_end: str
+    new_end_date: str
+    reason: str
+    requested_side: str
+
+
 class TaskAssigned(About):
     task: TaskRef
     period: PeriodRef | None = None
     proposal: ProposalRef | None = None
+    extension: ExtensionRef | None = None
 
 
 class ProposalMoved(About):
@@ -94,6 +103,13 @@ class VersionMoved(About):
     to_state: str
     actor: str
     comment: str | None
+
+
+class ExtensionMoved(VersionMoved):
+    """An extension asked of both Business Owners, or refused by one: told to every
+    stakeholder (its approval is announced as the new version's activation)."""
+
+    extension: ExtensionRef
 
 
 class ApprovalGiven(About):
@@ -177,6 +193,30 @@ class ChronicMissDetected(About):
     threshold: int
 
 
+class PeriodEscalated(About):
+    """A dispute that went too long, to both Executive Sponsors."""
+
+    period: PeriodRef
+    trigger: str  # "rounds" or "business_days"
+    dispute_rounds: int
+    rounds_allowed: int
+    business_days_allowed: int
+
+
+class SponsorDecision(Payload):
+    side: str
+    decision: str
+    comment: str | None
+
+
+class DisputeDecided(About):
+    """The Sponsors' decision of an escalated dispute (or their split), to every stakeholder."""
+
+    period: PeriodRef
+    decision: str  # "upheld", "sustained" or "split"
+    sponsors: list[SponsorDecision]
+
+
 class Digest(Payload):
     date: str
     items: list[dict[str, Any]]
@@ -207,6 +247,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "agreement.renewal_upcoming": RenewalUpcoming,
     "period.final": FinalReport,
     "period.amended": FinalReport,
+    "extension.requested": ExtensionMoved,
+    "extension.rejected": ExtensionMoved,
     "proposal.made": ProposalMoved,
     "proposal.decided": ProposalMoved,
     "corrective_action.plan_submitted": CorrectiveActionMoved,
@@ -215,6 +257,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "corrective_action.completion_reported": CorrectiveActionMoved,
     "corrective_action.closed": CorrectiveActionMoved,
     "chronic_miss.detected": ChronicMissDetected,
+    "period.escalated": PeriodEscalated,
+    "period.dispute_decided": DisputeDecided,
     "digest.daily": Digest,
 }
 

@@ -24,6 +24,13 @@ def demo(
         bool,
         typer.Option("--if-empty", help="Do nothing if the database has organisations."),
     ] = False,
+    show_password: Annotated[
+        bool,
+        typer.Option(
+            "--show-password",
+            help="Print the demo users' password (kept beside --tokens-file) and load nothing.",
+        ),
+    ] = False,
 ) -> None:
     """Load the example SLA with its people, tokens and agreements in every working state.
 
@@ -31,6 +38,15 @@ def demo(
     user (written to --tokens-file), and agreements in draft, joint_review, gap_analysis,
     approval, and active with version 2 in draft.
     """
+    if show_password:
+        password = demo_data.read_password(tokens_file)
+        if password is None:
+            raise typer.BadParameter(
+                f"no demo password in {tokens_file.parent}: run `accord demo` first",
+                param_hint="--show-password",
+            )
+        typer.echo(password)
+        return
     with (
         open_engine(ctx, upgrade_sqlite=True) as engine,
         Session(engine, expire_on_commit=False) as session,
@@ -42,6 +58,7 @@ def demo(
         tokens_file.parent.mkdir(parents=True, exist_ok=True)
         result = demo_data.load_demo(session, now=now())
     demo_data.write_tokens(tokens_file, result.users)
+    demo_data.write_password(tokens_file, result.password)
     _print_summary(result, tokens_file)
 
 

@@ -1,4 +1,5 @@
-"""`accord measurements import`: stream a CSV file of measurements into an agreement.
+"""`accord measurements import`: stream a CSV file of measurements into an agreement;
+`accord measurements correct`: correct one observation, keeping its old value.
 
 A sub-app mounted by `api.cli.app`; it raises domain errors that the root turns into one
 `error:` line. Without `--as` the operator at the console imports as `actor=None`.
@@ -25,6 +26,7 @@ from sqlmodel import Session
 
 from api.cli.common import find_active_user, find_agreement, now, open_session
 from workflow.access import Actor
+from workflow.commands.corrections import CorrectionInput, correct_observations
 from workflow.commands.measurements import IngestReport, import_measurements
 from workflow.measurements import csv_rows
 
@@ -131,3 +133,47 @@ def _print_report(key: str, report: IngestReport) -> None:
     more = report.rejected - min(len(report.errors), ERRORS_PRINTED)
     if more > 0:
         typer.echo(f"  … and {more} more rejected rows")
+
+
+@measurements_app.command("correct")
+def correct_command(
+    ctx: typer.Context,
+    sla_key: Annotated[
+        str, typer.Argument(metavar="SLA_KEY", help="The agreement's key, e.g. SLA-2026-0001.")
+    ],
+    metric: Annotated[str, typer.Argument(metavar="METRIC", help="The metric's key.")],
+    observed_at: Annotated[
+        str, typer.Argument(metavar="OBSERVED_AT", help="RFC 3339 with an offset, as uploaded.")
+    ],
+    value: Annotated[float, typer.Argument(metavar="VALUE", help="The correct value.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the value was wrong.")],
+    as_email: Annotated[
+        str, typer.Option("--as", help="Correct as this user: the provider, or the data's side.")
+    ],
+) -> None:
+    """Correct one observation, keeping its old value: now while its period is open or
+    disputed, as an amendment proposal to the other side once it is final."""
+    with open_session(ctx) as session:
+        agreement = find_agreement(session, sla_key)
+        assert agreement.id is not None
+        key, agreement_id = agreement.key, agreement.id
+        actor = Actor.of(find_active_user(session, as_email))
+        session.rollback()
+        outcome = correct_observations(
+            session,
+            actor=actor,
+            agreement_id=agreement_id,
+            corrections=[CorrectionInput(metric, observed_at, value, reason)],
+            now=now(),
+        )
+        proposals = [(p.id, p.effect.get("period")) for p in outcome.proposals]
+    if proposals:
+        for proposal_id, period in proposals:
+            typer.echo(
+                f"{key}: {period} is final: proposed as amendment proposal {proposal_id}; "
+                "applied once the other side accepts"
+            )
+    else:
+        typer.echo(
+            f"{key}: {metric} at {observed_at} corrected to {value:g}; the old value is kept"
+        )

@@ -3,7 +3,9 @@ workers, the scheduler runs once, in the supervisor."""
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import threading
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -35,8 +37,26 @@ def serve(
     """Run the HTTP API (on SQLite, the schema is upgraded first). With --workers N the
     processes share the port and the in-process scheduler runs once, in the supervisor."""
     settings = get_settings()
+    refuse_a_taken_port(host, port)
     with open_engine(ctx, upgrade_sqlite=True) as engine:
         run_server(engine, database_url(ctx), settings, host=host, port=port, workers=workers)
+
+
+def refuse_a_taken_port(host: str, port: int) -> None:
+    """One clear line instead of uvicorn's traceback-like log after the schema upgrade."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise typer.BadParameter(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+            raise typer.BadParameter(
+                f"port {port} on {host} is already in use (another Accord?): choose another "
+                f"with --port {port + 1} (make run PORT={port + 1})",
+                param_hint="--port",
+            ) from exc
 
 
 def run_server(

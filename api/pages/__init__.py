@@ -30,6 +30,7 @@ from api.pages import (
     governance,
     handlers,
     home,
+    notifications,
     proposals,
     reports,
     task_links,
@@ -67,6 +68,7 @@ for _module in (
     gaps,
     versions,
     governance,
+    notifications,
 ):
     _checks = [] if _module in _OWN_FIELD_ERRORS else [SafeForm]
     router.include_router(_module.router, dependencies=_checks)
@@ -74,5 +76,8 @@ for _module in (
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    # RFC 8058 one-click unsubscribe: posted by mail providers without any CSRF token; the
+    # signed token in the path is the proof (api/pages/notifications.py).
+    app.include_router(notifications.one_click, dependencies=[SafeUrl])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     handlers.install(app)

@@ -79,12 +79,16 @@ def _may_start_revision(
 
 
 def _events(version: VersionDetail | None) -> list[dict[str, Any]]:
+    """The actor's events, those that would go through first; the others keep their place
+    as disabled buttons listing what is missing, so nobody clicks into a refusal."""
     if version is None:
         return []
-    return [_event(name) for name in version.allowed_events]
+    missing = version.not_ready
+    events = [_event(name, tuple(missing.get(name, ()))) for name in version.allowed_events]
+    return sorted(events, key=lambda e: bool(e["missing"]))
 
 
-def _event(name: str) -> dict[str, Any]:
+def _event(name: str, missing: tuple[str, ...] = ()) -> dict[str, Any]:
     transition = LIFECYCLE.transition(name)
     return {
         "name": name,
@@ -92,6 +96,7 @@ def _event(name: str) -> dict[str, Any]:
         "description": transition.description,
         "to": transition.dest,
         "comment_required": "has_comment" in transition.guards,
+        "missing": missing,
     }
 
 

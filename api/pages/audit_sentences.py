@@ -38,6 +38,11 @@ _PERIOD_VERBS = {
     "accept": "accepted the results of period {p}",
     "finalize": "finalised period {p}",
     "amended": "amended period {p}",
+    "accept_with_exceptions": "accepted the results of period {p} with exceptions",
+    "escalate": "escalated the dispute of period {p} to both Executive Sponsors",
+    "uphold": "upheld the results of period {p} (both Executive Sponsors)",
+    "sustain": "sustained the dispute of period {p} (both Executive Sponsors)",
+    "reconsider": "asked both Executive Sponsors to decide period {p} again (they differed)",
 }
 
 _APPROVALS = {
@@ -60,6 +65,7 @@ _OTHER = {
     "measurements.imported": "imported measurements",
     "measurements.import_aborted": "aborted an import of measurements",
     "excusal.added": "added an excusal",
+    "measurement.corrected": "corrected an observation",
 }
 
 

@@ -96,7 +96,7 @@ def _info(recipient: Recipient | None, people: Sequence[Person]) -> templates.Re
 def _resolutions(
     session: Session, messages: Iterable[NotificationView], today: date
 ) -> dict[int, Resolution]:
-    requests = [Request(m.id, m.agreement_id, m.recipients) for m in messages]
+    requests = [Request(m.id, m.agreement_id, m.recipients, m.topic) for m in messages]
     found = resolve(session, requests, today=today) if requests else {}
     return {k: v for k, v in found.items() if isinstance(v, Resolution)}
 

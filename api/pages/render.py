@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +13,12 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from api.pages import signing
 from api.pages.csrf import FIELD, HEADER, csrf_token, set_anonymous_cookie
 from api.pages.session import secure_cookies
+from notifications import formats
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 FLASH_COOKIE = "accord_flash"
@@ -43,7 +46,33 @@ def show(value: Any) -> str:
     return str(value)
 
 
-_ENV.filters["show"] = show
+def _when(value: dt.datetime) -> Markup:
+    """A moment in the business time zone, named, machine-readable in its element."""
+    return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), formats.moment(value))
+
+
+def _on(value: dt.date | dt.datetime) -> Markup:
+    """A day ('Thu 10 Dec 2026'), machine-readable in its element."""
+    if isinstance(value, dt.datetime):
+        value = formats.local_moment(value).date()
+    return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), formats.day(value))
+
+
+def _term(name: str, value: Any, terms: dict[str, Any]) -> str:
+    shown = formats.term(name, value, terms)
+    return shown if shown is not None else show(value)
+
+
+_ENV.filters.update(
+    show=show,
+    when=_when,
+    on=_on,
+    money=formats.money,
+    figure=formats.figure,
+    measured=formats.measured,
+    words=formats.words,
+)
+_ENV.globals.update(term_value=_term, zone_name=formats.zone_name)
 TEMPLATES = Jinja2Templates(env=_ENV)
 
 # Pages show people's agreements: never cached, never framed, scripts only from /static.

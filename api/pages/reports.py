@@ -7,6 +7,7 @@ period's page (never an error 500).
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
@@ -54,6 +55,7 @@ EVENT_LABELS = {
     "accept": "Accept",
     "dispute": "Dispute",
     "resubmit": "Resubmit",
+    "accept_with_exceptions": "Accept with exceptions",
 }
 # Consequential and final: a second step says what will happen before it does (as approvals do).
 CONFIRMED_EVENTS = ("submit", "accept")
@@ -62,7 +64,10 @@ DONE_WORDS = {
     "accept": "accepted the results of",
     "dispute": "disputed the results of",
     "resubmit": "resubmitted the results of",
+    "accept_with_exceptions": "accepted, with exceptions, the results of",
 }
+# Events whose form names metrics, each with a reason.
+NAMING_EVENTS = ("dispute", "accept_with_exceptions")
 
 
 # Every miss of a period, both sides (a period has a few dozen metric-windows at most).
@@ -256,8 +261,9 @@ def fire(
     metric_key: ListField = [],  # noqa: B006
     reason: ListField = [],  # noqa: B006
 ) -> Response:
-    """Submit, accept, dispute or resubmit with the command behind the periods API."""
-    disputes = _disputes(metric_key, reason, metric) if event == "dispute" else []
+    """Submit, accept, dispute, accept with exceptions or resubmit with the command behind the
+    periods API."""
+    named = _disputes(metric_key, reason, metric) if event in NAMING_EVENTS else []
     # A refusal shows the period's page again with the form as it was sent.
     refused = partial(
         _period_page,
@@ -271,7 +277,7 @@ def fire(
     )
     if event not in EVENT_LABELS:
         return refused(error=f"There is no action named {event!r} on a period.", status_code=404)
-    problem = _form_problem(event, comment, disputes)
+    problem = _form_problem(event, comment, named)
     if problem:
         return refused(error=problem, status_code=422)
     try:
@@ -283,7 +289,8 @@ def fire(
             event=event,
             now=now,
             comment=comment.strip() or None,
-            disputes=disputes,
+            disputes=named if event == "dispute" else None,
+            exceptions=named if event == "accept_with_exceptions" else None,
         )
     except (NotAllowedNow, Forbidden, InvalidInput) as exc:
         status_code, reasons = _refusal(exc)
@@ -309,6 +316,11 @@ def _form_problem(event: str, comment: str, disputes: list[dict[str, str]]) -> s
     """What the form lacks for the event, found before any command runs."""
     if event == "dispute":
         return _dispute_problem(disputes)
+    if event == "accept_with_exceptions":
+        if not disputes:
+            return "Choose at least one metric you still dispute, and say why."
+        missing = [d["metric"] for d in disputes if not d["reason"]]
+        return "Say why " + ", ".join(missing) + " is an exception." if missing else None
     if event == "resubmit" and not comment.strip():
         return "Say what you changed before resubmitting."
     return None
@@ -375,4 +387,72 @@ def amend(
             "success",
             f"You proposed to amend {period}; it is amended once the other side accepts.",
         ),
+    )
+
+
+@router.post("/slas/{agreement_id}/periods/{period}/corrections")
+def correct(
+    request: Request,
+    agreement_id: Id,
+    period: PeriodLabel,
+    user: PageUserDep,
+    session: SessionDep,
+    now: NowDep,
+    metric: Annotated[str, Form(max_length=80)] = "",
+    observed_at: Annotated[str, Form(max_length=64)] = "",
+    value: Annotated[str, Form(max_length=40)] = "",
+    reason: CommentField = "",
+) -> Response:
+    """Correct one observation with the command behind `POST …/measurements/corrections`:
+    now while the period is open or disputed, as an amendment proposal once it is final."""
+    form = {"observed_at": observed_at, "value": value, "correct_reason": reason}
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    error: tuple[str, int, list[str]] | None = None
+    outcome: commands.CorrectionOutcome | None = None
+    if not math.isfinite(number):
+        error = ("Give the correct value as a number.", 422, [])
+    else:
+        try:
+            outcome = commands.correct_observations(
+                session,
+                actor=user.actor,
+                agreement_id=agreement_id,
+                corrections=[commands.CorrectionInput(metric, observed_at, number, reason)],
+                now=now,
+            )
+        except NotAllowedNow as exc:
+            error = (exc.message, 409, exc.reasons)
+        except Forbidden as exc:
+            error = (exc.message, 403, [])
+        except InvalidInput as exc:
+            error = (exc.message, 422, [e["message"] for e in exc.errors])
+    if error is not None:
+        message, status_code, reasons = error
+        return _period_page(
+            request,
+            session,
+            user.actor,
+            agreement_id,
+            period,
+            now=now,
+            error=message,
+            reasons=reasons,
+            form=form,
+            status_code=status_code,
+        )
+    if outcome is not None and outcome.proposals:
+        return redirect(
+            f"/proposals/{outcome.proposals[0].id}",
+            flash=Flash(
+                "success",
+                f"You proposed to correct {metric} in the final report of {period}; it is "
+                "corrected once the other side accepts.",
+            ),
+        )
+    return redirect(
+        _path(agreement_id, period),
+        flash=Flash("success", f"You corrected {metric} at {observed_at}; its old value is kept."),
     )

@@ -19,14 +19,22 @@ from contextlib import contextmanager
 from typing import IO, Annotated, Any
 
 import anyio.from_thread
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import ActorDep, NowDep, SessionDep
+from api.deps import ActorDep, IdempotencyDep, NowDep, SessionDep
+from api.idempotency import idempotent
+from api.schemas import Strict
 from api.types import Id
 from workflow import commands
 from workflow.commands.measurements import IngestReport
+from workflow.errors import InvalidInput
 from workflow.measurements import csv_rows, json_rows
+from workflow.measurements.rules import parse_time
+from workflow.queries.corrections import ObservationHistory, observation_history
+from workflow.queries.proposals import ProposalView, proposal_detail
 
 router = APIRouter(tags=["measurements"])
 
@@ -101,6 +109,81 @@ def post_measurements(
         error_limit=ERRORS_SHOWN,
     )
     return _result(report)
+
+
+class CorrectionIn(Strict):
+    metric: Annotated[str, Field(min_length=1, max_length=80)]
+    observed_at: Annotated[
+        str, Field(min_length=1, max_length=64, description="RFC 3339 with an offset")
+    ]
+    value: float
+    reason: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class CorrectionsIn(Strict):
+    corrections: Annotated[list[CorrectionIn], Field(min_length=1, max_length=1000)]
+
+
+class CorrectionsResult(BaseModel):
+    applied: int = Field(description="observations corrected now")
+    proposed: int = Field(description="corrections of final reports, waiting as proposals")
+    proposals: list[ProposalView] = Field(description="the amendment proposals made")
+
+
+@router.post(
+    "/slas/{sla_id}/measurements/corrections",
+    dependencies=[IdempotencyDep],
+    responses={
+        202: {"description": "corrections of final reports, proposed to the other side"},
+        409: {"description": "a period under review, or final and open periods mixed"},
+    },
+)
+@idempotent
+def post_corrections(
+    sla_id: Id,
+    body: CorrectionsIn,
+    session: SessionDep,
+    actor: ActorDep,
+    now: NowDep,
+) -> Any:
+    """Correct observations, each with a reason, keeping every old value. 200 when applied
+    (the period open or disputed, or not opened yet); 202 when the period is final (an
+    `amendment` proposal per period, applied once the other side accepts); 409 while the
+    period is under review; 422 naming each unknown observation (nothing written). The
+    provider, or the side that provides the metric's data."""
+    outcome = commands.correct_observations(
+        session,
+        actor=actor,
+        agreement_id=sla_id,
+        corrections=[
+            commands.CorrectionInput(c.metric, c.observed_at, c.value, c.reason)
+            for c in body.corrections
+        ],
+        now=now,
+    )
+    result = CorrectionsResult(
+        applied=outcome.applied,
+        proposed=outcome.proposed,
+        proposals=[proposal_detail(session, actor, p.id or 0) for p in outcome.proposals],
+    )
+    code = status.HTTP_202_ACCEPTED if outcome.proposals else status.HTTP_200_OK
+    return JSONResponse(jsonable_encoder(result), status_code=code)
+
+
+@router.get("/slas/{sla_id}/measurements/history")
+def get_observation_history(
+    sla_id: Id,
+    session: SessionDep,
+    actor: ActorDep,
+    metric: Annotated[str, Query(min_length=1, max_length=80)],
+    observed_at: Annotated[str, Query(min_length=1, max_length=64, description="RFC 3339")],
+) -> ObservationHistory:
+    """Every value the observation has had: the first, then each correction (who, when,
+    why). 404 when the agreement has no such observation."""
+    moment = parse_time(observed_at)
+    if isinstance(moment, str):
+        raise InvalidInput(moment, [{"field": "observed_at", "message": moment}])
+    return observation_history(session, actor, sla_id, metric, moment)
 
 
 class _BodyStream(io.RawIOBase):

@@ -11,7 +11,13 @@ from api.deps import ActorDep, AdminDep, IdempotencyDep, NowDep, SessionDep
 from api.idempotency import idempotent
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.types import Id
-from workflow.commands.notifications import retry_notification, set_notification_mode
+from notifications.preferences import GroupView, group_views, roles_held
+from workflow.commands.notifications import (
+    notification_choices,
+    retry_notification,
+    set_notification_mode,
+    set_notification_preferences,
+)
 from workflow.models import User
 from workflow.queries.notifications import (
     NotificationDetail,
@@ -24,6 +30,7 @@ from workflow.queries.notifications import (
 router = APIRouter(tags=["notifications"])
 
 Mode = Literal["immediate", "digest"]
+Choice = Literal["immediate", "digest", "off", "default"]
 
 
 class NotificationSettings(BaseModel):
@@ -84,3 +91,72 @@ def put_my_settings(
         session, actor=actor, user_id=actor.user_id, mode=body.mode, now=now
     )
     return NotificationSettings.model_validate({"mode": user.notification_mode})
+
+
+class PreferenceChoices(BaseModel):
+    """Per topic group: `immediate`, `digest`, `off` or `default` (your role's); a group left
+    out keeps its choice. `tasks` cannot be `off` (422): task emails reach you while the task
+    is yours."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: Choice | None = None
+    decisions: Choice | None = None
+    reports: Choice | None = None
+    governance: Choice | None = None
+
+
+class PreferenceGroup(BaseModel):
+    group: str
+    label: str
+    description: str
+    choice: Choice
+    default: Literal["immediate", "digest", "off"]
+    effective: Literal["immediate", "digest", "off"]
+    can_switch_off: bool
+
+
+class NotificationPreferences(BaseModel):
+    """What you receive per topic group. `default` and `effective` are for messages sent to
+    every stakeholder of an agreement; what is addressed to you or your role comes
+    immediately unless you chose otherwise. `mode` `digest` (notification-settings) holds
+    back every immediate email for the daily digest."""
+
+    mode: Mode
+    groups: list[PreferenceGroup]
+
+
+def _preferences(session: SessionDep, user_id: int) -> NotificationPreferences:
+    user = session.get(User, user_id)
+    assert user is not None
+    views: list[GroupView] = group_views(
+        notification_choices(session, user_id),
+        roles_held(session, user_id),
+        overall=user.notification_mode,
+    )
+    return NotificationPreferences.model_validate(
+        {"mode": user.notification_mode, "groups": [v.__dict__ for v in views]}
+    )
+
+
+@router.get("/me/notification-preferences")
+def get_my_preferences(session: SessionDep, actor: ActorDep) -> NotificationPreferences:
+    """Your choice per topic group: my tasks, decisions on my agreements, reports, governance
+    calendar."""
+    return _preferences(session, actor.user_id)
+
+
+@router.put("/me/notification-preferences", dependencies=[IdempotencyDep])
+@idempotent
+def put_my_preferences(
+    body: PreferenceChoices, session: SessionDep, actor: ActorDep, now: NowDep
+) -> NotificationPreferences:
+    """Choose per topic group; 422 naming `tasks` for `off`."""
+    set_notification_preferences(
+        session,
+        actor=actor,
+        user_id=actor.user_id,
+        choices=body.model_dump(exclude_none=True),
+        now=now,
+    )
+    return _preferences(session, actor.user_id)

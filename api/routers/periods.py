@@ -39,6 +39,10 @@ class PeriodEventIn(Strict):
     disputes: Annotated[list[DisputeIn], Field(max_length=200)] = Field(
         default_factory=list, description="for `dispute`: the metrics disputed, each with why"
     )
+    exceptions: Annotated[list[DisputeIn], Field(max_length=200)] = Field(
+        default_factory=list,
+        description="for `accept_with_exceptions`: the metrics still disputed, each with why",
+    )
 
 
 class AmendmentIn(Strict):
@@ -76,9 +80,11 @@ def fire_period_event(
     now: NowDep,
     body: PeriodEventIn | None = None,
 ) -> PeriodDetail:
-    """`submit`, `accept`, `dispute` (`disputes: [{metric, reason}]`) or `resubmit`, by the
-    holder of the period's task (or their delegate). 409 names the state and what you may do;
-    403 when the task is someone else's."""
+    """`submit`, `accept`, `dispute` (`disputes: [{metric, reason}]`), `accept_with_exceptions`
+    (`exceptions: [{metric, reason}]`: final, the exceptions go on the next service review's
+    agenda) or `resubmit`, by the holder of the period's task (or their delegate). 409 names
+    the state and what you may do; 403 when the task is someone else's. An escalated dispute
+    is decided by both Executive Sponsors completing their `dispute_decision` tasks."""
     body = body or PeriodEventIn()
     commands.fire_period_event(
         session,
@@ -89,6 +95,7 @@ def fire_period_event(
         now=now,
         comment=body.comment,
         disputes=[d.model_dump() for d in body.disputes],
+        exceptions=[e.model_dump() for e in body.exceptions],
     )
     return period_detail(session, actor, sla_id, period)
 

@@ -14,7 +14,7 @@ from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.preconditions import with_etag
 from api.schemas import Strict
 from api.types import Id
-from states import Role, Side
+from states import DEFAULT_DISPUTE_BUSINESS_DAYS, DEFAULT_DISPUTE_ROUNDS, Role, Side
 from workflow import commands
 from workflow.content import Content
 from workflow.queries.agreements import AgreementDetail, AgreementItem, agreement_detail
@@ -57,6 +57,22 @@ class SlaCreate(Content):
             "months of the period of performance",
         ),
     ] = 60
+    dispute_escalation_rounds: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=10,
+            description="a dispute goes to both Executive Sponsors after this many rounds",
+        ),
+    ] = DEFAULT_DISPUTE_ROUNDS
+    dispute_escalation_business_days: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=120,
+            description="... or this many business days after its first round",
+        ),
+    ] = DEFAULT_DISPUTE_BUSINESS_DAYS
 
 
 class StakeholdersPut(Strict):
@@ -87,6 +103,8 @@ def create_sla(
         reporting_period=body.reporting_period,
         reporting_day=body.reporting_day,
         annual_review_days_before_end=body.annual_review_days_before_end,
+        dispute_escalation_rounds=body.dispute_escalation_rounds,
+        dispute_escalation_business_days=body.dispute_escalation_business_days,
         now=now,
     )
     assert agreement.id is not None

@@ -440,6 +440,25 @@ def observations(_rw: RouteWorld, t: Target) -> Call:
     return Call({"sla_id": t.sla_id}, json={"observations": [row]})
 
 
+NOVEMBER_12 = "2026-11-12T05:00:00Z"  # proper-payments' November reading
+
+
+def correction(_rw: RouteWorld, t: Target) -> Call:
+    row = {
+        "metric": "proper-payments",
+        "observed_at": NOVEMBER_12,
+        "value": 99.7,
+        "reason": "the full file",
+    }
+    return Call({"sla_id": t.sla_id}, json={"corrections": [row]})
+
+
+def observation(_rw: RouteWorld, t: Target) -> Call:
+    return Call(
+        {"sla_id": t.sla_id}, params={"metric": "proper-payments", "observed_at": NOVEMBER_12}
+    )
+
+
 def csv_upload(_rw: RouteWorld, t: Target) -> Call:
     return Call(
         {"sla_id": t.sla_id},
@@ -518,6 +537,10 @@ def notification(_rw: RouteWorld, t: Target) -> Call:
 
 def settings(_rw: RouteWorld, _t: Target) -> Call:
     return Call(json={"mode": "immediate"})
+
+
+def preferences(_rw: RouteWorld, _t: Target) -> Call:
+    return Call(json={"decisions": "digest"})
 
 
 def workbook(_rw: RouteWorld, _t: Target) -> Call:
@@ -744,6 +767,12 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ("PUT", f"{API}/me/notification-settings"): [
         Case("choose", nothing, settings, BYSTANDER, (C, PM), (401, 401, 200, 200, 200))
     ],
+    ("GET", f"{API}/me/notification-preferences"): [
+        Case("read", nothing, bare, BYSTANDER, (C, PM), (401, 401, 200, 200, 200))
+    ],
+    ("PUT", f"{API}/me/notification-preferences"): [
+        Case("choose", nothing, preferences, BYSTANDER, (C, PM), (401, 401, 200, 200, 200))
+    ],
     # The catalogue: shared by every organisation, imported by administrators.
     ("POST", f"{API}/catalog/import"): [
         Case("import", nothing, workbook, (C, PM), ADMIN, (*ADMIN_ONLY, 200))
@@ -763,6 +792,13 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ],
     ("POST", f"{API}/slas/{{sla_id}}/measurements:csv"): [
         Case("csv", active, csv_upload, (C, BO), (P, TL), scoped(403, 202))
+    ],
+    # The customer provides none of proper-payments' data: only the provider corrects it.
+    ("POST", f"{API}/slas/{{sla_id}}/measurements/corrections"): [
+        Case("correct", period_disputed, correction, (C, FL), (P, PM), scoped(403, 200))
+    ],
+    ("GET", f"{API}/slas/{{sla_id}}/measurements/history"): [
+        Case("history", period_open, observation, BYSTANDER, (C, BO), scoped(200, 200))
     ],
     ("POST", f"{API}/slas/{{sla_id}}/excusals"): [
         Case("excuse", period_open, excusal, (C, PMO_TEAM), (P, BO), scoped(403, 202))
@@ -815,6 +851,17 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             period_event("resubmit"),
             (C, FL),
             (P, PM),
+            scoped(403, 200),
+        ),
+        Case(
+            "accept with exceptions",
+            period_submitted,
+            period_event(
+                "accept_with_exceptions",
+                exceptions=[{"metric": "proper-payments", "reason": "still disputed"}],
+            ),
+            (P, PM),
+            (C, FL),
             scoped(403, 200),
         ),
     ],

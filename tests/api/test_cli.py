@@ -7,6 +7,7 @@ ACCORD_DATABASE_URL or the cached settings.
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner, Result
 
 from api.cli import app
+from api.cli import serve as serve_command
 from states import LIFECYCLE, Role
 from states.diagram import mermaid
 from tests.helpers import C, World, make_world
@@ -32,6 +34,7 @@ from workflow.models import (
     Measurement,
     Organization,
     OutboxMessage,
+    PeriodException,
     Proposal,
     ReportingPeriod,
     ServiceReview,
@@ -150,9 +153,40 @@ def test_serve_upgrades_sqlite_then_runs_the_app(
 def test_serve_runs_on_the_current_schema(run: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw["port"]))
+    # Whether 8000 is free on this machine is not what this test is about.
+    monkeypatch.setattr(serve_command, "refuse_a_taken_port", lambda host, port: None)
     run.ok("serve")
     assert calls == [8000]
     run.refused("serve", "--port", "70000", says="Invalid value for '--port'", code=2)
+
+
+def test_the_demo_password_cannot_be_shown_before_a_demo(
+    run: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run.refused(
+        "demo", "--show-password", says="no demo password in var: run `accord demo`", code=2
+    )
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(
+    run: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw["port"]))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run.refused(
+            "serve",
+            "--port",
+            str(port),
+            says=f"port {port} on 127.0.0.1 is already in use (another Accord?): choose another "
+            f"with --port {port + 1} (make run PORT={port + 1})",
+            code=2,
+        )
+    assert calls == []
 
 
 def test_db_upgrade_is_idempotent_and_reports_the_revision(run: Cli, tmp_path: Path) -> None:
@@ -360,6 +394,9 @@ def test_demo_loads_agreements_in_every_working_state(
     stored = _rows(run.database_url, select(User.email, User.password_hash))
     assert len(stored) == 20
     assert all(verify_password(h, signin[2]) for _, h in stored)
+    # The password can be printed again, and is kept as privately as the tokens.
+    assert run.ok("demo", "--show-password").stdout.strip() == signin[2]
+    assert (tmp_path / "var" / "demo-password.txt").stat().st_mode & 0o077 == 0
     # The active agreement has a past: measurements and a submitted reporting period.
     period = re.search(r"its reporting period (\d{4}-\d{2}) was submitted", out)
     assert period is not None, out
@@ -395,6 +432,9 @@ def test_demo_loads_agreements_in_every_working_state(
         ),
     )
     assert (metric, side, len(actions)) == ("invoice-payment-timeliness", "provider", 3)
+    # Its report was accepted with an exception on that metric.
+    exceptions = _rows(run.database_url, select(PeriodException.metric_key))
+    assert exceptions == ["invoice-payment-timeliness"]
     # A service review was held: minutes on record, its action items open for their owners.
     held = re.search(r"service review of (\d{4}-Q\d) was held", out)
     assert held is not None, out

@@ -25,8 +25,17 @@ from states import Role
 from tests.api.conftest import Api
 from tests.api.flows import outsider
 from tests.helpers import C, P
+from tests.workflow.commands.test_periods import NOVEMBER
+from tests.workflow.test_compliance_sql import store
 from workflow.commands.measurements import CHUNK_ROWS
-from workflow.models import Agreement, AuditEvent, Measurement, MeasurementBatch
+from workflow.errors import InvalidInput
+from workflow.models import (
+    Agreement,
+    AuditEvent,
+    Measurement,
+    MeasurementBatch,
+    MeasurementCorrection,
+)
 from workflow.settings import get_settings
 
 M = "payroll-accuracy"
@@ -251,3 +260,26 @@ def test_cli_import_fails_when_no_row_is_taken(api: Api, tmp_path: Path, databas
     empty = CliRunner().invoke(_cli_root(), args)
     assert empty.exit_code == 1
     assert empty.stderr.strip() == "error: nothing imported: no rows"
+
+
+def test_cli_correct(api: Api, database_url: str) -> None:
+    agreement = _agreement(api)
+    assert agreement.id is not None
+    store(api.world.session, agreement.id, NOVEMBER)
+    at = "2026-11-12T00:00:00-05:00"  # proper-payments' November reading
+    args = ["--database-url", database_url, "measurements", "correct", agreement.key]
+    email = api.world.who(P, Role.PROGRAM_MANAGER).email
+    result = CliRunner().invoke(
+        _cli_root(), [*args, "proper-payments", at, "99.7", "--reason", "full file", "--as", email]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{agreement.key}: proper-payments at {at} corrected to 99.7" in result.output
+    session: Session = api.world.session
+    session.rollback()
+    correction = session.exec(select(MeasurementCorrection)).one()
+    assert (correction.old_value, correction.value, correction.reason) == (99.0, 99.7, "full file")
+    unknown = CliRunner().invoke(
+        _cli_root(),
+        [*args, "proper-payments", "2026-11-13T00:00:00Z", "1", "--reason", "x", "--as", email],
+    )
+    assert isinstance(unknown.exception, InvalidInput)

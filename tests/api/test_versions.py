@@ -149,6 +149,20 @@ def test_a_version_lists_the_events_each_caller_may_fire_and_carries_an_etag(api
     assert body["allowed_events"] == ["submit_for_review", "withdraw"]
     assert version(api, sla["id"], by=(P, TL))["allowed_events"] == ["submit_for_review"]
     assert version(api, sla["id"], by=(C, BO))["allowed_events"] == []
+    assert body["not_ready"] == {}  # a draft with metrics and a period goes to review
+
+
+def test_a_version_says_what_each_of_the_caller_s_events_still_needs(api: Api) -> None:
+    sla = create_sla(api)
+    to_gap_analysis(api, sla["id"])
+    body = version(api, sla["id"], by=(P, PM))
+    assert body["allowed_events"] == ["request_rework", "submit_for_approval", "withdraw"]
+    assert body["not_ready"] == {
+        "submit_for_approval": [
+            "every gap must be resolved before approval",
+            "gap-analysis tasks are still open",
+        ]
+    }
     assert body["terms"]["period_start"] == "2026-10-01"
     assert len(body["metrics"]) == 15
     assert body["created_by"]["name"] == "Priya Raman"

@@ -32,6 +32,7 @@ from notifications.recipients import Envelope
 from notifications.senders import DeliveryError, MemorySender, Sender, SmtpSender
 from states import Role
 from tests.helpers import C, P, World, make_world
+from tests.notifications.preferences import everyone_immediate
 from tests.notifications.smtp import HOST, Mailbox, free_port, smtp_server
 from workflow import commands
 from workflow.command import command
@@ -160,6 +161,7 @@ def test_a_lifecycle_step_reaches_the_right_people_through_smtp(
     world: World, engine: Engine, mailbox: Mailbox, server: int
 ) -> None:
     fl, sme = world.who(C, Role.FUNCTIONAL_LEAD), world.who(C, Role.FUNCTIONAL_SME)
+    everyone_immediate(world)  # the defaults keep most broadcasts for the digest
     commands.create_delegation(
         world.session,
         actor=fl,

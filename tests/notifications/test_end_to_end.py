@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from notifications.dispatch import dispatch_pending
 from notifications.emails import template_renderer
@@ -21,7 +21,7 @@ from tests.workflow.commands.test_periods import DEC_1, NOVEMBER, assert_no_html
 from tests.workflow.test_compliance_sql import store
 from workflow import commands
 from workflow.corrective_plan import Plan, PlannedAction
-from workflow.models import CorrectiveAction, OutboxMessage
+from workflow.models import CorrectiveAction, NotificationDelivery, OutboxMessage, User
 
 BASE_URL = "http://accord.test"
 
@@ -53,6 +53,19 @@ def deliver(world: World, engine: Engine, post: tuple[Mailbox, int]) -> list[Ema
     return mailbox.messages()[before:]
 
 
+def digest_shares(engine: Engine, topic: str) -> set[str]:
+    """Who has a share of the topic's message waiting for their daily digest."""
+    with Session(engine) as session:
+        return set(
+            session.exec(
+                select(User.email)
+                .join(NotificationDelivery, col(NotificationDelivery.user_id) == col(User.id))
+                .join(OutboxMessage, col(OutboxMessage.id) == col(NotificationDelivery.outbox_id))
+                .where(OutboxMessage.topic == topic, NotificationDelivery.channel == "digest")
+            )
+        )
+
+
 def to(mail: EmailMessage) -> str:
     return str(mail["To"].addresses[0].addr_spec)
 
@@ -61,6 +74,7 @@ def test_every_step_of_a_lifecycle_mails_the_right_people(
     world: World, engine: Engine, post: tuple[Mailbox, int]
 ) -> None:
     everyone = {a.email for a in world.parties.actors.values()}
+    managers = {world.who(side, Role.PROGRAM_MANAGER).email for side in (C, P)}
     agreement = world.create()
     world.fire(agreement, "submit_for_review", world.who(C, Role.PROGRAM_MANAGER))
 
@@ -69,7 +83,10 @@ def test_every_step_of_a_lifecycle_mails_the_right_people(
     tasks = [m for m in sent if "/tasks/" in m.get_body(("plain",)).get_content()]  # type: ignore[union-attr]
     assert {to(m) for m in tasks} == reviewers
     broadcast = [m for m in sent if m not in tasks]
-    assert Counter(to(m) for m in broadcast) == Counter(everyone)  # each stakeholder once
+    # The Program Managers run the agreement and hear at once; everyone else reads it in
+    # their daily digest (notifications/preferences.py).
+    assert Counter(to(m) for m in broadcast) == Counter(managers)
+    assert digest_shares(engine, "review.requested") == everyone - managers
     for mail in sent:
         plain = mail.get_body(("plain",))
         html = mail.get_body(("html",))
@@ -88,7 +105,8 @@ def test_every_step_of_a_lifecycle_mails_the_right_people(
     world.complete_all(agreement, "approval", "approved")
     sent = deliver(world, engine, post)
     activated = [m for m in sent if "is in force" in str(m["Subject"])]
-    assert Counter(to(m) for m in activated) == Counter(everyone)
+    assert Counter(to(m) for m in activated) == Counter(managers)
+    assert digest_shares(engine, "version.activated") == everyone - managers
     ids = post[0].message_ids()
     assert len(ids) == len(set(ids)), "no email twice"
 
@@ -120,7 +138,13 @@ def test_a_final_report_is_rendered_when_sent_with_its_grid_and_trend(
     assert_no_html(row.payload)  # the row holds data; the HTML is made below, when sent
 
     sent = [m for m in deliver(world, engine, post) if "Final report for 2026-11" in m["Subject"]]
-    assert Counter(to(m) for m in sent) == Counter(a.email for a in world.parties.actors.values())
+    # Reports reach the Program Managers, PMO Leads and Functional Leads at once; the others
+    # read them in their digest.
+    readers = {Role.PROGRAM_MANAGER, Role.PMO_LEAD, Role.FUNCTIONAL_LEAD}
+    at_once = {a.email for (_, role), a in world.parties.actors.items() if role in readers}
+    everyone = {a.email for a in world.parties.actors.values()}
+    assert Counter(to(m) for m in sent) == Counter(at_once)
+    assert digest_shares(engine, "period.final") == everyone - at_once
     plain, html = sent[0].get_body(("plain",)), sent[0].get_body(("html",))
     assert plain is not None
     assert html is not None

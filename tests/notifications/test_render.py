@@ -25,7 +25,7 @@ from notifications.render import (
     render,
 )
 from notifications.topics import TASK_ASKS, TOPICS
-from states import LIFECYCLE
+from states import MACHINES, MachineSpec
 from tests.workflow.test_compliance_report import report
 from workflow.compliance import RemedyPolicy
 from workflow.compliance.closing import closing_in
@@ -47,6 +47,15 @@ TASK = {
 SLA_LINK = f"{BASE}/slas/7"
 TASK_LINK = f"{BASE}/tasks/41"
 ANN = RecipientInfo("Ann Lee", "ann@example.com", Reason.ASSIGNEE)
+
+
+EXTENSION = {
+    "id": 4,
+    "current_end": "2026-12-31",
+    "new_end_date": "2027-06-30",
+    "reason": "The new system is late.",
+    "requested_side": "customer",
+}
 
 
 def _transition(
@@ -208,6 +217,38 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
             "service review",
         ],
     ),
+    "period.escalated": (
+        {
+            "agreement": AGREEMENT,
+            "version": {"id": None, "number": None, "modification_number": None, "state": None},
+            "period": {**PERIOD_REF, "state": "escalated", "round": 2},
+            "trigger": "rounds",
+            "dispute_rounds": 2,
+            "rounds_allowed": 2,
+            "business_days_allowed": 15,
+        },
+        f"{SLA_LINK}/periods/2026-11",
+        ["2026-11", "after 2 dispute rounds", "2 rounds or 15 business days", "decide"],
+    ),
+    "period.dispute_decided": (
+        {
+            "agreement": AGREEMENT,
+            "version": {"id": None, "number": None, "modification_number": None, "state": None},
+            "period": {**PERIOD_REF, "state": "disputed", "round": 2},
+            "decision": "sustained",
+            "sponsors": [
+                {"side": "customer", "decision": "sustained", "comment": "Reload the 28th."},
+                {"side": "provider", "decision": "sustained", "comment": "Agreed."},
+            ],
+        },
+        f"{SLA_LINK}/periods/2026-11",
+        [
+            "Sponsors sustained",
+            "back to the provider",
+            "Reload the 28th.",
+            "provider Executive Sponsor",
+        ],
+    ),
     "task.assigned": (
         {"agreement": AGREEMENT, "version": VERSION, "task": TASK},
         TASK_LINK,
@@ -325,6 +366,27 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
         },
         f"{BASE}/tasks",
         ["Bo Chen has delegated", "to Ann Lee", "Monday 2 March 2026", "Friday 6 March 2026"],
+    ),
+    "extension.requested": (
+        {
+            **_transition("request", "proposed", "requested"),
+            "extension": EXTENSION,
+        },
+        SLA_LINK,
+        [
+            "Dana Diaz asks both Business Owners",
+            "Thursday 31 December 2026",
+            "Wednesday 30 June 2027",
+            "The new system is late.",
+        ],
+    ),
+    "extension.rejected": (
+        {
+            **_transition("reject", "requested", "rejected", actor="Erin Ede", comment="No."),
+            "extension": EXTENSION,
+        },
+        SLA_LINK,
+        ["Erin Ede did not approve", "still ends on Thursday 31 December 2026", "No."],
     ),
     "account.invitation": (
         {
@@ -465,8 +527,9 @@ def test_every_topic_has_an_example_and_templates() -> None:
     assert names - expected == shared, "a template that belongs to no topic"
 
 
-def test_every_lifecycle_transition_announces_a_known_topic() -> None:
-    assert {t.topic for t in LIFECYCLE.transitions} <= set(TOPICS)
+@pytest.mark.parametrize("spec", MACHINES, ids=lambda spec: spec.name)
+def test_every_transition_announces_a_known_topic(spec: MachineSpec) -> None:
+    assert {t.topic for t in spec.transitions if t.topic} <= set(TOPICS)
 
 
 @pytest.mark.parametrize("topic", sorted(TOPICS))
@@ -512,7 +575,7 @@ def test_the_task_assigned_subject_says_what_the_kind_asks() -> None:
         )
         assert ask.request in rendered.text
         subjects.add(rendered.subject)
-    assert len(subjects) == len(TASK_ASKS) == 17
+    assert len(subjects) == len(TASK_ASKS) == 18
     unknown = _render(
         "task.assigned",
         {**EXAMPLES["task.assigned"][0], "task": {**TASK, "kind": "a_kind_added_later"}},

@@ -63,6 +63,39 @@ class Path:
 REVIEWS: tuple[Opened, ...] = (("review", C, FL), ("review", P, TL))
 REWORK: tuple[Opened, ...] = (("rework", C, PM),)
 
+SUBMITTED_ONCE: tuple[Row, ...] = (
+    Row("submit", (P, PM), "open", "submitted", (("review_results", C, FL),), ("task.assigned",)),
+)
+DISPUTED_TWICE: tuple[Row, ...] = (
+    *SUBMITTED_ONCE,
+    Row(
+        "dispute",
+        (C, FL),
+        "submitted",
+        "disputed",
+        (("address_dispute", P, PM),),
+        ("task.assigned",),
+    ),
+    Row(
+        "resubmit",
+        (P, PM),
+        "disputed",
+        "resubmitted",
+        (("review_results", C, FL),),
+        ("task.assigned",),
+    ),
+    Row(
+        "dispute",
+        (C, FL),
+        "resubmitted",
+        "escalated",
+        (("dispute_decision", C, ES), ("dispute_decision", P, ES)),
+        ("period.escalated", "task.assigned", "task.assigned"),
+        then="escalate",
+        note="both Executive Sponsors are mailed why (rounds or business days)",
+    ),
+)
+
 PATHS: tuple[Path, ...] = (
     Path(
         "approved, then expired",
@@ -296,6 +329,80 @@ PATHS: tuple[Path, ...] = (
             ),
         ),
     ),
+    Path(
+        "a period accepted with exceptions",
+        REPORTING,
+        "period open",
+        (
+            *SUBMITTED_ONCE,
+            Row(
+                "accept_with_exceptions",
+                (C, FL),
+                "submitted",
+                "final",
+                (("corrective_action", P, PM), ("corrective_action", P, PM)),
+                ("period.final", "task.assigned", "task.assigned"),
+                then="finalize",
+            ),
+        ),
+    ),
+    Path(
+        "a dispute escalated, the Sponsors uphold the results",
+        REPORTING,
+        "period open",
+        (
+            *DISPUTED_TWICE,
+            Row(
+                "uphold",
+                (P, ES),
+                "escalated",
+                "final",
+                (("corrective_action", P, PM), ("corrective_action", P, PM)),
+                ("period.dispute_decided", "period.final", "task.assigned", "task.assigned"),
+                given="customer Sponsor upheld",
+                via="dispute_decision:upheld",
+                then="finalize",
+            ),
+        ),
+    ),
+    Path(
+        "a dispute escalated, the Sponsors sustain it",
+        REPORTING,
+        "period open",
+        (
+            *DISPUTED_TWICE,
+            Row(
+                "sustain",
+                (P, ES),
+                "escalated",
+                "disputed",
+                (("address_dispute", P, PM),),
+                ("period.dispute_decided", "task.assigned"),
+                given="customer Sponsor sustained",
+                via="dispute_decision:sustained",
+                note="the dispute counts start again; the Sponsors' comments go to the provider",
+            ),
+        ),
+    ),
+    Path(
+        "a dispute escalated, the Sponsors differ",
+        REPORTING,
+        "period open",
+        (
+            *DISPUTED_TWICE,
+            Row(
+                "reconsider",
+                (P, ES),
+                "escalated",
+                "escalated",
+                (("dispute_decision", C, ES), ("dispute_decision", P, ES)),
+                ("period.dispute_decided", "task.assigned", "task.assigned"),
+                given="customer Sponsor sustained",
+                via="dispute_decision:upheld",
+                note="the new tasks show what each Sponsor decided and said",
+            ),
+        ),
+    ),
 )
 
 # What each guard asks for, as the README says it (the spec holds the refusal text).
@@ -313,6 +420,16 @@ GUARD_SUMMARY: dict[str, str] = {
     "no_version_in_progress": "no other version in progress",
     "disputes_named": "names metrics of the report, each with a reason",
     "provider_data_complete": "data (or an accepted excusal) for every window the provider reports",
+    "exceptions_named": "names metrics of the report, each with a reason",
+    "escalation_due": "the agreement's dispute rounds (default 2) or business days (default 15)",
+    "sponsors_uphold": "both Executive Sponsors `upheld`",
+    "sponsors_sustain": "both Executive Sponsors `sustained`",
+    "sponsors_split": "one Sponsor `upheld`, the other `sustained`",
+}
+
+# Who else fires a system event that rows reach only through `then`.
+ALSO_FIRED_BY: dict[str, str] = {
+    "escalate": "or the calendar job, once the business days have passed",
 }
 
 
@@ -334,7 +451,8 @@ def _who(machine: MachineSpec, t: Transition) -> str:
     ]
     chained = [r.event for r in rows_of(machine) if r.then == t.event]
     if chained:
-        return f"automatic, right after `{chained[0]}`"
+        also = ALSO_FIRED_BY.get(t.event)
+        return f"automatic, right after `{chained[0]}`" + (f"; {also}" if also else "")
     return "automatic: " + (" or ".join(firing[:1]) or t.description)
 
 
@@ -388,10 +506,13 @@ def _effects(machine: MachineSpec, t: Transition) -> tuple[str, str, str]:
     """
     rows = rows_of(machine)
     also = ["open tasks cancelled"] if t.cancels_open_tasks else []
+    plain = next((r for r in rows if r.event == t.event and not r.then), None)
     chained = next((r for r in rows if r.event == t.event and r.then), None)
-    if chained is not None:
+    if chained is not None and plain is None:
         return "—", f"— (`{chained.then}` follows at once)", "; ".join(also) or "—"
-    row = next(r for r in rows if (r.event == t.event and not r.then) or r.then == t.event)
+    if chained is not None:
+        also.append(f"`{chained.then}` follows when its guards hold")
+    row = plain or next(r for r in rows if r.then == t.event)
     also += [row.note] if row.note else []
     return _tasks(machine, t, row.opens), _emails(row.emails), "; ".join(also) or "—"
 

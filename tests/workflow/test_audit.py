@@ -437,10 +437,9 @@ def test_verify_reads_one_snapshot_while_commands_append(
         if started or not statement.startswith("SELECT audit_chain_head"):
             return
         started.append(True)  # the append below selects the head too
-        with Session(engine) as other:
-            with command(other) as tx:
-                event = tx.audit(action="test.meanwhile", now=T0, agreement_id=active.id)
-            appended.append(event.seq)
+        with Session(engine) as other, command(other) as tx:
+            tx.audit(action="test.meanwhile", now=T0, agreement_id=active.id)
+            appended.append(tx.trail.pending[-1]["seq"])
 
     sa.event.listen(engine, "after_cursor_execute", append_meanwhile)
     try:

@@ -94,7 +94,18 @@ def _revision_in_approval(world: World, agreement: Agreement) -> None:
     _all_but_the_last_approval(world, agreement)
 
 
+def _sponsor_decided(outcome: str) -> Callable[[World, Agreement], None]:
+    def decide(world: World, agreement: Agreement) -> None:
+        actor = world.who(C, Role.EXECUTIVE_SPONSOR)
+        (task,) = (t for t in world.open_tasks(agreement, "dispute_decision") if t.side == C)
+        world.complete(task, outcome, by=actor, comment="the customer Sponsor's view")
+
+    return decide
+
+
 GIVEN: dict[str, Callable[[World, Agreement], None]] = {
+    "customer Sponsor upheld": _sponsor_decided("upheld"),
+    "customer Sponsor sustained": _sponsor_decided("sustained"),
     "customer review accepted": lambda w, a: _complete_one(w, a, "review", C, Role.FUNCTIONAL_LEAD),
     "gaps resolved and gap-analysis tasks done": _gap_analysis_done,
     "every other approval given": _all_but_the_last_approval,
@@ -140,6 +151,7 @@ def _act(world: World, agreement: Agreement, path: Path, row: Row) -> None:
             now=world.tick(),
             comment=comment,
             disputes=DISPUTES if row.event == "dispute" else None,
+            exceptions=DISPUTES if row.event == "accept_with_exceptions" else None,
         )
 
 

@@ -12,6 +12,11 @@ from workflow.commands.admin import (
 from workflow.commands.agreements import StakeholderInput, create_agreement, set_stakeholders
 from workflow.commands.calendar_jobs import CalendarReport, run_calendar
 from workflow.commands.catalog import add_catalog_measure, import_catalog
+from workflow.commands.corrections import (
+    CorrectionInput,
+    CorrectionOutcome,
+    correct_observations,
+)
 from workflow.commands.corrective_actions import fire_corrective_action_event
 from workflow.commands.drafts import edit_draft, import_version, start_revision
 from workflow.commands.excusals import excuse_miss
@@ -40,6 +45,8 @@ from workflow.commands.tasks import complete_task
 
 __all__ = [
     "CalendarReport",
+    "CorrectionInput",
+    "CorrectionOutcome",
     "IngestReport",
     "JobOutcome",
     "PeriodsOpened",
@@ -51,6 +58,7 @@ __all__ = [
     "check_upload",
     "checkpoint_audit",
     "complete_task",
+    "correct_observations",
     "create_agreement",
     "create_delegation",
     "create_organization",

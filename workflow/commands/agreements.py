@@ -11,7 +11,14 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, delete, select
 
-from states import DEFAULT_REPORTING_DAY, LIFECYCLE, Role, Side
+from states import (
+    DEFAULT_DISPUTE_BUSINESS_DAYS,
+    DEFAULT_DISPUTE_ROUNDS,
+    DEFAULT_REPORTING_DAY,
+    LIFECYCLE,
+    Role,
+    Side,
+)
 from workflow.access import Actor, require_role
 from workflow.calendar import local_date
 from workflow.canonical import content_hash
@@ -62,6 +69,8 @@ def create_agreement(
     reporting_period: str = "month",
     reporting_day: int = DEFAULT_REPORTING_DAY,
     annual_review_days_before_end: int = LIFECYCLE.governance.annual_review_days_before_end,
+    dispute_escalation_rounds: int = DEFAULT_DISPUTE_ROUNDS,
+    dispute_escalation_business_days: int = DEFAULT_DISPUTE_BUSINESS_DAYS,
 ) -> Agreement:
     """A new agreement with version 1 in draft; the actor's organisation must be a party."""
     with command(session) as tx:
@@ -77,6 +86,8 @@ def create_agreement(
             reporting_period=reporting_period,
             reporting_day=reporting_day,
             annual_review_days_before_end=annual_review_days_before_end,
+            dispute_escalation_rounds=dispute_escalation_rounds,
+            dispute_escalation_business_days=dispute_escalation_business_days,
             created_by_id=actor.user_id,
             created_at=now,
         )
@@ -156,6 +167,8 @@ def _created_data(
         "reporting_period": agreement.reporting_period,
         "reporting_day": agreement.reporting_day,
         "annual_review_days_before_end": agreement.annual_review_days_before_end,
+        "dispute_escalation_rounds": agreement.dispute_escalation_rounds,
+        "dispute_escalation_business_days": agreement.dispute_escalation_business_days,
         "stakeholders": [
             {"side": s.side.value, "role": s.role.value, "user_id": s.user_id} for s in stakeholders
         ],

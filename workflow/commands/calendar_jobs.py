@@ -18,6 +18,9 @@ activation of the version in force, so a revision moves nothing (`states.Governa
   are its early reminders: sent only while a decision is open, never for a step dated before
   it opened, once per agreement, end date and step; from its due date on, the task's own
   reminders and escalation take over, so no step is announced twice.
+- **Dispute escalation** (`workflow.commands.dispute_escalations`): a dispute whose
+  `Agreement.dispute_escalation_business_days` (default 15, customer calendar) have passed
+  since its first round goes to both Executive Sponsors (`period.escalate`).
 - **Quarterly service review** (`workflow.commands.governance_tasks`): one joint review per
   calendar quarter after the first activation (`ServiceReview`), a task for each Program
   Manager, done by recording the minutes.
@@ -44,6 +47,7 @@ from sqlmodel import Session, select
 from states import LIFECYCLE, VersionState
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date, time_zone
 from workflow.command import command
+from workflow.commands.dispute_escalations import escalate_overdue_disputes
 from workflow.commands.governance_tasks import (
     CalendarAction,
     CalendarWork,
@@ -150,6 +154,10 @@ def run_calendar(
             still_active.append(c)
     for work in _plan(session, still_active, today, time_zone_name):
         report.actions.extend(apply_calendar_work(session, work, local_now))
+    report.actions.extend(
+        CalendarAction("dispute_escalated", key, 0, f"period {period}")
+        for key, period in escalate_overdue_disputes(session, now=local_now)
+    )
     session.rollback()
     return report
 

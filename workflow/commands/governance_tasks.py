@@ -52,7 +52,9 @@ def reviewed_quarter(quarter: date, first_activated_on: date) -> tuple[str, date
 
 @dataclass(frozen=True)
 class CalendarAction:
-    kind: str  # expired | renewal_reminder | annual_review | renewal_decision | service_review
+    # expired | renewal_reminder | annual_review | renewal_decision | service_review |
+    # dispute_escalated
+    kind: str
     agreement_key: str
     version_number: int
     detail: str

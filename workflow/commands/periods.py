@@ -205,10 +205,19 @@ def fire_period_event(
     now: datetime,
     comment: str | None = None,
     disputes: list[dict[str, str]] | None = None,
+    exceptions: list[dict[str, str]] | None = None,
 ) -> ReportingPeriod:
     """Fire `event` on the agreement's period as `actor`; one transaction, one commit."""
     with command(session) as tx:
-        subject = lock_period(tx, agreement_id, actor, now, label=period, disputes=disputes)
+        subject = lock_period(
+            tx,
+            agreement_id,
+            actor,
+            now,
+            label=period,
+            disputes=disputes,
+            exceptions=exceptions,
+        )
         fire(subject, transition_named(REPORTING, event), actor, now=now, comment=comment)
     return subject.period
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from states import Role, Side, SideRef, TaskState, TaskTemplate
 from workflow.access import Actor
@@ -15,9 +15,9 @@ from workflow.calendar import local_date
 from workflow.command import Command, command
 from workflow.engine import complete
 from workflow.errors import Conflict, Forbidden, InvalidInput, NotFound
-from workflow.models import ServiceReview, Task
+from workflow.models import ChronicMiss, PeriodException, ServiceReview, Task
 from workflow.permissions import lock_version
-from workflow.queries.service_reviews import service_review_agenda
+from workflow.queries.service_reviews import AgendaItem, service_review_agenda
 from workflow.subjects.version import VersionSubject, announce_tasks
 from workflow.transaction import flush
 
@@ -69,6 +69,7 @@ def record_minutes(
             behalf = on_behalf_of if task.id == held.id else None
             complete(subject, task, "done", actor, behalf, comment="minutes recorded", now=now)
         items = _open_action_items(subject, review, minutes, holders, now)
+        closed = _close_agenda(session, agreement_id, review, agenda, now)
         tx.audit(
             action="service_review.minutes_recorded",
             now=now,
@@ -83,6 +84,7 @@ def record_minutes(
                 "attendees": review.attendees,
                 "decisions": review.decisions,
                 "agenda": review.agenda,
+                "closed": closed,
                 "action_items": [
                     {"task_id": t.id, "owner_id": t.assignee_id, "due_on": t.due_on.isoformat()}
                     for t in items
@@ -90,6 +92,38 @@ def record_minutes(
             },
         )
     return review
+
+
+def _close_agenda(
+    session: Session,
+    agreement_id: int,
+    review: ServiceReview,
+    agenda: Sequence[AgendaItem],
+    now: datetime,
+) -> dict[str, list[int]]:
+    """The review covered its agenda: the dispute exceptions and chronic misses on it are
+    closed by it (open corrective actions follow their own plan)."""
+    ids = {
+        kind: [i.item_id for i in agenda if i.kind == kind and i.item_id is not None]
+        for kind in ("dispute_exception", "chronic_miss")
+    }
+    for exception in session.exec(
+        select(PeriodException).where(
+            PeriodException.agreement_id == agreement_id,
+            col(PeriodException.id).in_(ids["dispute_exception"]),
+        )
+    ):
+        exception.state, exception.closed_at = "closed", now
+        exception.closed_by_review_id = review.id
+        session.add(exception)
+    for miss in session.exec(
+        select(ChronicMiss).where(
+            ChronicMiss.agreement_id == agreement_id, col(ChronicMiss.id).in_(ids["chronic_miss"])
+        )
+    ):
+        miss.state = "closed"
+        session.add(miss)
+    return {kind: sorted(found) for kind, found in ids.items() if found}
 
 
 def _meeting_of(task: Task, review: ServiceReview) -> bool:

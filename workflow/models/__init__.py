@@ -10,7 +10,8 @@ from workflow.models.catalog import CatalogMeasure, CatalogSource
 from workflow.models.corrective_actions import ChronicMiss, CorrectiveAction
 from workflow.models.excusals import Excusal
 from workflow.models.governance import CalendarSlot, Extension, ServiceReview
-from workflow.models.measurements import Measurement, MeasurementBatch
+from workflow.models.measurements import Measurement, MeasurementBatch, MeasurementCorrection
+from workflow.models.notifications import NotificationLinkKey, NotificationPreference
 from workflow.models.parties import (
     AccountLink,
     ApiToken,
@@ -19,7 +20,12 @@ from workflow.models.parties import (
     Organization,
     User,
 )
-from workflow.models.periods import PeriodAmendment, PeriodDispute, ReportingPeriod
+from workflow.models.periods import (
+    PeriodAmendment,
+    PeriodDispute,
+    PeriodException,
+    ReportingPeriod,
+)
 from workflow.models.proposals import Proposal
 from workflow.models.records import (
     AuditChainHead,
@@ -55,12 +61,16 @@ __all__ = [
     "LoginAttempt",
     "Measurement",
     "MeasurementBatch",
+    "MeasurementCorrection",
     "NotificationDelivery",
+    "NotificationLinkKey",
+    "NotificationPreference",
     "Organization",
     "OutboxMessage",
     "OutboxStatus",
     "PeriodAmendment",
     "PeriodDispute",
+    "PeriodException",
     "Proposal",
     "ReportingPeriod",
     "ServiceReview",

@@ -10,7 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, SQLModel
 
-from states import LIFECYCLE, Role, Side
+from states import (
+    DEFAULT_DISPUTE_BUSINESS_DAYS,
+    DEFAULT_DISPUTE_ROUNDS,
+    LIFECYCLE,
+    Role,
+    Side,
+)
 from workflow.models.base import JSONType, one_of, utcnow
 
 
@@ -27,6 +33,13 @@ class Agreement(SQLModel, table=True):
         ),
         sa.CheckConstraint(
             "chronic_miss_windows BETWEEN 2 AND 24", name="ck_chronic_miss_windows_range"
+        ),
+        sa.CheckConstraint(
+            "dispute_escalation_rounds BETWEEN 1 AND 10", name="ck_dispute_escalation_rounds"
+        ),
+        sa.CheckConstraint(
+            "dispute_escalation_business_days BETWEEN 1 AND 120",
+            name="ck_dispute_escalation_days",
         ),
     )
 
@@ -45,6 +58,16 @@ class Agreement(SQLModel, table=True):
     reporting_day: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
     # How many consecutive missed windows of one metric are a chronic miss.
     chronic_miss_windows: int = Field(default=3, sa_column_kwargs={"server_default": "3"})
+    # A dispute goes up to both Executive Sponsors after this many rounds, or this many
+    # business days after its first round (domain.md, "Joint accountability").
+    dispute_escalation_rounds: int = Field(
+        default=DEFAULT_DISPUTE_ROUNDS,
+        sa_column_kwargs={"server_default": str(DEFAULT_DISPUTE_ROUNDS)},
+    )
+    dispute_escalation_business_days: int = Field(
+        default=DEFAULT_DISPUTE_BUSINESS_DAYS,
+        sa_column_kwargs={"server_default": str(DEFAULT_DISPUTE_BUSINESS_DAYS)},
+    )
     executive_approval_threshold_pct: Decimal = Field(
         default=Decimal("10"), max_digits=6, decimal_places=2
     )

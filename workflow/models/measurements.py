@@ -64,3 +64,27 @@ class Measurement(SQLModel, table=True):
     weight: float | None = Field(default=None, sa_type=sa.Double)
     batch_id: int = Field(foreign_key="measurement_batch.id")
     ingested_at: datetime
+
+
+class MeasurementCorrection(SQLModel, table=True):
+    """One correction of one observation: the value it replaced, who set the new one, when and
+    why. The observation's history is its first value and these, in order."""
+
+    __tablename__ = "measurement_correction"
+    __table_args__ = (
+        sa.Index(
+            "ix_measurement_correction_observation", "agreement_id", "metric_key", "observed_at"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="agreement.id")
+    metric_key: str = Field(max_length=80)
+    observed_at: datetime
+    old_value: float = Field(sa_type=sa.Double)
+    value: float = Field(sa_type=sa.Double)
+    reason: str = Field(max_length=4000)
+    corrected_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    corrected_at: datetime
+    # Set when the correction came through an accepted amendment of a final report.
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id")

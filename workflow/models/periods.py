@@ -34,6 +34,13 @@ class ReportingPeriod(SQLModel, table=True):
     round: int = Field(default=0)  # how many times results were submitted
     results: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     results_hash: str | None = Field(default=None, max_length=64)
+    # The round before the newest: a resubmission shows, per disputed metric, old → new.
+    previous_results: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    # Dispute rounds and the first dispute's time since the dispute began (or the Sponsors
+    # last sent it back): what escalation to the Executive Sponsors counts.
+    dispute_rounds: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    disputed_since: datetime | None = None
+    escalations: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     submitted_at: datetime | None = None
     # The first round's submission: a late one is flagged (`late`) whatever the later rounds.
     first_submitted_at: datetime | None = None
@@ -80,3 +87,28 @@ class PeriodAmendment(SQLModel, table=True):
     content_hash: str = Field(max_length=64)
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+EXCEPTION_STATES = ("open", "closed")
+
+
+class PeriodException(SQLModel, table=True):
+    """A metric the customer still disputed when it accepted the period "with exceptions":
+    open until a service review's minutes close it."""
+
+    __tablename__ = "period_exception"
+    __table_args__ = (
+        one_of("state", EXCEPTION_STATES),
+        sa.UniqueConstraint("period_id", "metric_key", name="uq_period_exception"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agreement_id: int = Field(foreign_key="agreement.id", index=True)
+    period_id: int = Field(foreign_key="reporting_period.id", index=True)
+    metric_key: str = Field(max_length=80)
+    reason: str = Field(max_length=4000)
+    raised_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    raised_at: datetime = Field(default_factory=utcnow)
+    state: str = Field(default="open", max_length=10)
+    closed_by_review_id: int | None = Field(default=None, foreign_key="service_review.id")
+    closed_at: datetime | None = None

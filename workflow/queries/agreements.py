@@ -64,6 +64,8 @@ class AgreementDetail(AgreementItem):
     reporting_period: str
     reporting_day: int
     annual_review_days_before_end: int
+    dispute_escalation_rounds: int
+    dispute_escalation_business_days: int
     created_at: datetime
     created_by: Person | None
     stakeholders: list[StakeholderView]
@@ -166,6 +168,8 @@ def agreement_detail(session: Session, actor: Actor, agreement_id: int) -> Agree
         reporting_period=agreement.reporting_period,
         reporting_day=agreement.reporting_day,
         annual_review_days_before_end=agreement.annual_review_days_before_end,
+        dispute_escalation_rounds=agreement.dispute_escalation_rounds,
+        dispute_escalation_business_days=agreement.dispute_escalation_business_days,
         created_at=agreement.created_at,
         created_by=users.get(agreement.created_by_id),
         stakeholders=stakeholders,

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from sqlmodel import Session, col, or_, select
 
-from states import REPORTING
+from states import REPORTING, FiredBy
 from workflow.access import Actor
 from workflow.calendar import local_date
 from workflow.canonical import canonical_json, sha256_hex
@@ -17,10 +17,17 @@ from workflow.compliance import ComplianceReport
 from workflow.compliance.closing import closing_in, report_start
 from workflow.compliance.responsiveness import with_charged
 from workflow.errors import NotFound
-from workflow.models import PeriodAmendment, PeriodDispute, ReportingPeriod, Task
+from workflow.models import (
+    PeriodAmendment,
+    PeriodDispute,
+    PeriodException,
+    ReportingPeriod,
+    Task,
+)
 from workflow.queries.agreements import visible_agreement
 from workflow.queries.common import Person, Slice, View, after_date_and_id, page_of, people
 from workflow.queries.compliance import agreement_compliance_report
+from workflow.queries.corrections import CorrectionView, period_corrections
 
 _REPORT = TypeAdapter(ComplianceReport)
 
@@ -110,6 +117,29 @@ class AmendmentView(View):
     results: dict[str, Any] | None = None
 
 
+class ExceptionView(View):
+    """A metric accepted "with exceptions": open until a service review closes it."""
+
+    metric: str
+    reason: str
+    raised_by: Person | None
+    raised_at: datetime
+    state: str
+    closed_by_review_id: int | None
+    closed_at: datetime | None
+
+
+class ResultChange(View):
+    """One disputed metric's window in the round before the newest and in the newest."""
+
+    metric: str
+    window: str
+    old_status: str | None
+    old_actual: float | None
+    new_status: str | None
+    new_actual: float | None
+
+
 class PeriodTaskView(View):
     id: int
     kind: str
@@ -145,7 +175,13 @@ class PeriodView(View):
 
 class PeriodDetail(PeriodView):
     results: dict[str, Any] | None
+    dispute_rounds: int  # since the dispute began, or the Sponsors last sent it back
+    escalations: int
     disputes: list[DisputeView]
+    # Per metric disputed in the round before the newest: what the resubmission changed.
+    resubmission_changes: list[ResultChange]
+    exceptions: list[ExceptionView]
+    corrections: list[CorrectionView]
     amendment_history: list[AmendmentView]
     tasks: list[PeriodTaskView]
 
@@ -200,10 +236,18 @@ def period_detail(session: Session, actor: Actor, agreement_id: int, label: str)
     tasks = list(
         session.exec(select(Task).where(Task.period_id == row.id).order_by(col(Task.id))).all()
     )
+    exceptions = list(
+        session.exec(
+            select(PeriodException)
+            .where(PeriodException.period_id == row.id)
+            .order_by(col(PeriodException.id))
+        ).all()
+    )
     who = people(
         session,
         [
             row.submitted_by_id,
+            *(e.raised_by_id for e in exceptions),
             *(d.raised_by_id for d in disputes),
             *(a.created_by_id for a in amendments),
             *(t.assignee_id for t in tasks),
@@ -213,9 +257,60 @@ def period_detail(session: Session, actor: Actor, agreement_id: int, label: str)
     return PeriodDetail(
         **base.model_dump(),
         results=row.results,
+        dispute_rounds=row.dispute_rounds,
+        escalations=row.escalations,
         disputes=[_dispute_view(d, who) for d in disputes],
+        resubmission_changes=resubmission_changes(row, disputes),
+        exceptions=[_exception_view(e, who) for e in exceptions],
+        corrections=period_corrections(session, agreement_id, row.first_day, row.last_day),
         amendment_history=[_amendment_view(a, who) for a in amendments],
         tasks=[_task_view(t, who) for t in tasks],
+    )
+
+
+def resubmission_changes(row: ReportingPeriod, disputes: list[PeriodDispute]) -> list[ResultChange]:
+    """Old → new of each metric disputed in the round the newest one answers."""
+    if row.round < 2 or row.previous_results is None:
+        return []
+    disputed = dict.fromkeys(d.metric_key for d in disputes if d.round == row.round - 1)
+    old, new = _cells(row.previous_results), _cells(row.results)
+    changes = []
+    for metric in disputed:
+        windows = dict.fromkeys(
+            [w for (m, w) in old if m == metric] + [w for (m, w) in new if m == metric]
+        )
+        for window in windows:
+            before, after = old.get((metric, window), {}), new.get((metric, window), {})
+            changes.append(
+                ResultChange(
+                    metric=metric,
+                    window=window,
+                    old_status=before.get("status"),
+                    old_actual=before.get("actual"),
+                    new_status=after.get("status"),
+                    new_actual=after.get("actual"),
+                )
+            )
+    return changes
+
+
+def _cells(results: dict[str, Any] | None) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (metric["key"], cell["window"]): cell
+        for metric in (results or {}).get("metrics", [])
+        for cell in metric.get("windows", [])
+    }
+
+
+def _exception_view(exception: PeriodException, who: dict[int, Person]) -> ExceptionView:
+    return ExceptionView(
+        metric=exception.metric_key,
+        reason=exception.reason,
+        raised_by=who.get(exception.raised_by_id or 0),
+        raised_at=exception.raised_at,
+        state=exception.state,
+        closed_by_review_id=exception.closed_by_review_id,
+        closed_at=exception.closed_at,
     )
 
 
@@ -300,6 +395,9 @@ def _view(row: ReportingPeriod, who: dict[int, Person], open_disputes: int) -> P
         final_hash=row.final_hash,
         finalized_at=row.finalized_at,
         amendments=row.amendments,
-        next_events=[t.event for t in REPORTING.events_from(row.state)],
+        # What people may fire; the automatic ones (escalation, the Sponsors' decision) follow.
+        next_events=[
+            t.event for t in REPORTING.events_from(row.state) if t.fired_by is not FiredBy.SYSTEM
+        ],
         open_disputes=open_disputes,
     )

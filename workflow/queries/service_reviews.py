@@ -10,7 +10,7 @@ from states import TaskState
 from workflow.access import Actor
 from workflow.calendar import local_date
 from workflow.errors import NotFound
-from workflow.models import ReportingPeriod, ServiceReview, Task
+from workflow.models import ChronicMiss, PeriodException, ReportingPeriod, ServiceReview, Task
 from workflow.queries.agreements import visible_agreement
 from workflow.queries.common import Person, View, people
 
@@ -18,20 +18,25 @@ from workflow.queries.common import Person, View, people
 class AgendaItem(View):
     """One thing the next service review must discuss, from wherever it arose.
 
-    `kind` says what it is (`corrective_action`; the integrator adds `dispute_exception` and
-    `chronic_miss`), `link` the page where it is followed up, `since` the day it arose.
+    `kind` says what it is (`dispute_exception`, `chronic_miss`, `corrective_action`), `link`
+    the page where it is followed up, `since` the day it arose, `item_id` the exception's or
+    chronic miss's id (recording the minutes closes those).
     """
 
     kind: str
     title: str
     link: str
     since: date
+    item_id: int | None = None
 
 
 def service_review_agenda(session: Session, agreement_id: int) -> list[AgendaItem]:
     """What the agreement's next service review discusses, oldest first: open dispute
-    exceptions, chronic misses and open corrective actions (on main today: the last)."""
-    items: list[AgendaItem] = []
+    exceptions, chronic misses and open corrective actions."""
+    items: list[AgendaItem] = [
+        *_exception_items(session, agreement_id),
+        *_chronic_miss_items(session, agreement_id),
+    ]
     rows = session.exec(
         select(Task, ReportingPeriod.period)
         .join(ReportingPeriod, col(ReportingPeriod.id) == Task.period_id, isouter=True)
@@ -53,6 +58,52 @@ def service_review_agenda(session: Session, agreement_id: int) -> list[AgendaIte
             )
         )
     return sorted(items, key=lambda i: i.since)
+
+
+def _exception_items(session: Session, agreement_id: int) -> list[AgendaItem]:
+    rows = session.exec(
+        select(PeriodException, ReportingPeriod.period)
+        .join(ReportingPeriod, col(ReportingPeriod.id) == PeriodException.period_id)
+        .where(PeriodException.agreement_id == agreement_id, PeriodException.state == "open")
+        .order_by(col(PeriodException.raised_at), col(PeriodException.id))
+    ).all()
+    return [
+        AgendaItem(
+            kind="dispute_exception",
+            title=f"{e.metric_key} in {period}, accepted with an exception: {e.reason}"[:500],
+            link=f"/slas/{agreement_id}/periods/{period}",
+            since=local_date(e.raised_at),
+            item_id=e.id,
+        )
+        for e, period in rows
+    ]
+
+
+def _chronic_miss_items(session: Session, agreement_id: int) -> list[AgendaItem]:
+    return [
+        AgendaItem(
+            kind="chronic_miss",
+            title=(
+                f"{m.metric_key} missed {len(m.windows)} windows in a row "
+                f"({m.windows[0]} to {m.windows[-1]})"
+                if m.windows
+                else f"{m.metric_key}: chronic miss"
+            ),
+            link=f"/slas/{agreement_id}/periods/{m.windows[-1]}"
+            if m.windows
+            else f"/slas/{agreement_id}",
+            since=local_date(m.detected_at),
+            item_id=m.id,
+        )
+        for m in session.exec(
+            select(ChronicMiss)
+            .where(
+                ChronicMiss.agreement_id == agreement_id,
+                col(ChronicMiss.state).in_(("open", "on_agenda")),
+            )
+            .order_by(col(ChronicMiss.detected_at), col(ChronicMiss.id))
+        ).all()
+    ]
 
 
 class ActionItemView(View):

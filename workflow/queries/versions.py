@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from states import Side, VersionState
+from states import LIFECYCLE, Side, VersionState
 from workflow.access import Actor
 from workflow.calendar import local_date
 from workflow.content import describe_changes
@@ -35,6 +35,9 @@ class VersionDetail(View):
     state_changed_at: datetime
     activated_at: datetime | None
     allowed_events: list[str]
+    # For each allowed event whose guards do not hold yet: what is missing, in the spec's
+    # words (the comment a form asks for is not counted). The same guards the command checks.
+    not_ready: dict[str, list[str]] = {}
 
 
 class VersionDiff(View):
@@ -72,7 +75,18 @@ def version_detail(
         state_changed_at=version.state_changed_at,
         activated_at=version.activated_at,
         allowed_events=allowed,
+        not_ready=not_ready(ctx, allowed),
     )
+
+
+def not_ready(ctx: VersionContext, events: list[str]) -> dict[str, list[str]]:
+    missing = {}
+    for event in events:
+        guards = tuple(g for g in LIFECYCLE.transition(event).guards if g != "has_comment")
+        failed = ctx.failed_guards(guards)
+        if failed:
+            missing[event] = [LIFECYCLE.guards[g] for g in failed]
+    return missing
 
 
 def version_diff(

@@ -4,7 +4,7 @@ Importing this package registers every machine's effects with the engine and che
 none is missing, so a spec naming an effect nobody implemented fails at import.
 """
 
-from states import CORRECTIVE_ACTIONS, EXTENSION, LIFECYCLE, PROPOSAL, REPORTING
+from states import MACHINES
 from workflow.engine import require_effects
 from workflow.subjects import (
     corrective_action_effects,
@@ -14,7 +14,7 @@ from workflow.subjects import (
     version_effects,
 )
 
-require_effects(LIFECYCLE, REPORTING, PROPOSAL, EXTENSION, CORRECTIVE_ACTIONS)
+require_effects(*MACHINES)
 
 __all__ = [
     "corrective_action_effects",

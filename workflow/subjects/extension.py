@@ -241,7 +241,8 @@ class ExtensionSubject(AgreementScope):
         return None
 
     def payload(self) -> dict[str, Any]:
-        """What every message about the extension carries: the agreement and its version."""
+        """What every message about the extension carries: the agreement, the version it
+        extends and the extension asked."""
         source = self.source_version
         return {
             "agreement": {
@@ -254,6 +255,13 @@ class ExtensionSubject(AgreementScope):
                 "number": source.number if source else None,
                 "modification_number": source.modification_number if source else None,
                 "state": source.state if source else None,
+            },
+            "extension": {
+                "id": self.extension.id,
+                "current_end": self.extension.current_end.isoformat(),
+                "new_end_date": self.extension.new_end_date.isoformat(),
+                "reason": self.extension.reason,
+                "requested_side": self.extension.requested_side,
             },
         }
 

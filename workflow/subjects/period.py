@@ -18,11 +18,13 @@ from sqlmodel import col, select
 from states import REPORTING, MachineSpec, Outcome, Role, Side, TaskState, TaskTemplate, Transition
 from workflow.access import Actor, Grant
 from workflow.announcements import announce_task
+from workflow.calendar import business_days_between, local_date
 from workflow.command import Command
 from workflow.compliance import ComplianceReport, Status
 from workflow.compliance.attribution import sides_of
+from workflow.engine import run
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
-from workflow.models import Agreement, ReportingPeriod, Task
+from workflow.models import Agreement, PeriodDispute, ReportingPeriod, Task
 from workflow.permissions import actor_grants, lock_agreement
 from workflow.queries.periods import period_report
 from workflow.scope import AgreementScope
@@ -51,12 +53,14 @@ class PeriodSubject(AgreementScope):
         *,
         now: datetime,
         disputes: list[dict[str, str]] | None = None,
+        exceptions: list[dict[str, str]] | None = None,
     ) -> None:
         super().__init__(tx.session, agreement)
         self.tx = tx
         self.period = period
         self.now = now
         self.disputes = disputes or []
+        self.exceptions = exceptions or []
 
     @property
     def state(self) -> str:
@@ -81,6 +85,37 @@ class PeriodSubject(AgreementScope):
     def provider_data_complete(self, _event: Any = None) -> bool:
         return not self.windows_without_provider_data
 
+    def exceptions_named(self, _event: Any = None) -> bool:
+        reported = self.reported_metrics
+        return bool(self.exceptions) and all(
+            e.get("metric") in reported and (e.get("reason") or "").strip() for e in self.exceptions
+        )
+
+    def escalation_due(self, _event: Any = None) -> bool:
+        """The dispute has gone the agreement's rounds, or its business days (customer
+        calendar) since its first round."""
+        period, agreement = self.period, self.agreement
+        if period.dispute_rounds >= agreement.dispute_escalation_rounds:
+            return True
+        if period.disputed_since is None:
+            return False
+        days = business_days_between(
+            local_date(period.disputed_since), local_date(self.now), self.calendars[Side.CUSTOMER]
+        )
+        return days >= agreement.dispute_escalation_business_days
+
+    def escalation_not_due(self, _event: Any = None) -> bool:
+        return not self.escalation_due()
+
+    def sponsors_uphold(self, _event: Any = None) -> bool:
+        return self.sponsor_decisions == ["upheld", "upheld"]
+
+    def sponsors_sustain(self, _event: Any = None) -> bool:
+        return self.sponsor_decisions == ["sustained", "sustained"]
+
+    def sponsors_split(self, _event: Any = None) -> bool:
+        return sorted(self.sponsor_decisions) == ["sustained", "upheld"]
+
     def failed_guards(self, guards: tuple[str, ...]) -> list[str]:
         return [g for g in guards if not getattr(self, g)()]
 
@@ -97,6 +132,11 @@ class PeriodSubject(AgreementScope):
                 problems.append(f"{d.get('metric')!r} is not a metric of this period's results")
             if not (d.get("reason") or "").strip():
                 problems.append(f"the dispute of {d.get('metric')!r} gives no reason")
+        for e in self.exceptions:
+            if e.get("metric") not in reported:
+                problems.append(f"{e.get('metric')!r} is not a metric of this period's results")
+            if not (e.get("reason") or "").strip():
+                problems.append(f"the exception of {e.get('metric')!r} gives no reason")
         return problems
 
     # ---- what the engine asks of a subject ----------------------------------------------------
@@ -115,10 +155,22 @@ class PeriodSubject(AgreementScope):
         return {}
 
     def cancel_open_tasks(self, now: datetime) -> list[int]:
-        raise NotImplementedError("no reporting transition cancels open tasks")
+        """The cycle's own open tasks (not a corrective action's, which outlive the cycle)."""
+        cancelled = []
+        for task in self.tasks:
+            if task.state == TaskState.OPEN and task.kind in _CYCLE_TASKS:
+                task.state, task.completed_at = TaskState.CANCELLED, now
+                self.session.add(task)
+                cancelled.append(task.id)
+        return [t for t in cancelled if t is not None]
 
     def new_tasks(self, transition: Transition, grant: Grant | None, now: datetime) -> list[Task]:
-        return self.add_tasks([(t, self._detail(t)) for t in transition.opens], now=now)
+        wanted = [
+            (t, self._detail(t))
+            for t in transition.opens
+            if t.condition is None or getattr(self, t.condition)()
+        ]
+        return self.add_tasks(wanted, now=now)
 
     def announce_tasks(self, tasks: list[Task], now: datetime) -> None:
         for task in tasks:
@@ -184,7 +236,15 @@ class PeriodSubject(AgreementScope):
         return {}
 
     def completed(self, task: Task, actor: Actor, now: datetime) -> None:
-        return None
+        """When the second Sponsor decides otherwise than the first, neither decision's event
+        can fire: the split is its own step, and both decide again."""
+        reconsider = REPORTING.transition("reconsider")
+        if (
+            task.kind == "dispute_decision"
+            and self.state in reconsider.sources
+            and not self.failed_guards(reconsider.guards)
+        ):
+            run(self, reconsider, actor=None, grant=None, now=now)
 
     # ---- what the period's effects read -------------------------------------------------------
 
@@ -211,6 +271,23 @@ class PeriodSubject(AgreementScope):
     def reported_metrics(self) -> set[str]:
         results = self.period.results or {}
         return {m["key"] for m in results.get("metrics", [])}
+
+    @property
+    def decision_tasks(self) -> list[Task]:
+        """The Sponsors' decision tasks of the current escalation (the newest one per side)."""
+        newest: dict[str, Task] = {}
+        for task in self.tasks:
+            if task.kind == "dispute_decision" and task.state != TaskState.CANCELLED:
+                newest[task.side] = task
+        return [newest[side] for side in sorted(newest)]
+
+    @property
+    def sponsor_decisions(self) -> list[str]:
+        """Both Sponsors' outcomes once both decided; fewer while one has not."""
+        tasks = self.decision_tasks
+        if len(tasks) < len(Side) or any(t.state != TaskState.COMPLETED for t in tasks):
+            return []
+        return [t.outcome or "" for t in tasks]
 
     @cached_property
     def tasks(self) -> list[Task]:
@@ -283,6 +360,17 @@ class PeriodSubject(AgreementScope):
 
     def _detail(self, template: TaskTemplate) -> str:
         period = self.period
+        if template.kind == "dispute_decision":
+            return self._decision_detail()
+        if template.kind == "address_dispute" and not self.disputes:
+            said = "; ".join(
+                f"{t.side} Executive Sponsor: {(t.comment or '').strip()}"
+                for t in self.decision_tasks
+            )
+            return (
+                f"Both Executive Sponsors sustained the customer's dispute of {period.period}. "
+                f"{said}. Correct the data as they ask, then resubmit."
+            )[:4000]
         if template.kind == "address_dispute":
             named = "; ".join(f"{d['metric']}: {d['reason'].strip()}" for d in self.disputes)
             return f"The customer disputed round {period.round} of {period.period}: {named}"
@@ -294,6 +382,39 @@ class PeriodSubject(AgreementScope):
             "Accept them, or dispute the metrics you disagree with, each with a reason."
         )
 
+    def _decision_detail(self) -> str:
+        period = self.period
+        named = self.disputes or [
+            {"metric": d.metric_key, "reason": d.reason}
+            for d in self.session.exec(
+                select(PeriodDispute)
+                .where(PeriodDispute.period_id == period.id)
+                .order_by(col(PeriodDispute.round).desc(), col(PeriodDispute.id))
+            )
+            if d.round == period.round
+        ]
+        disputes = "; ".join(f"{d['metric']}: {d['reason'].strip()}" for d in named)
+        earlier = [t for t in self.decision_tasks if t.state == TaskState.COMPLETED]
+        split = (
+            " You decided differently last time: "
+            + "; ".join(
+                f"{t.side} Sponsor {t.outcome} ({(t.comment or 'no comment').strip()})"
+                for t in earlier
+            )
+            + "."
+            if earlier
+            else ""
+        )
+        return (
+            f"The dispute of {period.period} went {period.dispute_rounds} round(s) without "
+            f"agreement ({disputes}). Both Executive Sponsors decide together: uphold the "
+            "provider's results (the report becomes final) or sustain the customer's dispute "
+            f"(back to the provider, with your comment).{split}"
+        )[:4000]
+
+
+_CYCLE_TASKS = frozenset(k.name for k in REPORTING.task_kinds)
+
 
 def lock_period(
     tx: Command,
@@ -304,6 +425,7 @@ def lock_period(
     label: str | None = None,
     period_id: int | None = None,
     disputes: list[dict[str, str]] | None = None,
+    exceptions: list[dict[str, str]] | None = None,
 ) -> PeriodSubject:
     """Lock the agreement, then read its period (by label or id) under that lock."""
     session = tx.session
@@ -318,4 +440,4 @@ def lock_period(
     ).first()
     if period is None:
         raise NotFound(f"{agreement.key} has no reporting period {label!r}")
-    return PeriodSubject(tx, agreement, period, now=now, disputes=disputes)
+    return PeriodSubject(tx, agreement, period, now=now, disputes=disputes, exceptions=exceptions)

@@ -4,16 +4,18 @@ proposal does, by kind, and telling both sides of the decision."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import select
 
 from states import PROPOSAL, ProposalKind
+from workflow.corrections import apply_correction
 from workflow.corrective_actions import cancel_for_excusal, reopen_after_withdrawal
 from workflow.engine import Firing, register_effects
 from workflow.errors import Conflict, NotAllowedNow, NotFound
 from workflow.gap_resolutions import apply_resolution, audit_resolution
-from workflow.models import AgreementVersion, Excusal, Gap, ReportingPeriod
+from workflow.models import AgreementVersion, Excusal, Gap, Measurement, ReportingPeriod
 from workflow.subjects.amendments import amend_final_report
 from workflow.subjects.period import PeriodSubject
 from workflow.subjects.proposal import TOPIC_DECIDED, ProposalSubject
@@ -165,6 +167,7 @@ def _amend(subject: ProposalSubject, firing: Firing) -> dict[str, Any]:
         .execution_options(populate_existing=True)
     ).one()
     period_subject = PeriodSubject(subject.tx, subject.agreement, period, now=firing.now)
+    corrected = _correct(subject, period, firing)
     amendment, data = amend_final_report(
         period_subject,
         reason=effect["reason"],
@@ -176,9 +179,45 @@ def _amend(subject: ProposalSubject, firing: Firing) -> dict[str, Any]:
         now=firing.now,
         agreement_id=subject.agreement.id,
         actor_id=firing.actor.user_id if firing.actor else None,
-        data={**data, "proposal_id": subject.proposal.id},
+        data={**data, "proposal_id": subject.proposal.id, "corrections": corrected},
     )
     return {"amendment": amendment.number, "content_hash": amendment.content_hash}
+
+
+def _correct(subject: ProposalSubject, period: ReportingPeriod, firing: Firing) -> list[int]:
+    """The observation corrections an amendment carries, applied before the report is
+    recomputed; refused when an observation changed since it was proposed."""
+    applied = []
+    for c in subject.proposal.effect.get("corrections", []):
+        observed_at = datetime.fromisoformat(c["observed_at"])
+        measurement = subject.session.exec(
+            select(Measurement)
+            .where(
+                Measurement.agreement_id == subject.agreement.id,
+                Measurement.metric_key == c["metric"],
+                Measurement.observed_at == observed_at,
+            )
+            .execution_options(populate_existing=True)
+        ).first()
+        if measurement is None or measurement.value != c["old_value"]:
+            raise Conflict(
+                f"{c['metric']} at {c['observed_at']} changed since the correction was "
+                "proposed; reject this proposal and propose again"
+            )
+        correction = apply_correction(
+            subject.tx,
+            subject.agreement,
+            measurement,
+            value=c["value"],
+            reason=c["reason"],
+            actor_id=subject.proposal.proposed_by_id,
+            on_behalf_of_id=None,
+            now=firing.now,
+            period=period,
+            proposal_id=subject.proposal.id,
+        )
+        applied.append(correction.id or 0)
+    return applied
 
 
 _APPLIERS: dict[str, Callable[[ProposalSubject, Firing], dict[str, Any]]] = {

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import delete
+from sqlmodel import col, delete, select
 
-from states import FOLLOW_UP, LIFECYCLE, Role, Side
+from states import FOLLOW_UP, LIFECYCLE, PROPOSAL, ProposalKind, ProposalState, Role, Side
 from workflow.access import Grant
 from workflow.agreement_tasks import follow_the_agreement
 from workflow.content import Metric, Terms, is_stricter
 from workflow.engine import Firing, register_effects, run
 from workflow.guards import VersionContext
-from workflow.models import Gap, User
+from workflow.models import Gap, Proposal, User
 from workflow.queries.what_if import measured_shortfalls, study_zone
+from workflow.subjects.proposal import ProposalSubject
 from workflow.subjects.version import VersionSubject, open_task
 from workflow.transaction import flush
 
@@ -52,6 +53,32 @@ def _open_follow_ups(subject: VersionSubject, firing: Firing) -> dict[str, Any]:
         )
         follow_ups.append(task.id)
     return {"follow_up_tasks": follow_ups} if follow_ups else {}
+
+
+def _lapse_gap_proposals(subject: VersionSubject, firing: Firing) -> dict[str, Any]:
+    """Gaps belong to one round of gap analysis (they are recomputed when the version comes
+    back), so a proposal to resolve one cannot be decided once its version has left."""
+    proposals = subject.session.exec(
+        select(Proposal)
+        .where(
+            Proposal.agreement_id == subject.agreement.id,
+            Proposal.kind == ProposalKind.GAP_RESOLUTION.value,
+            Proposal.state == ProposalState.OPEN.value,
+        )
+        .order_by(col(Proposal.id))
+        .execution_options(populate_existing=True)
+    ).all()
+    lapse = PROPOSAL.transition("lapse")
+    lapsed = []
+    for proposal in proposals:
+        if proposal.effect.get("version_id") != subject.version.id:
+            continue
+        reason = f"version {subject.version.number} left gap analysis ({firing.transition.event})"
+        proposal.comment = reason
+        owner = ProposalSubject(subject.tx, subject.agreement, proposal)
+        run(owner, lapse, actor=None, grant=None, now=firing.now, comment=reason)
+        lapsed.append(proposal.id)
+    return {"lapsed_proposals": lapsed} if lapsed else {}
 
 
 def compute_gaps(ctx: VersionContext, now: datetime) -> list[dict[str, Any]]:
@@ -146,5 +173,6 @@ register_effects(
         "compute_gaps": _compute_gaps,
         "take_effect": _take_effect,
         "open_follow_ups": _open_follow_ups,
+        "lapse_gap_proposals": _lapse_gap_proposals,
     },
 )

@@ -172,6 +172,29 @@ def test_the_customer_pm_submits_the_draft_for_review(world: World, signed_in: C
     assert _events(world, agreement) == before
 
 
+def test_an_action_that_would_be_refused_is_disabled_with_what_it_needs(
+    world: World, signed_in: Client
+) -> None:
+    agreement = world.create()
+    world.to_gap_analysis(agreement)
+    client = signed_in(_email(world, P, Role.PROGRAM_MANAGER))
+    page = client.get(f"/slas/{agreement.id}").text
+    submit = page.split('id="event-submit_for_approval"', 1)[1].split("</ul>", 1)[0]
+    assert "disabled" in submit
+    assert "Every gap must be resolved before approval" in submit
+    assert "Gap-analysis tasks are still open" in submit
+    assert "/events/submit_for_approval/confirm" not in page  # no form to click into a 409
+    # What can go through comes first; sending it back is still offered.
+    assert page.index('id="event-request_rework"') < page.index('id="event-submit_for_approval"')
+
+    world.resolve_all_gaps(agreement)
+    for kind in ("confirm_requirements", "confirm_capabilities", "lcce_review"):
+        world.complete_all(agreement, kind, "done")
+    ready = client.get(f"/slas/{agreement.id}").text
+    assert f"/slas/{agreement.id}/versions/1/events/submit_for_approval/confirm" in ready
+    assert "Not yet:" not in ready
+
+
 def test_a_stale_page_gets_the_conflict_message(world: World, signed_in: Client) -> None:
     agreement = world.create()
     client = signed_in(_email(world, C, Role.PROGRAM_MANAGER))

@@ -35,6 +35,13 @@ def test_a_program_manager_edits_a_target_and_saves(
 
     # A bad warning is named at its field; the new target stays typed in.
     expect(page.locator("#m-warning-error")).to_contain_text("valid number")
+    # ... and the page opens at it, focused, not at the top 2,000 px away.
+    expect(form.get_by_label("Warning")).to_be_focused()
+    assert page.evaluate("window.scrollY") > 0
+    box, screen = form.get_by_label("Warning").bounding_box(), page.viewport_size
+    assert box is not None
+    assert screen is not None
+    assert 0 <= box["y"] <= screen["height"]
     screenshot(page, "draft-edit-metric-error", request)
     expect(form.get_by_label("Target", exact=True)).to_have_value("99.7")
     form.get_by_label("Warning").fill("99.9")
@@ -47,3 +54,14 @@ def test_a_program_manager_edits_a_target_and_saves(
     metric = next(m for m in version.metrics if m["key"] == KEY)
     assert (metric["target"], metric["warning"]) == (99.7, 99.9)
     assert version.lock_version == before + 1
+
+
+def test_the_editor_offers_the_next_step_and_it_leads_to_review(page: Page, site: Site) -> None:
+    agreement = site.world.create()
+    sign_in(page, site.email(C, Role.PROGRAM_MANAGER))
+    page.goto(f"/slas/{agreement.id}/versions/1/edit")
+    step = page.get_by_role("region", name="Next step: joint review")
+    step.get_by_role("button", name="Submit for review…").click()
+    page.get_by_role("button", name="Confirm: Submit for review").click()
+    expect(page.get_by_role("status")).to_contain_text("joint review")
+    assert site.world.version(agreement).state == "joint_review"

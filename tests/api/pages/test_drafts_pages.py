@@ -483,3 +483,25 @@ def test_a_metric_saved_meanwhile_shows_what_is_stored_beside_the_typed_values(
         metric["name"],
         99.5,
     )
+
+
+def test_the_next_step_says_what_the_draft_still_needs(world: World, signed_in: Client) -> None:
+    agreement = world.create()
+    client = signed_in(_email(world, C, Role.PROGRAM_MANAGER))
+    path = _edit(agreement)
+    ready = client.get(path).text
+    assert "Next step: joint review" in ready
+    assert f"/slas/{agreement.id}/versions/1/events/submit_for_review/confirm" in ready
+
+    unset = _post(
+        client,
+        f"{path}/terms",
+        _terms_form(_version(world, agreement), period_end=""),
+        path,
+    )
+    assert unset.status_code == 303
+    waiting = client.get(path).text
+    step = waiting.split('id="next-step"', 1)[1].split("</section>", 1)[0]
+    assert "disabled" in step
+    assert "The period of performance is not set" in step
+    assert "/events/submit_for_review/confirm" not in step

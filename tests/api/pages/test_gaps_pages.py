@@ -91,12 +91,13 @@ def test_the_page_lists_gaps_metrics_and_tasks(world: World, signed_in: Client) 
     assert "computed" in text
     assert "severity" in text
     assert "missed the requirement 99.9 percent in 1 of the last 6 months" in text
-    # Requirement vs capability vs measured for the core metric.
+    # Requirement vs capability vs measured for the core metric, at the metric's precision
+    # (its target 99.5: one decimal) and the actuals one finer.
     row = text.split(f'id="metric-{CORE}"')[1].split("</tr>")[0]
-    assert "<td>99.9</td>" in row
-    assert "<td>99.5</td>" in row
-    assert "2026-09: 99" in row
-    assert "2026-10: 99.95" in row
+    assert "<td>99.9%</td>" in row
+    assert "<td>99.5%</td>" in row
+    assert "2026-09: 99.00%" in row
+    assert "2026-10: 99.95%" in row
     assert "No measurements in the last windows." in text  # the other metrics
     # The gap-analysis tasks are listed; the customer PM holds none of them.
     assert "Confirm the customer&#39;s requirements" in text
@@ -279,8 +280,8 @@ def test_what_if_shows_both_targets_with_hand_computed_statuses(
     }
     assert "Current target 99.5" in table
     assert "Proposed target 99.7" in table
-    assert '<td id="credits-now">1000.00</td>' in table
-    assert '<td id="credits-proposed">1500.00</td>' in table
+    assert '<td id="credits-now">$1,000.00</td>' in table
+    assert '<td id="credits-proposed">$1,500.00</td>' in table
     # The chart: bars and both target lines, email-safe (tables, no script, no svg).
     chart = page.text.split('class="table-wrap chart"')[1].split("</section>")[0]
     assert "Current target ≥ 99.5 u" in chart
@@ -292,7 +293,7 @@ def test_what_if_shows_both_targets_with_hand_computed_statuses(
     assert "<script" not in chart
 
     looser = client.get(_path(agreement), params={"metric": "availability", "target": "99"})
-    assert '<td id="credits-proposed">500.00</td>' in looser.text
+    assert '<td id="credits-proposed">$500.00</td>' in looser.text
 
     for params, message in [
         ({"metric": "availability", "target": "lots"}, "as a number"),

@@ -227,6 +227,7 @@ PAGES: dict[str, Page] = {
     "/": Page(nothing, bare, BYSTANDER, (C, PM), (303, 303, 303, 303, 303)),
     "/settings": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
     "/account/password": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
+    "/notifications": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
     "/tasks": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
     "/approvals": Page(nothing, bare, BYSTANDER, (C, BO), SIGNED_IN_ANYONE),
     "/slas": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
@@ -390,6 +391,7 @@ FORMS: dict[str, Form] = {
         },
         (303, 303, 422),
     ),
+    "/notifications": Form(nothing, bare, lambda _t: {"decisions": "digest"}, SIGNED_IN_FORM),
     # A delegate must be a colleague: the form answers the stranger with the field's error.
     "/settings/delegations": Form(
         nothing,
@@ -434,6 +436,17 @@ FORMS: dict[str, Form] = {
     ),
     "/slas/{agreement_id}/periods/{period}/amendments": Form(
         final, period, lambda _t: {"reason": "late data"}, FOR_PARTIES
+    ),
+    "/slas/{agreement_id}/periods/{period}/corrections": Form(
+        reporting,
+        period,
+        lambda _t: {
+            "metric": "proper-payments",
+            "observed_at": "2026-11-12T05:00:00Z",
+            "value": "99.7",
+            "reason": "the full file",
+        },
+        FOR_PARTIES,
     ),
     "/corrective-actions/{action_id}/events/{event}": Form(
         corrective, action_event, no_fields, FOR_PARTIES
@@ -480,9 +493,14 @@ FORMS: dict[str, Form] = {
 # Read by anyone, signed in or not, or not pages at all.
 PUBLIC = {"/signin", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc"}
 PUBLIC |= {"/docs/oauth2-redirect"}
+# The links of emails: no sign-in, the signed token in the path is the proof
+# (tests/api/test_notification_preferences_api.py).
+SIGNED_LINKS = {"/notifications/manage/{token}", "/notifications/unsubscribe/{token}"}
+PUBLIC |= SIGNED_LINKS
 # Forgetting a password and using an emailed link happen signed out (tests/api/pages/
 # test_account_pages.py covers them).
-PUBLIC |= {"/password/forgot", "/account/links/{token}"}
+ACCOUNT_LINKS = {"/password/forgot", "/account/links/{token}"}
+PUBLIC |= ACCOUNT_LINKS
 VISITORS = (ANONYMOUS, SIGNED_OUT, STRANGER)
 
 
@@ -626,7 +644,7 @@ def test_every_page_has_an_entry() -> None:
         if route.path
         and not route.path.startswith("/api/")
         and "POST" in (route.methods or ())
-        and route.path not in {"/signin", "/signout", "/password/forgot", "/account/links/{token}"}
+        and route.path not in {"/signin", "/signout"} | SIGNED_LINKS | ACCOUNT_LINKS
     }
     assert forms - set(FORMS) == set(), "forms without visitor cases"
     assert set(FORMS) - forms == set(), "cases for forms the app no longer has"

@@ -45,7 +45,9 @@ def _path(agreement: Agreement) -> str:
 
 
 def _post(client: TestClient, path: str, data: dict[str, Any]) -> Any:
-    page = client.get(path.rsplit("/events", 1)[0].rsplit("/amendments", 1)[0])
+    page = client.get(
+        path.rsplit("/events", 1)[0].rsplit("/amendments", 1)[0].rsplit("/corrections", 1)[0]
+    )
     token = CSRF_FIELD.search(page.text)
     assert token is not None
     return client.post(path, data={**data, "csrf_token": token[1]}, follow_redirects=False)
@@ -334,3 +336,93 @@ def test_the_period_page_says_who_each_shortfall_is_charged_to_and_flags_a_late_
         charges,
     )
     assert "Charged to the provider: 2 · to the customer: 1" in page
+
+
+def test_a_correction_in_a_dispute_shows_old_to_new_on_the_period_page(
+    world: World, signed_in: Client
+) -> None:
+    agreement = _reporting(world)
+    path = _path(agreement)
+    provider = signed_in(_email(world, P, Role.PROGRAM_MANAGER))
+    customer = signed_in(_email(world, C, Role.FUNCTIONAL_LEAD))
+    assert _post(provider, f"{path}/events/submit", {}).status_code == 303
+    under_review = _post(
+        provider,
+        f"{path}/corrections",
+        {
+            "metric": "proper-payments",
+            "observed_at": "2026-11-12T00:00:00-05:00",
+            "value": "99.7",
+            "reason": "full file",
+        },
+    )
+    assert under_review.status_code == 409
+    assert "2026-11 is submitted" in under_review.text
+    disputed = _post(
+        customer,
+        f"{path}/events/dispute",
+        {"metric": ["proper-payments"], "metric_key": ["proper-payments"], "reason": ["short"]},
+    )
+    assert disputed.status_code == 303
+    unknown = _post(
+        provider,
+        f"{path}/corrections",
+        {
+            "metric": "proper-payments",
+            "observed_at": "2026-11-13T00:00:00-05:00",
+            "value": "99.7",
+            "reason": "full file",
+        },
+    )
+    assert unknown.status_code == 422
+    assert "no observation of &#39;proper-payments&#39;" in unknown.text
+    corrected = _post(
+        provider,
+        f"{path}/corrections",
+        {
+            "metric": "proper-payments",
+            "observed_at": "2026-11-12T00:00:00-05:00",
+            "value": "99.7",
+            "reason": "full file reloaded",
+        },
+    )
+    assert corrected.status_code == 303
+    page = provider.get(path)
+    assert re.search(r"99\.0\s*→\s*99\.7", page.text)
+    assert "full file reloaded" in page.text
+    resubmitted = _post(provider, f"{path}/events/resubmit", {"comment": "Reloaded."})
+    assert resubmitted.status_code == 303
+    shown = customer.get(path)
+    assert 'id="resubmission-changes"' in shown.text
+    assert re.search(r"99\.0 \(missed\).*?→ 99\.7 \(met\)", shown.text, re.S)
+    assert 'id="accept-with-exceptions"' in shown.text
+
+
+def test_the_customer_accepts_with_exceptions_on_the_page(world: World, signed_in: Client) -> None:
+    agreement = _reporting(world)
+    path = _path(agreement)
+    provider = signed_in(_email(world, P, Role.PROGRAM_MANAGER))
+    customer = signed_in(_email(world, C, Role.FUNCTIONAL_LEAD))
+    _post(provider, f"{path}/events/submit", {})
+    no_reason = _post(
+        customer,
+        f"{path}/events/accept_with_exceptions",
+        {"metric": ["proper-payments"], "metric_key": ["proper-payments"], "reason": [""]},
+    )
+    assert no_reason.status_code == 422
+    assert "Say why proper-payments is an exception." in no_reason.text
+    done = _post(
+        customer,
+        f"{path}/events/accept_with_exceptions",
+        {
+            "metric": ["proper-payments"],
+            "metric_key": ["proper-payments"],
+            "reason": ["We still think it was met."],
+        },
+    )
+    assert done.status_code == 303
+    assert _state(world, agreement).state == "final"
+    page = customer.get(path)
+    assert 'id="exceptions"' in page.text
+    assert "We still think it was met." in page.text
+    assert "on the next service review's agenda" in page.text

@@ -21,7 +21,14 @@ from workflow import commands
 from workflow.commands.calendar_jobs import run_calendar
 from workflow.commands.extensions import decide_extension, request_extension
 from workflow.errors import Conflict, Forbidden, InvalidInput
-from workflow.models import Agreement, AgreementVersion, AuditEvent, Extension, Task
+from workflow.models import (
+    Agreement,
+    AgreementVersion,
+    AuditEvent,
+    Extension,
+    OutboxMessage,
+    Task,
+)
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -182,6 +189,16 @@ def test_one_rejection_ends_the_extension(world: World, engine: Engine) -> None:
         )
     ).one()
     assert json.loads(rejected.body)["data"]["comment"] == "we will re-compete instead"
+    # Every stakeholder hears of the request and of its end, under topics of their own.
+    told = {
+        m.topic: m.payload
+        for m in world.session.exec(
+            select(OutboxMessage).where(col(OutboxMessage.topic).startswith("extension."))
+        )
+    }
+    assert set(told) == {"extension.requested", "extension.rejected"}
+    assert told["extension.requested"]["extension"]["new_end_date"] == "2028-03-31"
+    assert told["extension.rejected"]["comment"] == "we will re-compete instead"
 
 
 def test_bad_requests_are_refused_with_reasons(world: World, engine: Engine) -> None:

@@ -432,3 +432,33 @@ def test_a_waiver_needs_a_program_manager_of_each_side(
     _decide(world, proposal, (P, PM), "accepted")
     waived = _gaps(world, in_gap_analysis)[0]
     assert (waived.resolution, waived.resolution_note) == ("waived", "not needed this year")
+
+
+def test_a_gap_proposal_lapses_when_its_version_leaves_gap_analysis(
+    world: World, in_gap_analysis: Agreement
+) -> None:
+    gap = _gaps(world, in_gap_analysis)[0]
+    proposal = _resolve(world, gap, (P, PM), "customer_accepts")
+    assert isinstance(proposal, Proposal)
+    [review] = world.open_tasks(in_gap_analysis, "proposal_review")
+
+    world.fire(in_gap_analysis, "request_rework", world.who(C, PM), comment="start again")
+
+    world.session.rollback()
+    lapsed = world.session.get_one(Proposal, proposal.id)
+    assert (lapsed.state, lapsed.comment) == (
+        "withdrawn",
+        "version 1 left gap analysis (request_rework)",
+    )
+    assert world.session.get_one(Task, review.id).state == "cancelled"
+    assert world.open_tasks(in_gap_analysis, "proposal_review") == []
+    event = world.session.exec(
+        select(AuditEvent).where(AuditEvent.action == "proposal.lapse")
+    ).one()
+    assert json.loads(event.body)["data"]["proposal_id"] == proposal.id
+    told = world.session.exec(
+        select(OutboxMessage).where(OutboxMessage.topic == "proposal.decided")
+    ).one()
+    assert told.payload["proposal"]["state"] == "withdrawn"
+    with pytest.raises(NotAllowedNow):  # nothing left to decide
+        _decide(world, proposal, (C, PM), "accepted")

@@ -1,7 +1,7 @@
 """accounts and auditors: token expiry and last use, the auditor role, emailed account links
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0015
 Create Date: 2026-12-03 13:40:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0011"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
