@@ -124,6 +124,7 @@ def test_an_invited_person_chooses_their_password_through_the_emailed_link_once(
     (mail,) = deliver(world, engine, post)
     assert str(mail["To"]) == "Nia Newcomer <nia@customer.example>"
     assert "invited" in str(mail["Subject"])
+    assert mail["List-Unsubscribe"] is None  # nobody chooses not to receive their invitation
     link = _link_in(mail)
 
     form = visitor.get(link)
