@@ -30,6 +30,9 @@ C, P = Side.CUSTOMER, Side.PROVIDER
 ADMIN_ORG = "Accord Administration"
 ADMIN_EMAIL = "admin@accord.example"
 ADMIN_NAME = "Ada Admin"
+# Reads every audit trail and verifies the chains; changes nothing.
+AUDITOR_EMAIL = "auditor@accord.example"
+AUDITOR_NAME = "Avery Auditor"
 DEFAULT_TOKENS_FILE = Path("var/demo-tokens.txt")
 # Next to the tokens file: the demo users' one password, for `accord demo --show-password`.
 SIGN_IN_FILE_NAME = "demo-password.txt"
@@ -162,6 +165,16 @@ def load_demo(
         is_admin=True,
         now=driver.tick(),
     )
+    auditor = commands.create_user(
+        session,
+        actor=None,
+        email=AUDITOR_EMAIL,
+        name=AUDITOR_NAME,
+        organization_id=admin_org.id,  # type: ignore[arg-type]
+        role="global_auditor",
+        now=driver.tick(),
+    )
+    result.users.append(_with_token(session, Actor.of(auditor), "global auditor", driver.tick()))
     result.users.append(_with_token(session, Actor.of(admin), "administrator", driver.tick()))
     result.password = password or secrets.token_urlsafe(12)
     set_passwords(

@@ -9,11 +9,11 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from api.idempotency import is_idempotent
 from workflow.access import Actor
-from workflow.commands.admin import hash_token
+from workflow.commands.admin import LAST_USE_PRECISION, hash_token, record_token_use
 from workflow.errors import Forbidden, InvalidInput
 from workflow.models import ApiToken, IdempotencyRecord, User
 from workflow.settings import get_settings
@@ -51,24 +51,30 @@ NowDep = Annotated[datetime, Depends(get_now)]
 def get_actor(
     request: Request,
     session: SessionDep,
+    now: NowDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> Actor:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(401, "send Authorization: Bearer <token>")
     row = session.exec(
-        select(User)
+        select(User, ApiToken.id, ApiToken.last_used_at)
         .join(ApiToken, col(ApiToken.user_id) == col(User.id))
         .where(
             ApiToken.token_hash == hash_token(token.strip()),
             col(ApiToken.revoked_at).is_(None),
+            or_(col(ApiToken.expires_at).is_(None), col(ApiToken.expires_at) > now),
             col(User.is_active).is_(True),
         )
     ).first()
     if row is None:
-        raise HTTPException(401, "the token is unknown or revoked")
-    actor = Actor.of(row)
+        raise HTTPException(401, "the token is unknown, revoked or expired")
+    user, token_id, last_used_at = row
+    actor = Actor.of(user)
     session.rollback()  # end the read so a command can open its own write transaction
+    if last_used_at is None or last_used_at <= now - LAST_USE_PRECISION:
+        assert token_id is not None
+        record_token_use(session, token_id=token_id, now=now)
     request.state.user_id = actor.user_id  # for the request's log line
     return actor
 

@@ -83,8 +83,9 @@ TOPIC_GROUP: dict[str, Group] = {
     "annual_review.due": "governance",
     "service_review.due": "governance",
 }
-# The digest carries the others; it is the person's own choice and has no group.
-UNGROUPED = frozenset({"digest.daily"})
+# The digest carries the others; it is the person's own choice and has no group. An
+# invitation or password reset goes to the one person who needs its link, whatever they chose.
+UNGROUPED = frozenset({"digest.daily", "account.invitation", "account.password_reset"})
 
 _IMMEDIATE_FOR: dict[str, frozenset[Role]] = {
     "decisions": frozenset({Role.PROGRAM_MANAGER}),

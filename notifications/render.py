@@ -230,6 +230,8 @@ def safe_link(context: Context, link: str) -> str:
 
 
 def _why(recipient: RecipientInfo, payload: Mapping[str, Any]) -> str:
+    if "account" in payload:  # account.* topics: about the account, never a task or role
+        return "You receive this because an account on Accord has this email address."
     agreement = payload.get("agreement")
     on = f" on {one_line(agreement['key'])}" if isinstance(agreement, Mapping) else ""
     held = (

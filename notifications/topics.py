@@ -93,6 +93,13 @@ TOPICS: dict[str, str] = {
         "agreement {id, key, title}, period {label}, decision ('upheld' | 'sustained' | "
         "'split'), sponsors [{side, decision, comment}]"
     ),
+    "account.invitation": (
+        "an administrator invited the recipient: account {name, email, organization}, "
+        "invited_by (null from the console), token (of the one-use link), expires_at"
+    ),
+    "account.password_reset": (
+        "someone asked to reset the recipient's password: as account.invitation"
+    ),
     "digest.daily": "the day's messages in one: items [{topic, subject, summary, link}]",
     "proposal.made": (
         f"one side proposes what the other side must accept: {_AGREEMENT}, proposal {{id, kind, "

@@ -23,11 +23,24 @@ class Actor:
     is_admin: bool
     name: str
     email: str
+    auditor_scope: str | None = None  # "organization" or "global": reads audit trails
 
     @classmethod
     def of(cls, user: User) -> Actor:
         assert user.id is not None
-        return cls(user.id, user.organization_id, user.is_admin, user.name, user.email)
+        return cls(
+            user.id, user.organization_id, user.is_admin, user.name, user.email, user.auditor_scope
+        )
+
+    @property
+    def audits_everything(self) -> bool:
+        """Reads every agreement's trail and the system chain: admins and global auditors."""
+        return self.is_admin or self.auditor_scope == "global"
+
+    @property
+    def may_audit(self) -> bool:
+        """Reads audit trails beyond being a party: across their organisation, or all."""
+        return self.is_admin or self.auditor_scope is not None
 
 
 @dataclass(frozen=True)

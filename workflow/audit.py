@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -125,28 +125,37 @@ class Verification:
 Claims = dict[str, dict[int, dict[str, int]]]
 
 
-def verify(session: Session) -> Verification:
-    """Recompute every chain; compare it with its head and with every checkpoint.
+def verify(session: Session, chains: Collection[str] | None = None) -> Verification:
+    """Recompute every chain (or only the agreement `chains` named, with the system chain
+    whose checkpoints they are compared with); compare each with its head and with every
+    checkpoint.
 
     Three queries in one snapshot, whatever the number of chains: the heads, then the system
     chain (collecting what its valid checkpoints recorded) and every agreement chain, both
     streamed. Ends the session's transaction; refuses a session with pending changes.
     """
     result = Verification()
+    wanted = None if chains is None else {*chains, SYSTEM_CHAIN}
     with _snapshot(session):
         heads = {
             chain: (seq, digest)
             for chain, seq, digest in session.exec(
                 select(AuditChainHead.chain, AuditChainHead.seq, AuditChainHead.hash)
             )
+            if wanted is None or chain in wanted
         }
         claims: Claims = {}
         seen: set[str] = set()
         for system_only in (True, False):
             collect = partial(_collect_claims, claims=claims) if system_only else None
-            for chain, rows in groupby(_rows(session, system_only), key=attrgetter("chain")):
+            rows = _rows(session, system_only, None if wanted is None else sorted(wanted))
+            for chain, chain_rows in groupby(rows, key=attrgetter("chain")):
                 seen.add(chain)
-                _verify_chain(chain, rows, heads.get(chain), claims.get(chain, {}), result, collect)
+                _verify_chain(
+                    chain, chain_rows, heads.get(chain), claims.get(chain, {}), result, collect
+                )
+        if wanted is not None:
+            claims = {chain: found for chain, found in claims.items() if chain in wanted}
         for chain in sorted((set(heads) | set(claims)) - seen):
             _verify_chain(chain, (), heads.get(chain), claims.get(chain, {}), result, None)
     result.agreements_checked = len((seen | set(heads) | set(claims)) - {SYSTEM_CHAIN})
@@ -170,7 +179,9 @@ def _snapshot(session: Session) -> Iterator[None]:
         session.rollback()
 
 
-def _rows(session: Session, system_only: bool) -> Iterator[sa.Row[Any]]:
+def _rows(
+    session: Session, system_only: bool, chains: list[str] | None = None
+) -> Iterator[sa.Row[Any]]:
     """Events as plain rows (never identity-mapped objects a session may hold stale)."""
     chain = _EVENTS.c.chain
     stmt = (
@@ -179,6 +190,8 @@ def _rows(session: Session, system_only: bool) -> Iterator[sa.Row[Any]]:
         .order_by(chain, _EVENTS.c.seq)
         .execution_options(yield_per=1000)
     )
+    if chains is not None and not system_only:
+        stmt = stmt.where(chain.in_(chains))
     yield from session.connection().execute(stmt)
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.pages import (
+    account,
     admin,
     admin_outbox,
     admin_people,
@@ -44,10 +45,11 @@ STATIC_DIR = Path(__file__).parent.parent / "static"
 router = APIRouter(dependencies=[SafeUrl, Depends(verify_csrf)], include_in_schema=False)
 # Sign-in and the draft editor show a NUL character as a field error of their own form; every
 # other form is refused with the 422 page naming the field.
-_OWN_FIELD_ERRORS = (auth, drafts, draft_metrics)
+_OWN_FIELD_ERRORS = (account, auth, drafts, draft_metrics)
 for _module in (
     audit,
     auth,
+    account,
     home,
     approvals,
     proposals,

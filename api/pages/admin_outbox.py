@@ -10,8 +10,11 @@ from fastapi.responses import Response
 from api.deps import NowDep, SessionDep
 from api.pages.admin import PAGE_SIZE, AdminDep, After, cursor, next_after
 from api.pages.errors import PageError
+from api.pages.outbox_preview import payloads_of, preview_message, summaries
 from api.pages.render import Flash, redirect, render
 from api.types import Id
+from notifications.render import Rendered
+from workflow.calendar import local_date
 from workflow.commands.notifications import retry_notification
 from workflow.errors import Conflict
 from workflow.models import OutboxStatus
@@ -26,6 +29,7 @@ def notifications(
     request: Request,
     user: AdminDep,
     session: SessionDep,
+    now: NowDep,
     status: Annotated[str, Query(max_length=20)] = "",
     after: After = None,
 ) -> Response:
@@ -34,15 +38,72 @@ def notifications(
             422, "Please check what you entered", "Status is one of pending, sent or dead."
         )
     found = list_notifications(session, status=status or None, limit=PAGE_SIZE, after=cursor(after))
+    payloads = payloads_of(session, [m.id for m in found.items])
+    about = summaries(session, found.items, payloads, local_date(now))
     return render(
         request,
         "admin/notifications.html",
         {
             "section": "admin",
             "messages": found.items,
+            "about": about,
             "status": status,
             "states": OUTBOX_STATES,
             "next_after": next_after(found),
+        },
+    )
+
+
+@router.get("/notifications/{notification_id}")
+def notification(
+    request: Request, notification_id: Id, user: AdminDep, session: SessionDep, now: NowDep
+) -> Response:
+    """One message: its recipients, subject, agreement and a preview of the email."""
+    message = notification_detail(session, notification_id)
+    summary = summaries(session, [message], {message.id: message.payload}, local_date(now))[
+        message.id
+    ]
+    email, sender = preview_message(message.topic, message.payload, summary)
+    return render(
+        request,
+        "admin/notification.html",
+        {
+            "section": "admin",
+            "message": message,
+            "summary": summary,
+            "email": email if isinstance(email, Rendered) else None,
+            "render_error": email if isinstance(email, str) else None,
+            "sender": sender,
+        },
+    )
+
+
+# The email's HTML keeps its inline styles (emails need them); it is framed by its own page
+# only, in a sandbox without scripts.
+PREVIEW_CSP = (
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+)
+
+
+@router.get("/notifications/{notification_id}/preview.html")
+def notification_preview(
+    notification_id: Id, user: AdminDep, session: SessionDep, now: NowDep
+) -> Response:
+    message = notification_detail(session, notification_id)
+    summary = summaries(session, [message], {message.id: message.payload}, local_date(now))[
+        message.id
+    ]
+    email, _ = preview_message(message.topic, message.payload, summary)
+    body = email.html if isinstance(email, Rendered) else "<p>This message cannot be rendered.</p>"
+    return Response(
+        body,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": PREVIEW_CSP,
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "SAMEORIGIN",
         },
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -22,6 +23,9 @@ from api.pages.admin import (
 from api.pages.render import Flash, redirect, render
 from api.types import Id, parse_id
 from workflow import commands
+from workflow.calendar import BUSINESS_TIME_ZONE
+from workflow.commands import accounts
+from workflow.commands.admin import ROLES, role_named, role_of
 from workflow.commands.sign_in import set_passwords
 from workflow.errors import Conflict, InvalidInput
 from workflow.queries.admin import active_flags, tokens_of
@@ -34,6 +38,15 @@ ORG_CHOICES = 1000
 
 Text = Annotated[str, Form(max_length=320)]
 PasswordField = Annotated[str, Form(max_length=1000)]
+RoleField = Annotated[str, Form(max_length=20)]
+
+ROLE_LABELS = {
+    "member": "Member (works on the agreements they hold roles in)",
+    "admin": "Administrator (opens these pages and manages everyone)",
+    "auditor": "Auditor of their organisation (reads its audit trails, changes nothing)",
+    "global_auditor": "Global auditor (reads every audit trail and the admin acts)",
+}
+assert set(ROLE_LABELS) == set(ROLES)
 
 
 # Organisations
@@ -121,7 +134,9 @@ def _users_page(
             "organizations": orgs,
             "next_after": next_after(users),
             "errors": errors or {},
-            "form": form or {"email": "", "name": "", "organization_id": "", "is_admin": False},
+            "form": form
+            or {"email": "", "name": "", "organization_id": "", "role": "member", "invite": True},
+            "roles": ROLE_LABELS,
         },
         status_code=status_code,
     )
@@ -142,18 +157,28 @@ def create_user(
     name: NameField = "",
     organization_id: Annotated[str, Form(max_length=20)] = "",
     is_admin: Annotated[bool, Form()] = False,
+    role: RoleField = "",
+    invite: Annotated[bool, Form()] = False,
 ) -> Response:
-    form = {"email": email, "name": name, "organization_id": organization_id, "is_admin": is_admin}
+    role = role or ("admin" if is_admin else "member")
+    form = {
+        "email": email,
+        "name": name,
+        "organization_id": organization_id,
+        "role": role,
+        "invite": invite,
+    }
     try:
         # An unchosen organisation is refused by the command as an unknown one.
         org_id = parse_id(organization_id) or 0
-        created = commands.create_user(
+        create = accounts.invite_user if invite else commands.create_user
+        created = create(
             session,
             actor=user.actor,
             email=email,
             name=name,
             organization_id=org_id,
-            is_admin=is_admin,
+            role=role,
             now=now,
         )
     except (InvalidInput, Conflict) as exc:
@@ -161,21 +186,22 @@ def create_user(
         return _users_page(
             request, session, None, errors=field_errors(exc), form=form, status_code=status
         )
-    return redirect(
-        f"/admin/users/{created.id}",
-        flash=Flash(
-            "success",
-            f"{created.name} ({created.email}) created. Set a password to let them sign in, "
-            "or create an API token.",
-        ),
+    told = (
+        f"{created.name} ({created.email}) is invited: they receive an email with a link to "
+        "choose their password (valid 7 days, once)."
+        if invite
+        else f"{created.name} ({created.email}) created. Send them an invitation to let them "
+        "sign in, or create an API token."
     )
+    return redirect(f"/admin/users/{created.id}", flash=Flash("success", told))
 
 
-def _user_page(
+def user_page(
     request: Request,
     session: Session,
     user_id: int,
     *,
+    now: datetime,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -187,13 +213,19 @@ def _user_page(
         "has_password": shown.has_password,
         "tokens": tokens_of(session, user_id),
         "errors": errors or {},
+        "roles": ROLE_LABELS,
+        "role": role_named(shown.is_admin, shown.auditor_scope),
+        "now": now,
+        "zone": BUSINESS_TIME_ZONE,
     }
     return render(request, "admin/user.html", context, status_code=status_code)
 
 
 @router.get("/users/{user_id}")
-def user_detail(request: Request, user_id: Id, user: AdminDep, session: SessionDep) -> Response:
-    return _user_page(request, session, user_id)
+def user_detail(
+    request: Request, user_id: Id, user: AdminDep, session: SessionDep, now: NowDep
+) -> Response:
+    return user_page(request, session, user_id, now=now)
 
 
 @router.post("/users/{user_id}/password")
@@ -209,12 +241,78 @@ def set_password(
     email = user_account(session, user_id).email
     if password != confirm:
         errors = {"confirm": "The two passwords differ; type the same password twice."}
-        return _user_page(request, session, user_id, errors=errors, status_code=422)
+        return user_page(request, session, user_id, now=now, errors=errors, status_code=422)
     try:
         set_passwords(session, actor=user.actor, emails=[email], password=password, now=now)
     except InvalidInput as exc:
-        return _user_page(request, session, user_id, errors=field_errors(exc), status_code=422)
+        return user_page(
+            request, session, user_id, now=now, errors=field_errors(exc), status_code=422
+        )
     return redirect(
         f"/admin/users/{user_id}",
         flash=Flash("success", f"Password set for {email}; their open sessions were ended."),
+    )
+
+
+@router.post("/users/{user_id}/role")
+def change_role(
+    request: Request,
+    user_id: Id,
+    user: AdminDep,
+    session: SessionDep,
+    now: NowDep,
+    role: RoleField = "",
+) -> Response:
+    try:
+        changed = commands.set_role(session, actor=user.actor, user_id=user_id, role=role, now=now)
+    except (InvalidInput, Conflict) as exc:
+        status = 409 if isinstance(exc, Conflict) else 422
+        return user_page(
+            request, session, user_id, now=now, errors=field_errors(exc), status_code=status
+        )
+    label = ROLE_LABELS[role_of(changed)].split(" (")[0]
+    return redirect(
+        f"/admin/users/{user_id}", flash=Flash("success", f"{changed.name} is now: {label}.")
+    )
+
+
+@router.post("/users/{user_id}/active")
+def change_active(
+    request: Request,
+    user_id: Id,
+    user: AdminDep,
+    session: SessionDep,
+    now: NowDep,
+    active: Annotated[bool, Form()] = False,
+) -> Response:
+    try:
+        changed = commands.set_active(
+            session, actor=user.actor, user_id=user_id, active=active, now=now
+        )
+    except Conflict as exc:
+        return user_page(
+            request, session, user_id, now=now, errors=field_errors(exc), status_code=409
+        )
+    told = (
+        f"{changed.name} may sign in again."
+        if active
+        else f"{changed.name} is disabled: no sign-in, no API, no email; their sessions ended."
+    )
+    return redirect(f"/admin/users/{user_id}", flash=Flash("success", told))
+
+
+@router.post("/users/{user_id}/invitation")
+def send_link(
+    request: Request, user_id: Id, user: AdminDep, session: SessionDep, now: NowDep
+) -> Response:
+    try:
+        shown = accounts.reinvite_user(session, actor=user.actor, user_id=user_id, now=now)
+    except Conflict as exc:
+        return user_page(
+            request, session, user_id, now=now, errors=field_errors(exc), status_code=409
+        )
+    what = "a password reset link" if shown.password_hash else "an invitation"
+    return redirect(
+        f"/admin/users/{user_id}",
+        flash=Flash("success", f"{shown.name} is sent {what}; any older link stops working."),
     )

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import NowDep, SessionDep
-from api.pages.admin import PAGE_SIZE, AdminDep, After, NameField, cursor, next_after, user_account
+from api.pages.admin import (
+    PAGE_SIZE,
+    AdminDep,
+    After,
+    NameField,
+    cursor,
+    field_errors,
+    next_after,
+    user_account,
+)
+from api.pages.admin_people import user_page
 from api.pages.errors import PageError
 from api.pages.render import Flash, redirect, render
 from api.types import Id
 from workflow import commands
+from workflow.calendar import start_of_day
+from workflow.errors import InvalidInput
 from workflow.queries.admin import TokenView, list_tokens, token
 from workflow.queries.common import people
 
@@ -26,13 +41,25 @@ def create_token(
     session: SessionDep,
     now: NowDep,
     name: NameField = "",
+    expires_on: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """The token's text is on this answer only: it is not stored, so no redirect can show it."""
     shown = user_account(session, user_id)
     owner = {"id": user_id, "name": shown.name, "email": shown.email}
-    created, plain = commands.create_token(
-        session, actor=user.actor, user_id=user_id, name=name.strip(), now=now
-    )
+    try:
+        expires_at = _expiry(expires_on)
+        created, plain = commands.create_token(
+            session,
+            actor=user.actor,
+            user_id=user_id,
+            name=name.strip(),
+            expires_at=expires_at,
+            now=now,
+        )
+    except InvalidInput as exc:
+        return user_page(
+            request, session, user_id, now=now, errors=field_errors(exc), status_code=422
+        )
     return render(
         request,
         "admin/token_created.html",
@@ -41,8 +68,23 @@ def create_token(
     )
 
 
+def _expiry(expires_on: str) -> datetime | None:
+    """The start of the chosen day in the business time zone: the token works until then."""
+    if not expires_on.strip():
+        return None
+    try:
+        day = date.fromisoformat(expires_on.strip())
+    except ValueError:
+        raise InvalidInput(
+            "not a date", [{"field": "expires_at", "message": "a date, e.g. 2027-01-31"}]
+        ) from None
+    return start_of_day(day)
+
+
 @router.get("/tokens")
-def tokens(request: Request, user: AdminDep, session: SessionDep, after: After = None) -> Response:
+def tokens(
+    request: Request, user: AdminDep, session: SessionDep, now: NowDep, after: After = None
+) -> Response:
     found = list_tokens(session, limit=PAGE_SIZE, after=cursor(after))
     owners = people(session, (t.user_id for t in found.items))
     return render(
@@ -52,6 +94,7 @@ def tokens(request: Request, user: AdminDep, session: SessionDep, after: After =
             "section": "admin",
             "tokens": found.items,
             "owners": owners,
+            "now": now,
             "next_after": next_after(found),
         },
     )

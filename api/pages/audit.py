@@ -1,9 +1,10 @@
-"""Audit review: the events of the user's agreements as sentences, and a version's evidence pack.
+"""Audit review: the events people may audit as sentences, the chain check, and a version's
+evidence pack (JSON, CSV and a printable certificate of approval).
 
-Events come from `agreement_audit`, the query behind `GET /api/v1/slas/{id}/audit`, for the
-agreements `list_agreements` shows the user: never more than the API would. The chain check
-(`audit.verify`) is admin-only in the API and has no per-agreement form, so only admins see
-its badge.
+Events come from the queries behind `GET /api/v1/slas/{id}/audit` and `/audit/system`, for
+the agreements `auditable_agreements` gives the user: never more than the API would. A
+party's people read their agreements' trails; auditors verify the chains of their scope;
+administrators and global auditors read every trail and the administration acts.
 """
 
 from __future__ import annotations
@@ -13,40 +14,49 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from api.deps import SessionDep
+from api.deps import NowDep, SessionDep
 from api.pages.audit_sentences import SYSTEM, sentence
 from api.pages.errors import PageError
 from api.pages.render import render
 from api.pages.session import PageUserDep
 from api.types import Id, parse_id
 from notifications.reports.csv_export import neutralise
-from workflow import audit
 from workflow.access import Actor
-from workflow.calendar import local_date
-from workflow.queries.agreements import AgreementItem, agreement_detail, list_agreements
-from workflow.queries.audit_log import AuditEntry, agreement_audit
+from workflow.calendar import BUSINESS_TIME_ZONE, local_date, time_zone
+from workflow.errors import NotFound
+from workflow.queries.audit_log import (
+    AuditedAgreement,
+    AuditEntry,
+    auditable_agreements,
+    system_audit,
+    verify_scope,
+)
+from workflow.queries.evidence import (
+    EvidencePack,
+    all_events,
+    evidence_document,
+    evidence_pack,
+)
 
 router = APIRouter()
 
 PAGE_LIMIT = 200
-AGREEMENT_LIMIT = 500
 _BATCH = 500
-# Actions after which a version has ended: its evidence stops there.
-_ENDINGS = {"version.supersede", "version.withdraw", "version.expire", "version.terminate"}
+ADMINISTRATION = "admin"  # the agreement filter's value for the system chain
 
 
 @dataclass(frozen=True)
 class Row:
     """One event of the page: where it belongs, what it says, and the event itself."""
 
-    agreement: AgreementItem
+    agreement: AuditedAgreement | None  # None: an administration act (the system chain)
     entry: AuditEntry
     text: str
     details: str  # the event's data (before/after included) as indented JSON
@@ -60,10 +70,10 @@ class Row:
         return self.entry.data.get("after")
 
 
-def _all_events(session: Session, actor: Actor, agreement_id: int) -> Iterator[AuditEntry]:
+def _system_events(session: Session, actor: Actor) -> Iterator[AuditEntry]:
     after: list[object] | None = None
     while True:
-        found = agreement_audit(session, actor, agreement_id, limit=_BATCH, after=after)
+        found = system_audit(session, actor, limit=_BATCH, after=after)
         yield from found.items
         if found.next_after is None:
             return
@@ -74,7 +84,7 @@ def _name(entry: AuditEntry) -> str | None:
     return entry.actor.name if entry.actor else None
 
 
-def _row(agreement: AgreementItem, entry: AuditEntry) -> Row:
+def _row(agreement: AuditedAgreement | None, entry: AuditEntry) -> Row:
     text = sentence(
         entry.action,
         entry.data,
@@ -127,16 +137,23 @@ def audit_page(
     date_from: str = Query("", max_length=200),
     date_to: str = Query("", max_length=200),
 ) -> Response:
-    agreement_id = _int(agreement, "Agreement")
+    administration = agreement.strip() == ADMINISTRATION
+    agreement_id = None if administration else _int(agreement, "Agreement")
     number = _int(version, "Version")
     start, end = _date(date_from, "From"), _date(date_to, "To")
     needle = actor.strip().casefold()
-    agreements = list_agreements(session, user.actor, limit=AGREEMENT_LIMIT).items
-    chosen = [a for a in agreements if agreement_id is None or a.id == agreement_id]
+    agreements = auditable_agreements(session, user.actor)
+    chosen = [] if administration else [a for a in agreements if agreement_id in (None, a.id)]
+    sources: list[tuple[AuditedAgreement | None, Iterator[AuditEntry]]] = [
+        (item, all_events(session, user.actor, item.id)) for item in chosen
+    ]
+    shows_administration = user.actor.audits_everything and agreement_id is None
+    if shows_administration and number is None:
+        sources.append((None, _system_events(session, user.actor)))
     actions: set[str] = set()
     rows: list[Row] = []
-    for item in chosen:
-        for entry in _all_events(session, user.actor, item.id):
+    for item, events in sources:
+        for entry in events:
             actions.add(entry.action)
             day = local_date(entry.occurred_at)
             if (
@@ -148,8 +165,11 @@ def audit_page(
             ):
                 continue
             rows.append(_row(item, entry))
-    rows.sort(key=lambda r: (r.entry.occurred_at, r.agreement.id, r.entry.seq), reverse=True)
-    verification = audit.verify(session) if user.actor.is_admin else None
+    rows.sort(
+        key=lambda r: (r.entry.occurred_at, r.agreement.id if r.agreement else 0, r.entry.seq),
+        reverse=True,
+    )
+    verification = verify_scope(session, user.actor) if user.actor.may_audit else None
     return render(
         request,
         "audit/list.html",
@@ -158,6 +178,7 @@ def audit_page(
             "rows": rows[:PAGE_LIMIT],
             "more": len(rows) > PAGE_LIMIT,
             "agreements": agreements,
+            "administration": user.actor.audits_everything,
             "actions": sorted(actions | ({action} if action else set())),
             "form": {
                 "agreement": agreement.strip(),
@@ -175,6 +196,7 @@ def audit_page(
 # The evidence pack of a version.
 
 CSV_COLUMNS = [
+    "record",  # version, content, approval, verification or event
     "chain",
     "seq",
     "occurred_at",
@@ -183,98 +205,163 @@ CSV_COLUMNS = [
     "on_behalf_of",
     "action",
     "version",
+    "content_hash",
     "prev_hash",
     "hash",
     "data",
 ]
 
 
-def _evidence(
-    session: Session, actor: Actor, agreement_id: int, number: int
-) -> tuple[AgreementItem, list[AuditEntry]]:
-    """The version's events, and the agreement's own events from its first event to its end
-    (the event that superseded, withdrew, expired or terminated it; else up to now)."""
-    detail = agreement_detail(session, actor, agreement_id)  # NotFound unless a party
-    events = list(_all_events(session, actor, agreement_id))
-    own = [e for e in events if e.version_number == number]
-    if not own:
-        raise PageError(404, "Not found", f"{detail.key} has no version {number}.")
-    first, last = own[0].seq, own[-1].seq
-    ended = own[-1].action in _ENDINGS
-    chosen = [
-        e
-        for e in events
-        if e.version_number == number
-        or (e.version_number is None and e.seq >= first and (not ended or e.seq <= last))
-    ]
-    return detail, chosen
+def _pack(session: Session, actor: Actor, agreement_id: int, number: int, now: Any) -> EvidencePack:
+    try:
+        return evidence_pack(session, actor, agreement_id, number, now=now)
+    except NotFound as exc:
+        raise PageError(404, "Not found", f"{exc.message[:1].upper()}{exc.message[1:]}.") from None
 
 
-def _event_json(chain: str, entry: AuditEntry) -> dict[str, Any]:
+def _download(pack: EvidencePack, suffix: str, *, name: str = "evidence") -> dict[str, str]:
+    filename = f"{pack.agreement.key}-v{pack.version}-{name}.{suffix}"
     return {
-        "chain": chain,
-        "seq": entry.seq,
-        "occurred_at": entry.occurred_at.isoformat(),
-        "actor": entry.actor.model_dump(mode="json") if entry.actor else None,
-        "on_behalf_of": entry.on_behalf_of.model_dump(mode="json") if entry.on_behalf_of else None,
-        "action": entry.action,
-        "version": entry.version_number,
-        "prev_hash": entry.prev_hash,
-        "hash": entry.hash,
-        "data": entry.data,
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
     }
-
-
-def _download(agreement: AgreementItem, number: int, suffix: str) -> dict[str, str]:
-    name = f"{agreement.key}-v{number}-evidence.{suffix}"
-    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
 
 
 @router.get("/slas/{agreement_id}/versions/{number}/evidence.json")
-def evidence_json(agreement_id: Id, number: Id, user: PageUserDep, session: SessionDep) -> Response:
-    detail, events = _evidence(session, user.actor, agreement_id, number)
-    chain = audit.agreement_chain(agreement_id)
-    body = {
-        "agreement": {"id": detail.id, "key": detail.key, "title": detail.title},
-        "version": number,
-        "chain": chain,
-        "hash_tag": audit.HASH_TAG,
-        "events": [_event_json(chain, e) for e in events],
-    }
+def evidence_json(
+    agreement_id: Id, number: Id, user: PageUserDep, session: SessionDep, now: NowDep
+) -> Response:
+    pack = _pack(session, user.actor, agreement_id, number, now)
     return Response(
-        json.dumps(body, indent=2, default=str),
+        json.dumps(evidence_document(pack), indent=2, default=str),
         media_type="application/json",
-        headers=_download(detail, number, "json"),
+        headers=_download(pack, "json"),
     )
 
 
-def _cells(chain: str, entry: AuditEntry) -> list[str]:
-    values = [
-        chain,
-        str(entry.seq),
-        entry.occurred_at.isoformat(),
-        _name(entry) or SYSTEM,
-        entry.actor.email if entry.actor else "",
-        entry.on_behalf_of.name if entry.on_behalf_of else "",
-        entry.action,
-        "" if entry.version_number is None else str(entry.version_number),
-        entry.prev_hash,
-        entry.hash,
-        json.dumps(entry.data, sort_keys=True, default=str),
-    ]
-    return [neutralise(v) for v in values]
+def _csv_rows(pack: EvidencePack) -> Iterator[list[str]]:
+    empty = [""] * len(CSV_COLUMNS)
+
+    def row(**cells: str) -> list[str]:
+        out = list(empty)
+        for name, value in cells.items():
+            out[CSV_COLUMNS.index(name)] = value
+        return [neutralise(v) for v in out]
+
+    version = str(pack.version)
+    summary = {"key": pack.agreement.key, "title": pack.agreement.title, "state": pack.state}
+    yield row(
+        record="version",
+        chain=pack.chain,
+        version=version,
+        content_hash=pack.content_hash,
+        data=json.dumps(summary, sort_keys=True),
+    )
+    yield row(
+        record="content",
+        version=version,
+        content_hash=pack.content_hash,
+        data=json.dumps(pack.content, sort_keys=True, default=str),
+    )
+    for a in pack.approvals:
+        yield row(
+            record="approval",
+            chain=pack.chain,
+            seq=str(a.seq),
+            occurred_at=a.at.isoformat(),
+            actor=a.by.name if a.by else SYSTEM,
+            actor_email=a.by.email if a.by else "",
+            on_behalf_of=a.on_behalf_of.name if a.on_behalf_of else "",
+            action=a.outcome,
+            version=version,
+            content_hash=a.content_hash or "",
+            hash=a.event_hash,
+            data=json.dumps(
+                {
+                    "side": a.side,
+                    "role": a.role,
+                    "matches_version": a.matches_version,
+                    "comment": a.comment,
+                },
+                sort_keys=True,
+            ),
+        )
+    check = pack.verification
+    yield row(
+        record="verification",
+        chain=check.chain,
+        seq=str(check.events_checked),
+        occurred_at=check.checked_at.isoformat(),
+        action="verified" if check.ok else "broken",
+        hash=check.head_hash or "",
+        data=json.dumps({"failures": check.failures}, sort_keys=True),
+    )
+    for e in pack.events:
+        yield row(
+            record="event",
+            chain=pack.chain,
+            seq=str(e.seq),
+            occurred_at=e.occurred_at.isoformat(),
+            actor=_name(e) or SYSTEM,
+            actor_email=e.actor.email if e.actor else "",
+            on_behalf_of=e.on_behalf_of.name if e.on_behalf_of else "",
+            action=e.action,
+            version="" if e.version_number is None else str(e.version_number),
+            prev_hash=e.prev_hash,
+            hash=e.hash,
+            data=json.dumps(e.data, sort_keys=True, default=str),
+        )
 
 
 @router.get("/slas/{agreement_id}/versions/{number}/evidence.csv")
-def evidence_csv(agreement_id: Id, number: Id, user: PageUserDep, session: SessionDep) -> Response:
-    detail, events = _evidence(session, user.actor, agreement_id, number)
-    chain = audit.agreement_chain(agreement_id)
+def evidence_csv(
+    agreement_id: Id, number: Id, user: PageUserDep, session: SessionDep, now: NowDep
+) -> Response:
+    pack = _pack(session, user.actor, agreement_id, number, now)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    writer.writerows(_cells(chain, e) for e in events)
+    writer.writerows(_csv_rows(pack))
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers=_download(detail, number, "csv"),
+        headers=_download(pack, "csv"),
     )
+
+
+@router.get("/slas/{agreement_id}/versions/{number}/certificate.html")
+def certificate(
+    request: Request,
+    agreement_id: Id,
+    number: Id,
+    user: PageUserDep,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    """A printable certificate of approval: what was approved, by whom, when, on which
+    content hash, and whether the agreement's chain verifies."""
+    pack = _pack(session, user.actor, agreement_id, number, now)
+    filename = f"{pack.agreement.key}-v{pack.version}-certificate.html"
+    return render(
+        request,
+        "audit/certificate.html",
+        {"pack": pack, "events": len(pack.events), "when": _when},
+        headers={
+            # Shown in the browser to print; saved under this name when downloaded.
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Content-Security-Policy": CERTIFICATE_CSP,
+        },
+    )
+
+
+# The certificate is self-contained (inline styles) so that the saved file prints as shown.
+CERTIFICATE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def _when(moment: datetime) -> str:
+    """A moment in the business time zone, with its abbreviation: "3 Dec 2026 09:15 EST"."""
+    local = moment.astimezone(time_zone(BUSINESS_TIME_ZONE))
+    return f"{local.day} {local:%b %Y %H:%M} {local.tzname()}"

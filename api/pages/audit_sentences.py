@@ -69,6 +69,53 @@ _OTHER = {
 }
 
 
+# Administration acts on the system chain: {who} is the person acted on (by name, else email,
+# else id), {role_before} and {role_after} a role change.
+_ROLE_WORDS = {
+    "member": "a member",
+    "admin": "an administrator",
+    "auditor": "an auditor of their organisation",
+    "global_auditor": "a global auditor",
+}
+_ADMIN = {
+    "user.created": "created the account of {who}",
+    "user.invited": "invited {who} by email",
+    "user.invitation_accepted": "accepted the invitation and chose a password",
+    "user.password_reset_requested": "mailed {who} a password reset link on request",
+    "user.password_reset_sent": "mailed {who} a password reset link",
+    "user.password_reset": "reset their password with an emailed link",
+    "user.password_changed": "changed their password",
+    "user.password_set": "set the password of {who}",
+    "user.role_changed": "made {who} {role_after} (was {role_before})",
+    "user.disabled": "disabled the account of {who}",
+    "user.enabled": "enabled the account of {who}",
+    "user.signed_in": "signed in",
+    "user.signed_out": "signed out",
+    "token.created": "created API token {prefix}… for {owner}",
+    "token.revoked": "revoked API token {prefix}…",
+    "organization.created": "created organisation {org}",
+    "delegation.created": "delegated their tasks from {starts_on} to {ends_on}",
+    "audit.checkpoint": "recorded a checkpoint of the audit chains",
+}
+
+
+def _admin_phrase(action: str, data: Mapping[str, Any]) -> str | None:
+    template = _ADMIN.get(action)
+    if template is None:
+        return None
+    who = _text(data.get("name") or data.get("email")) or f"user {_text(data.get('user_id'))}"
+    return template.format(
+        who=who,
+        role_before=_ROLE_WORDS.get(_text(data.get("before")), _text(data.get("before"))),
+        role_after=_ROLE_WORDS.get(_text(data.get("after")), _text(data.get("after"))),
+        prefix=_text(data.get("prefix")),
+        owner=_text(data.get("user_name")) or f"user {_text(data.get('user_id'))}",
+        org=_text(data.get("name")),
+        starts_on=_text(data.get("starts_on")),
+        ends_on=_text(data.get("ends_on")),
+    )
+
+
 def _words(name: str) -> str:
     return name.replace(".", " ").replace("_", " ")
 
@@ -108,6 +155,9 @@ def _phrase(action: str, data: Mapping[str, Any], version: str) -> str:
         return f"created agreement {data['key']}"
     if action in _OTHER:
         return _OTHER[action]
+    admin = _admin_phrase(action, data)
+    if admin is not None:
+        return admin
     return f"recorded {_words(action)}"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
 from api.deps import NowDep, SessionDep
@@ -36,12 +36,17 @@ def _address(request: Request) -> str:
 
 @router.get("/signin")
 def signin_form(
-    request: Request, session: SessionDep, now: NowDep, next: str | None = None
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    next: str | None = None,
+    email: Annotated[str, Query(max_length=320)] = "",
 ) -> Response:
     token = session_token(request)
     if token is not None and signed_in(session, token, now) is not None:
         return redirect(safe_next(next))
-    return render(request, "signin.html", {"next": safe_next(next), "email": "", "error": None})
+    shown = email.replace(NUL, "")
+    return render(request, "signin.html", {"next": safe_next(next), "email": shown, "error": None})
 
 
 @router.post("/signin")

@@ -7,11 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from api.deps import ActorDep, AdminDep, SessionDep
+from api.deps import ActorDep, SessionDep
 from api.pagination import CursorQuery, LimitQuery, Page, decode_cursor, page
 from api.types import Id
-from workflow import audit
-from workflow.queries.audit_log import AuditEntry, agreement_audit
+from workflow.queries.audit_log import AuditEntry, agreement_audit, system_audit, verify_scope
 
 router = APIRouter(tags=["audit"])
 
@@ -38,7 +37,18 @@ def get_audit(
     return page(agreement_audit(session, actor, sla_id, limit=limit, after=decode_cursor(cursor)))
 
 
+@router.get("/audit/system")
+def get_system_audit(
+    session: SessionDep, actor: ActorDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> Page[AuditEntry]:
+    """Administration acts (users, roles, tokens, invitations, resets), sign-ins and
+    checkpoints, oldest first: for administrators and global auditors."""
+    return page(system_audit(session, actor, limit=limit, after=decode_cursor(cursor)))
+
+
 @router.get("/audit/verify")
-def verify_audit(session: SessionDep, _admin: AdminDep) -> Verification:
-    """Recompute every chain; `failures` names the first bad event of each broken chain."""
-    return Verification.model_validate(audit.verify(session).as_dict())
+def verify_audit(session: SessionDep, actor: ActorDep) -> Verification:
+    """Recompute the chains the caller may audit (administrators and global auditors: every
+    chain; an organisation's auditor: its agreements'); `failures` names the first bad event
+    of each broken chain."""
+    return Verification.model_validate(verify_scope(session, actor).model_dump())

@@ -16,6 +16,7 @@ from workflow.access import require_party
 from workflow.export import MEDIA_TYPE, export_version, parse_document, to_yaml
 from workflow.models import Agreement
 from workflow.permissions import version_by_number
+from workflow.queries.evidence import evidence_document, evidence_pack
 
 router = APIRouter(tags=["versions"])
 
@@ -68,6 +69,16 @@ def export_yaml(sla_id: Id, number: Id, session: SessionDep, actor: ActorDep) ->
             "Content-Disposition": f'attachment; filename="{agreement.key}-v{number}.yaml"',
         },
     )
+
+
+@router.get("/slas/{sla_id}/versions/{number}/evidence", tags=["audit"])
+def get_evidence(
+    sla_id: Id, number: Id, session: SessionDep, actor: ActorDep, now: NowDep
+) -> dict[str, Any]:
+    """The version's evidence pack: the approved content, each approval (who, when, on which
+    content hash), the agreement chain's verification and the version's audit events. The
+    parties' people and auditors of the agreement may read it."""
+    return evidence_document(evidence_pack(session, actor, sla_id, number, now=now))
 
 
 async def yaml_body(request: Request) -> bytes:

@@ -49,6 +49,7 @@ from tests.helpers import make_world
 from workflow import commands
 from workflow.commands.calendar_jobs import run_calendar
 from workflow.commands.extensions import request_extension
+from workflow.commands.sign_in import set_passwords
 from workflow.content import dump_metrics, dump_terms
 from workflow.corrective_plan import Plan, PlannedAction
 from workflow.db import make_engine
@@ -197,6 +198,35 @@ def action_completed(rw: RouteWorld) -> Target:
 
 def token(rw: RouteWorld) -> Target:
     return rw.throwaway_token()
+
+
+def fresh_user(rw: RouteWorld) -> Target:
+    """A user of the customer's organisation with no role anywhere, for one cell to change."""
+    user = commands.create_user(
+        rw.session,
+        actor=None,
+        email=f"fresh{len(rw.keys)}.{rw.driver.tick().timestamp():.0f}@customer.example",
+        name="Fresh Person",
+        organization_id=rw.driver.parties.customer_org_id,
+        now=rw.driver.tick(),
+    )
+    assert user.id is not None
+    return Target(0, ids={"user_id": user.id})
+
+
+KNOWN_PASSWORD = "matrix-password-1"
+
+
+def pm_with_password(rw: RouteWorld) -> Target:
+    """The customer's Program Manager with a password the cell knows."""
+    set_passwords(
+        rw.session,
+        actor=None,
+        emails=[rw.driver.who(C, PM).email],
+        password=KNOWN_PASSWORD,
+        now=rw.driver.tick(),
+    )
+    return Target(0)
 
 
 def dead_notification(rw: RouteWorld) -> Target:
@@ -483,6 +513,18 @@ def token_id(_rw: RouteWorld, t: Target) -> Call:
     return Call({"token_id": t.ids["token_id"]})
 
 
+def user_path(_rw: RouteWorld, t: Target) -> Call:
+    return Call({"user_id": t.ids["user_id"]})
+
+
+def make_auditor(_rw: RouteWorld, t: Target) -> Call:
+    return Call({"user_id": t.ids["user_id"]}, json={"role": "auditor"})
+
+
+def password_change(_rw: RouteWorld, _t: Target) -> Call:
+    return Call(json={"current_password": KNOWN_PASSWORD, "new_password": "matrix-password-2"})
+
+
 def delegation(rw: RouteWorld, _t: Target) -> Call:
     # To a colleague who holds no role, so that no other cell's caller gains one.
     body = {"delegate_id": rw.user_id("deputy"), "starts_on": "2026-12-01", "ends_on": "2026-12-31"}
@@ -538,6 +580,30 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ("GET", f"{API}/users"): [Case("list", nothing, bare, (C, PM), ADMIN, (*ADMIN_ONLY, 200))],
     ("POST", f"{API}/users/{{user_id}}/tokens"): [
         Case("create", nothing, bystander_tokens, (C, PM), ADMIN, (*ADMIN_ONLY, 201))
+    ],
+    ("GET", f"{API}/tokens"): [Case("list", nothing, bare, (C, PM), ADMIN, (*ADMIN_ONLY, 200))],
+    ("PUT", f"{API}/users/{{user_id}}/role"): [
+        Case("role", fresh_user, make_auditor, (C, PM), ADMIN, (*ADMIN_ONLY, 200))
+    ],
+    ("POST", f"{API}/users/{{user_id}}/disable"): [
+        Case("disable", fresh_user, user_path, (C, PM), ADMIN, (*ADMIN_ONLY, 200))
+    ],
+    ("POST", f"{API}/users/{{user_id}}/enable"): [
+        Case("enable", fresh_user, user_path, (C, PM), ADMIN, (*ADMIN_ONLY, 200))
+    ],
+    ("POST", f"{API}/users/{{user_id}}/invitation"): [
+        Case("invite", fresh_user, user_path, (C, PM), ADMIN, (*ADMIN_ONLY, 202))
+    ],
+    # Only one's own password, proven by the current one: others' guesses are wrong (422).
+    ("POST", f"{API}/me/password"): [
+        Case(
+            "change",
+            pm_with_password,
+            password_change,
+            BYSTANDER,
+            (C, PM),
+            (401, 401, 422, 422, 204),
+        )
     ],
     # Somebody else's token is not revealed to exist: 404, as for a stranger.
     ("DELETE", f"{API}/tokens/{{token_id}}"): [
@@ -671,6 +737,12 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ],
     ("GET", f"{API}/audit/verify"): [
         Case("verify", nothing, bare, (C, PM), ADMIN, (*ADMIN_ONLY, 200))
+    ],
+    ("GET", f"{API}/audit/system"): [
+        Case("admin acts", nothing, bare, (C, PM), ADMIN, (*ADMIN_ONLY, 200))
+    ],
+    ("GET", f"{API}/slas/{{sla_id}}/versions/{{number}}/evidence"): [
+        Case("evidence", active, version, BYSTANDER, (C, PM), scoped(200, 200))
     ],
     # Export and import
     ("GET", f"{API}/slas/{{sla_id}}/versions/{{number}}/export"): [

@@ -33,6 +33,7 @@ from workflow.models import (
     CorrectiveAction,
     Measurement,
     Organization,
+    OutboxMessage,
     PeriodException,
     Proposal,
     ReportingPeriod,
@@ -103,8 +104,12 @@ COMMANDS = [
     ["org", "create"],
     ["user", "create"],
     ["user", "set-password"],
+    ["user", "list"],
+    ["user", "role"],
+    ["user", "invite"],
     ["token", "create"],
     ["token", "revoke"],
+    ["token", "list"],
     ["demo"],
     ["audit", "verify"],
     ["audit", "checkpoint"],
@@ -262,6 +267,47 @@ def test_token_revoke(run: Cli) -> None:
     run.refused("token", "revoke", "999", says="no such token")
 
 
+def test_user_list_roles_and_invitations(run: Cli) -> None:
+    run.ok("org", "create", "Third Agency")
+    run.ok("user", "create", "kim@third.example", "--name", "Kim Lee", "--org", "Third Agency")
+    invited = run.ok(
+        "user", "create", "ivy@third.example", "--name", "Ivy", "--org", "Third Agency",
+        "--role", "global_auditor", "--invite",
+    ).stdout  # fmt: skip
+    assert "global auditor); invitation queued" in invited
+    run.ok("user", "role", "kim@third.example", "auditor")
+    run.refused("user", "role", "kim@third.example", "boss", says="unknown role")
+    run.ok("user", "invite", "kim@third.example")
+    lines = run.ok("user", "list").stdout.splitlines()
+    assert [line.split("\t")[1:] for line in lines] == [
+        ["kim@third.example", "Kim Lee", "Third Agency", "auditor, no password"],
+        ["ivy@third.example", "Ivy", "Third Agency", "global_auditor, no password"],
+    ]
+    topics = _rows(run.database_url, select(OutboxMessage.topic).order_by(col(OutboxMessage.id)))
+    assert topics == ["account.invitation", "account.invitation"]
+
+
+def test_token_list_shows_expiry_and_last_use_never_the_token(run: Cli) -> None:
+    run.ok("org", "create", "Third Agency")
+    run.ok("user", "create", "kim@third.example", "--name", "Kim", "--org", "Third Agency")
+    plain = run.ok(
+        "token", "create", "kim@third.example", "--name", "ci", "--expires", "2099-01-31"
+    ).stdout.strip()
+    run.refused(
+        "token", "create", "kim@third.example", "--expires", "2001-01-01", says="in the past"
+    )
+    (line,) = run.ok("token", "list").stdout.splitlines()
+    assert plain not in line
+    assert line.split("\t")[1:] == [
+        f"{plain[:10]}…",
+        "kim@third.example",
+        "ci",
+        "active",
+        "expires 2099-01-31 00:00 UTC",
+        "last used never",
+    ]
+
+
 # ---- passwords -----------------------------------------------------------------------------
 
 
@@ -312,7 +358,7 @@ def test_demo_loads_agreements_in_every_working_state(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # the default tokens file is ./var/demo-tokens.txt
     out = run.ok("demo").stdout
-    assert "19 users; their API tokens are in var/demo-tokens.txt" in out
+    assert "20 users; their API tokens are in var/demo-tokens.txt" in out
     versions = _rows(
         run.database_url,
         select(Agreement.key, AgreementVersion.number, AgreementVersion.state)
@@ -331,7 +377,7 @@ def test_demo_loads_agreements_in_every_working_state(
         ["joint_review"],
     ]
     lines = (tmp_path / "var" / "demo-tokens.txt").read_text().splitlines()
-    assert len(lines) == 19
+    assert len(lines) == 20
     email, _token, rest = lines[1].split(" ", 2)
     assert (email, rest) == (
         "marcus.chen@customer.example",
@@ -346,7 +392,7 @@ def test_demo_loads_agreements_in_every_working_state(
     assert signin is not None, out
     assert signin[1] == "http://127.0.0.1:8000/signin"
     stored = _rows(run.database_url, select(User.email, User.password_hash))
-    assert len(stored) == 19
+    assert len(stored) == 20
     assert all(verify_password(h, signin[2]) for _, h in stored)
     # The password can be printed again, and is kept as privately as the tokens.
     assert run.ok("demo", "--show-password").stdout.strip() == signin[2]

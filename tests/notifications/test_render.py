@@ -388,6 +388,26 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str, list[str]]] = {
         SLA_LINK,
         ["Erin Ede did not approve", "still ends on Thursday 31 December 2026", "No."],
     ),
+    "account.invitation": (
+        {
+            "account": {"name": "Ann Lee", "email": "ann@x.example", "organization": "Acme"},
+            "invited_by": "Ada Admin",
+            "token": "tok-123",
+            "expires_at": "2026-03-09T14:00:00+00:00",
+        },
+        f"{BASE}/account/links/tok-123",
+        ["Ada Admin invited you", "ann@x.example", "Monday 9 March 2026", "works once"],
+    ),
+    "account.password_reset": (
+        {
+            "account": {"name": "Ann Lee", "email": "ann@x.example", "organization": "Acme"},
+            "invited_by": None,
+            "token": "tok-456",
+            "expires_at": "2026-03-02T15:00:00+00:00",
+        },
+        f"{BASE}/account/links/tok-456",
+        ["reset the password", "ann@x.example", "did not ask for it"],
+    ),
     "agreement.renewal_upcoming": (
         {"agreement": AGREEMENT, "version": VERSION, "period_end": "2026-12-31", "days_before": 90},
         SLA_LINK,
@@ -530,10 +550,15 @@ def test_every_topic_renders_both_parts_with_link_and_facts(topic: str) -> None:
     for fact in facts:
         assert fact.lower() in rendered.text.lower(), fact
         assert _html_escaped(fact).lower() in rendered.html.lower(), fact
-    assert "You receive this because the task is assigned to you." in rendered.text
+    if topic.startswith("account."):  # about the account: no task, no agreement
+        assert "because an account on Accord has this email address" in rendered.text
+    else:
+        assert "You receive this because the task is assigned to you." in rendered.text
 
 
-@pytest.mark.parametrize("topic", sorted(t for t in TOPICS if t != "digest.daily"))
+@pytest.mark.parametrize(
+    "topic", sorted(t for t in TOPICS if t != "digest.daily" and not t.startswith("account."))
+)
 def test_subjects_name_the_agreement_or_the_people(topic: str) -> None:
     subject = _render(topic, EXAMPLES[topic][0]).subject
     assert "SLA-2026-0001" in subject or "Bo Chen delegates tasks to Ann Lee" in subject

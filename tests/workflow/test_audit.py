@@ -563,3 +563,21 @@ def test_concurrent_appends_to_one_chain_never_fork(engine: Engine, session: Ses
     assert head.seq == total
     result = audit.verify(session)
     assert (result.ok, result.events_checked, result.agreements_checked) == (True, total, 0)
+
+
+def test_verifying_named_chains_reads_only_them_and_the_checkpoints(
+    world: World, active: Agreement, engine: Engine
+) -> None:
+    other = world.create()
+    _checkpoint(world)
+    chain, clean = _chain(active), _chain(other)
+    target = _event(engine, chain, 3)
+    with guards_off(engine) as conn:
+        _update(conn, target.id, **_edit_comment(target))
+    broken = audit.verify(world.session, [chain])
+    assert [(f.chain, f.seq) for f in broken.failures] == [(chain, 3)]
+    assert broken.agreements_checked == 1
+    untouched = audit.verify(world.session, [clean])
+    assert untouched.ok
+    assert untouched.agreements_checked == 1
+    assert untouched.events_checked < audit.verify(world.session).events_checked

@@ -6,6 +6,8 @@ from workflow.commands.admin import (
     create_token,
     create_user,
     revoke_token,
+    set_active,
+    set_role,
 )
 from workflow.commands.agreements import StakeholderInput, create_agreement, set_stakeholders
 from workflow.commands.calendar_jobs import CalendarReport, run_calendar
@@ -78,6 +80,8 @@ __all__ = [
     "resolve_gap",
     "revoke_token",
     "run_calendar",
+    "set_active",
+    "set_role",
     "set_stakeholders",
     "start_revision",
     "sweep_reminders",

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, func, select
 
 from workflow.access import Actor
 from workflow.command import command
+from workflow.commands.admin import end_sessions
 from workflow.errors import Forbidden, InvalidInput, NotFound
 from workflow.models.parties import LoginAttempt, User, WebSession
 from workflow.passwords import (
@@ -168,7 +169,7 @@ def set_passwords(
         for user in users:
             user.password_hash = new_hash
             session.add(user)
-            ended = _end_sessions(session, user, now)
+            ended = end_sessions(session, user, now)
             tx.audit(
                 action="user.password_set",
                 now=now,
@@ -176,17 +177,3 @@ def set_passwords(
                 data={"user_id": user.id, "sessions_ended": ended},
             )
     return users
-
-
-def _end_sessions(session: Session, user: User, now: datetime) -> int:
-    open_sessions = session.exec(
-        select(WebSession).where(
-            WebSession.user_id == user.id,
-            col(WebSession.revoked_at).is_(None),
-            WebSession.expires_at > now,
-        )
-    ).all()
-    for web_session in open_sessions:
-        web_session.revoked_at = now
-        session.add(web_session)
-    return len(open_sessions)

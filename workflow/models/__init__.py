@@ -12,7 +12,14 @@ from workflow.models.excusals import Excusal
 from workflow.models.governance import CalendarSlot, Extension, ServiceReview
 from workflow.models.measurements import Measurement, MeasurementBatch, MeasurementCorrection
 from workflow.models.notifications import NotificationLinkKey, NotificationPreference
-from workflow.models.parties import ApiToken, Delegation, LoginAttempt, Organization, User
+from workflow.models.parties import (
+    AccountLink,
+    ApiToken,
+    Delegation,
+    LoginAttempt,
+    Organization,
+    User,
+)
 from workflow.models.periods import (
     PeriodAmendment,
     PeriodDispute,
@@ -33,6 +40,7 @@ from workflow.models.records import (
 from workflow.models.tasks import Gap, Task
 
 __all__ = [
+    "AccountLink",
     "Agreement",
     "AgreementKeySequence",
     "AgreementVersion",

@@ -11,6 +11,10 @@ from workflow.models.base import one_of, utcnow
 
 # How a user receives notifications: each as it happens, or one email a day.
 NOTIFICATION_MODES = ("immediate", "digest")
+# An auditor reads the audit trail, read-only: of their organisation's agreements, or of all.
+AUDITOR_SCOPES = ("organization", "global")
+# What an account link lets its holder do once: accept an invitation, or reset a password.
+LINK_PURPOSES = ("invitation", "reset")
 
 
 class Organization(SQLModel, table=True):
@@ -24,7 +28,10 @@ class Organization(SQLModel, table=True):
 
 class User(SQLModel, table=True):
     __tablename__ = "user_account"
-    __table_args__ = (one_of("notification_mode", NOTIFICATION_MODES),)
+    __table_args__ = (
+        one_of("notification_mode", NOTIFICATION_MODES),
+        one_of("auditor_scope", AUDITOR_SCOPES),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, sa_column_kwargs={"unique": True})
@@ -37,6 +44,8 @@ class User(SQLModel, table=True):
     )
     # argon2id; None means the person signs in only with API tokens.
     password_hash: str | None = Field(default=None, max_length=200)
+    # None: not an auditor (an admin reads every trail anyway).
+    auditor_scope: str | None = Field(default=None, max_length=20)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -84,6 +93,30 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # None: valid until revoked
+    # Written at most once a minute per token, so busy clients do not turn reads into writes.
+    last_used_at: datetime | None = None
+
+
+class AccountLink(SQLModel, table=True):
+    """An emailed link that sets a password once: an invitation or a reset.
+
+    Only the hash of the link's random token is kept; a link is refused once used, once
+    expired, and once a newer link of the same purpose was sent to the same person.
+    """
+
+    __tablename__ = "account_link"
+    __table_args__ = (one_of("purpose", LINK_PURPOSES),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    purpose: str = Field(max_length=20)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    superseded_at: datetime | None = None
 
 
 class Delegation(SQLModel, table=True):

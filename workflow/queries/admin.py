@@ -30,6 +30,16 @@ class TokenView(View):
     name: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    def status_at(self, now: datetime) -> str:
+        """revoked, expired or active."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
 
 
 class AccountView(View):
@@ -41,6 +51,7 @@ class AccountView(View):
     is_admin: bool
     is_active: bool
     has_password: bool
+    auditor_scope: str | None = None
 
 
 class DelegationRow(View):
@@ -99,6 +110,7 @@ def account(session: Session, user_id: int) -> AccountView | None:
         is_admin=user.is_admin,
         is_active=user.is_active,
         has_password=user.password_hash is not None,
+        auditor_scope=user.auditor_scope,
     )
 
 

@@ -1,4 +1,9 @@
-"""An agreement's audit trail, oldest first, as its parties may review it."""
+"""Audit trails, oldest first: an agreement's, as its parties and auditors may review it, and
+the system chain's (administration acts), for administrators and global auditors.
+
+Scope: a party's people read their agreements' trails; an auditor of an organisation reads
+the same and may verify those chains; administrators and global auditors read every trail.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, or_, select
 
-from workflow.access import Actor
-from workflow.models import AgreementVersion, AuditEvent
-from workflow.queries.agreements import visible_agreement
+from workflow import audit
+from workflow.access import Actor, require_party
+from workflow.errors import Forbidden
+from workflow.models import Agreement, AgreementVersion, AuditEvent
 from workflow.queries.common import Person, Slice, View, after_int, page_of, people
 
 
@@ -35,7 +41,7 @@ def agreement_audit(
     limit: int = 50,
     after: list[object] | None = None,
 ) -> Slice[AuditEntry]:
-    visible_agreement(session, actor, agreement_id)
+    auditable_agreement(session, actor, agreement_id)
     # One chain per agreement, so its sequence number is the order of events.
     stmt = select(AuditEvent).where(AuditEvent.agreement_id == agreement_id)
     start = after_int(after)
@@ -50,8 +56,14 @@ def agreement_audit(
             )
         ).all()
     )
+    return Slice(_entries(session, rows, numbers), next_after)
+
+
+def _entries(
+    session: Session, rows: list[AuditEvent], numbers: dict[int | None, int]
+) -> list[AuditEntry]:
     users = people(session, [e.actor_id for e in rows] + [e.on_behalf_of_id for e in rows])
-    entries = [
+    return [
         AuditEntry(
             id=e.id or 0,
             seq=e.seq,
@@ -66,4 +78,88 @@ def agreement_audit(
         )
         for e in rows
     ]
-    return Slice(entries, next_after)
+
+
+class AuditedAgreement(View):
+    id: int
+    key: str
+    title: str
+
+
+def auditable_agreement(session: Session, actor: Actor, agreement_id: int) -> Agreement:
+    """The agreement if the actor may read its trail; NotFound otherwise."""
+    agreement = session.get(Agreement, agreement_id)
+    if agreement is not None and actor.audits_everything:
+        return agreement
+    return require_party(agreement, actor)
+
+
+def auditable_agreements(session: Session, actor: Actor) -> list[AuditedAgreement]:
+    """Every agreement whose trail the actor may read, by id."""
+    stmt = select(Agreement.id, Agreement.key, Agreement.title).order_by(col(Agreement.id))
+    if not actor.audits_everything:
+        org = actor.organization_id
+        stmt = stmt.where(
+            or_(col(Agreement.customer_org_id) == org, col(Agreement.provider_org_id) == org)
+        )
+    return [AuditedAgreement(id=i, key=k, title=t) for i, k, t in session.exec(stmt).all()]
+
+
+def system_audit(
+    session: Session, actor: Actor, *, limit: int = 50, after: list[object] | None = None
+) -> Slice[AuditEntry]:
+    """The system chain: administration acts (users, roles, tokens, invitations, resets),
+    sign-ins and checkpoints, oldest first."""
+    if not actor.audits_everything:
+        raise Forbidden("only administrators and global auditors read the administration trail")
+    stmt = select(AuditEvent).where(AuditEvent.chain == audit.SYSTEM_CHAIN)
+    start = after_int(after)
+    if start is not None:
+        stmt = stmt.where(col(AuditEvent.seq) > start)
+    rows = list(session.exec(stmt.order_by(col(AuditEvent.seq)).limit(limit + 1)).all())
+    rows, next_after = page_of(rows, limit, lambda e: [e.seq])
+    return Slice(_entries(session, rows, {}), next_after)
+
+
+class ScopedVerification(View):
+    """The chain check of what the actor may audit: everything, or their organisation's."""
+
+    ok: bool
+    scope: str  # "everything" or "organisation"
+    agreements_checked: int
+    events_checked: int
+    failures: list[dict[str, Any]]
+
+
+def verify_scope(session: Session, actor: Actor) -> ScopedVerification:
+    """Recompute the chains; an organisation's auditor hears only of their agreements'."""
+    if not actor.may_audit:
+        raise Forbidden("only administrators and auditors verify the audit trail")
+    if actor.audits_everything:
+        result = audit.verify(session)
+        return ScopedVerification(
+            ok=result.ok,
+            scope="everything",
+            agreements_checked=result.agreements_checked,
+            events_checked=result.events_checked,
+            failures=[f.as_dict() for f in result.failures],
+        )
+    chains = {audit.agreement_chain(a.id) for a in auditable_agreements(session, actor)}
+    events = 0
+    if chains:
+        events = int(
+            session.exec(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(col(AuditEvent.chain).in_(chains))
+            ).one()
+        )
+    result = audit.verify(session, chains)
+    failures = [f.as_dict() for f in result.failures if f.chain in chains]
+    return ScopedVerification(
+        ok=not failures,
+        scope="organisation",
+        agreements_checked=len(chains),
+        events_checked=events,
+        failures=failures,
+    )

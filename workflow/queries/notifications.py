@@ -40,6 +40,15 @@ class NotificationDetail(NotificationView):
     deliveries: list[DeliveryView]
 
 
+# An invitation's or reset's one-use link token: only its addressee may read it.
+SECRET_FIELDS = ("token",)
+HIDDEN = "(hidden)"
+
+
+def without_secrets(payload: dict[str, Any]) -> dict[str, Any]:
+    return {k: HIDDEN if k in SECRET_FIELDS else v for k, v in payload.items()}
+
+
 def notification_view(message: OutboxMessage) -> NotificationView:
     return NotificationView.model_validate(message, from_attributes=True)
 
@@ -78,6 +87,6 @@ def notification_detail(session: Session, outbox_id: int) -> NotificationDetail:
     ).all()
     return NotificationDetail(
         **notification_view(message).model_dump(),
-        payload=message.payload,
+        payload=without_secrets(message.payload),
         deliveries=[DeliveryView.model_validate(d, from_attributes=True) for d in deliveries],
     )

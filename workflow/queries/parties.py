@@ -23,6 +23,10 @@ class UserView(View):
     name: str
     organization_id: int
     is_admin: bool
+    is_active: bool = True
+    # "organization" or "global" for an auditor (read-only audit access), else None.
+    auditor_scope: str | None = None
+    has_password: bool = False
 
 
 class DelegationView(View):
@@ -68,7 +72,8 @@ def organization_view(org: Organization) -> OrganizationView:
 
 
 def user_view(user: User) -> UserView:
-    return UserView.model_validate(user, from_attributes=True)
+    view = UserView.model_validate(user, from_attributes=True)
+    return view.model_copy(update={"has_password": user.password_hash is not None})
 
 
 def _by_id(row: Any) -> list[Any]:

@@ -40,7 +40,9 @@ def test_an_admin_creates_a_user_and_a_token(
     page.get_by_role("button", name="Create user").click()
 
     expect(page.get_by_role("heading", name="Nia New")).to_be_visible()
-    expect(page.get_by_role("status")).to_contain_text("Nia New (nia.new@provider.example) created")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Nia New (nia.new@provider.example) is invited"
+    )
     expect(page.get_by_text("No API tokens", exact=True)).to_be_visible()
     page.get_by_label("Token name").fill("reporting job")
     page.get_by_role("button", name="Create API token").click()

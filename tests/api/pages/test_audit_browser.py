@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from states import Role
-from tests.api.pages.conftest import Site, screenshot, sign_in
+from tests.api.pages.conftest import PASSWORD, Site, screenshot, sign_in
 from tests.helpers import C
+from workflow import commands
+from workflow.commands.sign_in import set_passwords
 
 
 def test_a_party_filters_the_audit_trail_and_reads_an_event(
@@ -36,3 +39,49 @@ def test_a_party_filters_the_audit_trail_and_reads_an_event(
         "href", f"/slas/{agreement.id}/versions/1/evidence.json"
     )
     screenshot(page, "audit-filtered", request)
+
+
+def test_an_auditor_verifies_the_chain_and_downloads_a_certificate(
+    page: Page, site: Site, request: pytest.FixtureRequest
+) -> None:
+    world = site.world
+    agreement = world.create()
+    world.to_active(agreement)
+    commands.create_user(
+        world.session,
+        actor=None,
+        email="audrey@customer.example",
+        name="Audrey Auditor",
+        organization_id=world.parties.customer_org_id,
+        role="auditor",
+        now=world.tick(),
+    )
+    set_passwords(
+        world.session,
+        actor=None,
+        emails=["audrey@customer.example"],
+        password=PASSWORD,
+        now=world.tick(),
+    )
+    sign_in(page, "audrey@customer.example")
+    page.get_by_role("link", name="Audit").click()
+    expect(page.locator("#verification")).to_contain_text("Chain verified")
+    expect(page.locator("#verification")).to_contain_text("of your organisation")
+    events = page.locator("li.audit-event")
+    activated = events.filter(has_text="Accord activated version 1")
+    activated.locator("summary").click()
+    screenshot(page, "audit-auditor", request)
+    with page.expect_download() as waiting:
+        activated.get_by_role("link", name="certificate of approval").click()
+    download = waiting.value
+    assert download.suggested_filename == f"{agreement.key}-v1-certificate.html"
+    saved = Path(download.path()).read_text(encoding="utf-8")
+    assert "Certificate of approval" in saved
+    assert "Audit chain verified" in saved
+    assert world.version(agreement, 1).content_hash in saved
+    # The saved file opens on its own (inline styles, no links to the site) and prints.
+    certificate = page.context.new_page()
+    certificate.goto(f"/slas/{agreement.id}/versions/1/certificate.html")
+    expect(certificate.locator("#approvals tbody tr")).to_have_count(4)
+    screenshot(certificate, "certificate", request)
+    certificate.close()

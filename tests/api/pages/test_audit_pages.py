@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -19,7 +20,8 @@ from api.pages.audit_sentences import sentence
 from states import Role
 from tests.api.pages.conftest import CSRF_FIELD, PASSWORD
 from tests.helpers import C, P, World
-from workflow import commands
+from tests.workflow.test_audit import EVENTS, guards_off
+from workflow import audit, commands
 from workflow.audit import GENESIS
 from workflow.commands.sign_in import set_passwords
 from workflow.models import Agreement, User
@@ -246,3 +248,99 @@ def test_admins_see_the_chain_check(client: TestClient, world: World, active: Ag
     _sign_in(client, owner.email)
     page = client.get("/audit")
     assert re.search(r"Chain verified: \d+ events", page.text)
+
+
+# Administrators and auditors.
+
+
+def _staff(world: World, email: str, *, role: str, org: int | None = None) -> str:
+    commands.create_user(
+        world.session,
+        actor=None,
+        email=email,
+        name="Sam Staff",
+        organization_id=org or world.parties.customer_org_id,
+        role=role,
+        now=world.tick(),
+    )
+    set_passwords(world.session, actor=None, emails=[email], password=PASSWORD, now=world.tick())
+    return email
+
+
+def test_an_admin_reads_every_trail_with_the_admin_acts_next_to_the_chain_check(
+    client: TestClient, world: World, active: Agreement
+) -> None:
+    _sign_in(client, _staff(world, "ada@accord.example", role="admin"))
+    page = client.get("/audit")
+    assert re.search(
+        r"Chain verified: \d+ events in 1 agreement chain and the administration", page.text
+    )
+    assert "No audit events" not in page.text
+    said = _sentences(page.text.replace("&#39;", "'"))
+    assert "Accord created the account of Sam Staff" in said
+    assert any(s.endswith("activated version 1") for s in said)
+    admin_only = _sentences(client.get("/audit", params={"agreement": "admin"}).text)
+    assert admin_only
+    assert "Accord activated version 1" not in admin_only
+
+
+def test_an_organisations_auditor_verifies_its_chains_and_gets_a_certificate(
+    client: TestClient, world: World, active: Agreement
+) -> None:
+    _sign_in(client, _staff(world, "audrey@customer.example", role="auditor"))
+    page = client.get("/audit")
+    assert "of your organisation" in page.text
+    assert "Chain verified" in page.text
+    assert "created the account" not in page.text  # admin acts are for global auditors
+    certificate = client.get(f"/slas/{active.id}/versions/1/certificate.html")
+    assert certificate.status_code == 200
+    assert "inline" in certificate.headers["content-disposition"]
+    assert "Certificate of approval" in certificate.text
+    assert "Audit chain verified" in certificate.text
+    owner = world.who(C, Role.BUSINESS_OWNER)
+    assert owner.name in certificate.text
+    version = world.version(active, 1)
+    assert version.content_hash in certificate.text
+    assert "different content" not in certificate.text
+
+
+def test_the_evidence_pack_adds_content_approvals_and_verification(
+    client: TestClient, world: World, active: Agreement
+) -> None:
+    _sign_in(client, world.who(P, Role.BUSINESS_OWNER).email)
+    pack = client.get(f"/slas/{active.id}/versions/1/evidence.json").json()
+    version = world.version(active, 1)
+    assert pack["content_hash"] == version.content_hash
+    assert pack["approved_content"]["terms"]["currency"] == "USD"
+    assert {a["side"] for a in pack["approvals"]} == {"customer", "provider"}
+    assert all(a["matches_version"] for a in pack["approvals"])
+    assert pack["verification"]["ok"] is True
+    rows = list(
+        csv.reader(io.StringIO(client.get(f"/slas/{active.id}/versions/1/evidence.csv").text))
+    )
+    records = [r[0] for r in rows[1:]]
+    assert records[:2] == ["version", "content"]
+    assert records.count("approval") == len(pack["approvals"])
+    assert "verification" in records
+    assert records.count("event") == len(pack["events"])
+
+
+def test_a_tampered_chain_shows_on_the_certificate_and_in_the_pack(
+    client: TestClient, world: World, active: Agreement, engine: Engine
+) -> None:
+    chain = audit.agreement_chain(active.id or 0)
+    with engine.connect() as conn:
+        target = conn.execute(
+            sa.select(EVENTS).where(EVENTS.c.chain == chain, EVENTS.c.seq == 3)
+        ).one()
+    with guards_off(engine) as conn:
+        conn.execute(
+            sa.update(EVENTS).where(EVENTS.c.id == target.id).values(action="task.cancelled")
+        )
+    _sign_in(client, world.who(C, Role.BUSINESS_OWNER).email)
+    pack = client.get(f"/slas/{active.id}/versions/1/evidence.json").json()
+    assert pack["verification"]["ok"] is False
+    assert pack["verification"]["failures"][0]["seq"] == 3
+    certificate = client.get(f"/slas/{active.id}/versions/1/certificate.html").text
+    assert "Audit chain verification failed" in certificate
+    assert "cannot be relied on" in certificate

@@ -226,6 +226,7 @@ PAGES: dict[str, Page] = {
     # Home sends approvers to their queue and everyone else to their tasks.
     "/": Page(nothing, bare, BYSTANDER, (C, PM), (303, 303, 303, 303, 303)),
     "/settings": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
+    "/account/password": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
     "/notifications": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
     "/tasks": Page(nothing, bare, BYSTANDER, (C, PM), SIGNED_IN_ANYONE),
     "/approvals": Page(nothing, bare, BYSTANDER, (C, BO), SIGNED_IN_ANYONE),
@@ -252,6 +253,9 @@ PAGES: dict[str, Page] = {
         draft, version, BYSTANDER, (C, PM), SCOPED
     ),
     "/slas/{agreement_id}/versions/{number}/evidence.csv": Page(
+        draft, version, BYSTANDER, (C, PM), SCOPED
+    ),
+    "/slas/{agreement_id}/versions/{number}/certificate.html": Page(
         draft, version, BYSTANDER, (C, PM), SCOPED
     ),
     "/slas/{agreement_id}/versions/{number}/gaps": Page(
@@ -294,6 +298,12 @@ PAGES: dict[str, Page] = {
     "/admin/delegations": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
     "/admin/notifications": Page(nothing, bare, (C, PM), ADMIN, ADMIN_ONLY),
     "/admin/notifications/{notification_id}/retry": Page(
+        dead_notification, notification, (C, PM), ADMIN, ADMIN_ONLY
+    ),
+    "/admin/notifications/{notification_id}": Page(
+        dead_notification, notification, (C, PM), ADMIN, ADMIN_ONLY
+    ),
+    "/admin/notifications/{notification_id}/preview.html": Page(
         dead_notification, notification, (C, PM), ADMIN, ADMIN_ONLY
     ),
 }
@@ -369,6 +379,17 @@ VERSION = "/slas/{agreement_id}/versions/{number}"
 FORMS: dict[str, Form] = {
     "/settings/notifications": Form(
         nothing, bare, lambda _t: {"mode": "immediate"}, SIGNED_IN_FORM
+    ),
+    # The stranger's own password, but not the one they typed: the field's error.
+    "/account/password": Form(
+        nothing,
+        bare,
+        lambda _t: {
+            "current_password": "wrong guess",
+            "new_password": "n" * 12,
+            "confirm": "n" * 12,
+        },
+        (303, 303, 422),
     ),
     "/notifications": Form(nothing, bare, lambda _t: {"decisions": "digest"}, SIGNED_IN_FORM),
     # A delegate must be a colleague: the form answers the stranger with the field's error.
@@ -462,6 +483,9 @@ FORMS: dict[str, Form] = {
     "/admin/organizations": Form(nothing, bare, lambda _t: {"name": "Form Agency"}, FOR_ADMINS),
     "/admin/users": Form(nothing, bare, no_fields, FOR_ADMINS),
     "/admin/users/{user_id}/password": Form(nothing, user, no_fields, FOR_ADMINS),
+    "/admin/users/{user_id}/role": Form(nothing, user, lambda _t: {"role": "auditor"}, FOR_ADMINS),
+    "/admin/users/{user_id}/active": Form(nothing, user, no_fields, FOR_ADMINS),
+    "/admin/users/{user_id}/invitation": Form(nothing, user, no_fields, FOR_ADMINS),
     "/admin/users/{user_id}/tokens": Form(nothing, user, no_fields, FOR_ADMINS),
     "/admin/tokens/{token_id}/revoke": Form(token, token_id, no_fields, FOR_ADMINS),
     "/admin/notifications/{notification_id}/retry": Form(
@@ -476,6 +500,10 @@ PUBLIC |= {"/docs/oauth2-redirect"}
 # (tests/api/test_notification_preferences_api.py).
 SIGNED_LINKS = {"/notifications/manage/{token}", "/notifications/unsubscribe/{token}"}
 PUBLIC |= SIGNED_LINKS
+# Forgetting a password and using an emailed link happen signed out (tests/api/pages/
+# test_account_pages.py covers them).
+ACCOUNT_LINKS = {"/password/forgot", "/account/links/{token}"}
+PUBLIC |= ACCOUNT_LINKS
 VISITORS = (ANONYMOUS, SIGNED_OUT, STRANGER)
 
 
@@ -619,7 +647,7 @@ def test_every_page_has_an_entry() -> None:
         if route.path
         and not route.path.startswith("/api/")
         and "POST" in (route.methods or ())
-        and route.path not in {"/signin", "/signout"} | SIGNED_LINKS
+        and route.path not in {"/signin", "/signout"} | SIGNED_LINKS | ACCOUNT_LINKS
     }
     assert forms - set(FORMS) == set(), "forms without visitor cases"
     assert set(FORMS) - forms == set(), "cases for forms the app no longer has"
