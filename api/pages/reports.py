@@ -32,6 +32,7 @@ from workflow.queries.agreements import visible_agreement
 from workflow.queries.corrective_actions import list_corrective_actions
 from workflow.queries.periods import (
     PeriodDetail,
+    PeriodTaskView,
     list_periods,
     period_detail,
     stored_report,
@@ -115,7 +116,17 @@ def _my_events(detail: PeriodDetail, actor: Actor) -> list[str]:
         transition = REPORTING.transition(event)
         if transition.task_kind is not None and transition.task_kind in held:
             events.append(event)
-    return events
+    # The plain decision first; disputing opens a checklist under it.
+    return sorted(events, key=lambda e: e not in CONFIRMED_EVENTS)
+
+
+def _my_decision(detail: PeriodDetail, actor: Actor) -> PeriodTaskView | None:
+    """The signed-in Executive Sponsor's open decision on the escalated dispute, if any."""
+    for task in detail.tasks:
+        held = task.assignee is not None and task.assignee.id == actor.user_id
+        if task.kind == "dispute_decision" and task.state == "open" and held:
+            return task
+    return None
 
 
 def _period_page(
@@ -149,6 +160,7 @@ def _period_page(
             "report": report,
             "report_html": "" if report is None else report_fragment(report, trend=trend),
             "events": _my_events(detail, actor),
+            "decision_task": _my_decision(detail, actor),
             "labels": EVENT_LABELS,
             "may_amend": detail.state == "final",
             "corrective_actions": list_corrective_actions(
@@ -499,3 +511,50 @@ def upload_measurements(
             status_code=422,
         )
     return page(upload=report)
+
+
+@router.post("/slas/{agreement_id}/periods/{period}/decision")
+def decide_dispute(
+    request: Request,
+    agreement_id: Id,
+    period: PeriodLabel,
+    user: PageUserDep,
+    session: SessionDep,
+    now: NowDep,
+    outcome: Annotated[str, Form(max_length=40)] = "",
+    comment: CommentField = "",
+) -> Response:
+    """An Executive Sponsor's decision on an escalated dispute: their `dispute_decision` task,
+    completed with the results in view; back to the period, or its page with what is wrong."""
+    page = partial(_period_page, request, session, user.actor, agreement_id, period, now=now)
+    detail = period_detail(session, user.actor, agreement_id, period)
+    task = _my_decision(detail, user.actor)
+    if task is None:
+        return page(error="You have no decision to take on this period.", status_code=409)
+    if outcome not in ("upheld", "sustained"):
+        return page(
+            error="Choose to uphold the results or to sustain the dispute.", status_code=422
+        )
+    if outcome == "sustained" and not comment.strip():
+        return page(error="Say why you sustain the dispute.", status_code=422)
+    try:
+        commands.complete_task(
+            session,
+            actor=user.actor,
+            task_id=task.id,
+            outcome=outcome,
+            comment=comment.strip() or None,
+            now=now,
+        )
+    except (NotAllowedNow, Forbidden, InvalidInput) as exc:
+        status_code, reasons = _refusal(exc)
+        return page(error=exc.message, reasons=reasons, status_code=status_code)
+    return redirect(
+        _path(agreement_id, period),
+        flash=Flash(
+            "success",
+            f"You upheld the results of {period}."
+            if outcome == "upheld"
+            else f"You sustained the dispute of {period}.",
+        ),
+    )

@@ -448,6 +448,9 @@ FORMS: dict[str, Form] = {
         },
         FOR_PARTIES,
     ),
+    "/slas/{agreement_id}/periods/{period}/decision": Form(
+        reporting, period, lambda _t: {"outcome": "upheld"}, FOR_PARTIES
+    ),
     "/slas/{agreement_id}/periods/{period}/measurements:csv": Form(
         reporting, period, no_fields, FOR_PARTIES
     ),

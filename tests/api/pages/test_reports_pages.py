@@ -247,6 +247,16 @@ def test_the_customer_disputes_in_the_browser(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(f"{_path(agreement)}$"))
+    # Each metric's result is on the first screen, with the decision right under it.
+    glance = page.locator("#glance")
+    expect(glance.locator("#glance-proper-payments")).to_contain_text("missed")
+    expect(glance.locator("#glance-proper-payments")).to_contain_text("charged to the provider")
+    decide = page.get_by_role("button", name="Accept…", exact=True)
+    box, screen = decide.bounding_box(), page.viewport_size
+    assert box is not None
+    assert screen is not None
+    assert box["y"] + box["height"] <= screen["height"], box
+    page.get_by_text("Dispute named metrics…").click()
     form = page.get_by_role("form", name="Dispute")
     form.get_by_role("button", name="Dispute").click()
     expect(page.get_by_role("alert")).to_contain_text("Choose at least one metric")
@@ -257,6 +267,10 @@ def test_the_customer_disputes_in_the_browser(
     form.get_by_role("button", name="Dispute").click()
     expect(page.get_by_role("status")).to_have_text(f"You disputed the results of {PERIOD}.")
     expect(page.get_by_role("region", name="Disputes")).to_contain_text(
+        "Our data arrived late on the 28th."
+    )
+    # ... and next to its metric, where the provider will answer it.
+    expect(page.locator("#glance-proper-payments")).to_contain_text(
         "Our data arrived late on the 28th."
     )
     screenshot(page, "period-disputed", request)
@@ -490,3 +504,63 @@ def test_a_bad_upload_stores_nothing_and_says_why(world: World, signed_in: Clien
     refused = _upload(reviewer, agreement, b"metric,observed_at,value\n")
     assert refused.status_code == 403
     assert len(_stored(world, agreement, "proper-payments")) == before
+
+
+def _decide(client: TestClient, path: str, data: dict[str, Any]) -> Any:
+    token = CSRF_FIELD.search(client.get(path).text)
+    assert token is not None
+    return client.post(
+        f"{path}/decision", data={**data, "csrf_token": token[1]}, follow_redirects=False
+    )
+
+
+def test_both_sponsors_decide_an_escalated_dispute_on_the_period_page(
+    world: World, signed_in: Client
+) -> None:
+    agreement = world.create(dispute_escalation_rounds=1)
+    world.to_active(agreement)
+    assert agreement.id is not None
+    store(world.session, agreement.id, NOVEMBER)
+    world.now = DEC_1
+    commands.open_due_periods(world.session, now=DEC_1)
+    for event, who, kw in (
+        ("submit", (P, Role.PROGRAM_MANAGER), {}),
+        (
+            "dispute",
+            (C, Role.FUNCTIONAL_LEAD),
+            {"disputes": [{"metric": "proper-payments", "reason": "Late data."}]},
+        ),
+    ):
+        commands.fire_period_event(
+            world.session,
+            actor=world.who(*who),
+            agreement_id=agreement.id,
+            period=PERIOD,
+            event=event,
+            now=world.tick(),
+            **kw,
+        )
+    assert _state(world, agreement).state == "escalated"
+    path = _path(agreement)
+
+    # Nobody else is offered the decision, and a Sponsor must choose and explain a sustain.
+    reviewer = signed_in(_email(world, C, Role.FUNCTIONAL_LEAD))
+    assert "Your decision as Executive Sponsor" not in reviewer.get(path).text
+    assert _decide(reviewer, path, {"outcome": "upheld"}).status_code == 409
+    customer = signed_in(_email(world, C, Role.EXECUTIVE_SPONSOR))
+    shown = customer.get(path).text
+    assert "Your decision as Executive Sponsor" in shown
+    assert f'action="{path}/decision"' in shown
+    assert "Late data." in shown.split('id="glance"', 1)[1]  # next to its metric
+    unexplained = _decide(customer, path, {"outcome": "sustained"})
+    assert unexplained.status_code == 422
+    assert "Say why you sustain the dispute." in unexplained.text
+
+    for side in (C, P):
+        sponsor = customer if side == C else signed_in(_email(world, P, Role.EXECUTIVE_SPONSOR))
+        done = _decide(sponsor, path, {"outcome": "upheld", "comment": ""})
+        assert done.status_code == 303
+        assert done.headers["location"] == path
+    final = _state(world, agreement)
+    assert final.state == "final"
+    assert final.final_hash is not None

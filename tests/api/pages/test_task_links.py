@@ -127,6 +127,7 @@ def test_every_task_kind_was_given_a_landing_page() -> None:
     handled = {"approval", "review", "rework", "follow_up", "annual_review", "service_review"}
     handled |= {"confirm_requirements", "confirm_capabilities", "lcce_review"}
     handled |= {"submit_results", "review_results", "address_dispute", "corrective_action"}
+    handled |= {"dispute_decision"}  # the period's page, where the Sponsor decides
     handled |= {"proposal_review"}  # the proposal's page
     handled |= {"renewal_decision", "action_item", "extension_approval"}
     handled |= {"corrective_plan_review", "corrective_action_completion"}
