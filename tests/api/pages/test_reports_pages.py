@@ -523,23 +523,23 @@ def test_both_sponsors_decide_an_escalated_dispute_on_the_period_page(
     store(world.session, agreement.id, NOVEMBER)
     world.now = DEC_1
     commands.open_due_periods(world.session, now=DEC_1)
-    for event, who, kw in (
-        ("submit", (P, Role.PROGRAM_MANAGER), {}),
-        (
-            "dispute",
-            (C, Role.FUNCTIONAL_LEAD),
-            {"disputes": [{"metric": "proper-payments", "reason": "Late data."}]},
-        ),
-    ):
-        commands.fire_period_event(
-            world.session,
-            actor=world.who(*who),
-            agreement_id=agreement.id,
-            period=PERIOD,
-            event=event,
-            now=world.tick(),
-            **kw,
-        )
+    commands.fire_period_event(
+        world.session,
+        actor=world.who(P, Role.PROGRAM_MANAGER),
+        agreement_id=agreement.id,
+        period=PERIOD,
+        event="submit",
+        now=world.tick(),
+    )
+    commands.fire_period_event(
+        world.session,
+        actor=world.who(C, Role.FUNCTIONAL_LEAD),
+        agreement_id=agreement.id,
+        period=PERIOD,
+        event="dispute",
+        now=world.tick(),
+        disputes=[{"metric": "proper-payments", "reason": "Late data."}],
+    )
     assert _state(world, agreement).state == "escalated"
     path = _path(agreement)
 
