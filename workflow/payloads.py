@@ -217,6 +217,21 @@ class DisputeDecided(About):
     sponsors: list[SponsorDecision]
 
 
+class AccountRef(Payload):
+    name: str
+    email: str
+    organization: str
+
+
+class AccountLink(Payload):
+    """An invitation or a password reset: a single-use link for one person."""
+
+    account: AccountRef
+    invited_by: str | None
+    token: str
+    expires_at: str
+
+
 class Digest(Payload):
     date: str
     items: list[dict[str, Any]]
@@ -260,6 +275,8 @@ PAYLOADS: dict[str, type[Payload]] = {
     "period.escalated": PeriodEscalated,
     "period.dispute_decided": DisputeDecided,
     "digest.daily": Digest,
+    "account.invitation": AccountLink,
+    "account.password_reset": AccountLink,
 }
 
 
