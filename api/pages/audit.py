@@ -28,6 +28,7 @@ from api.pages.render import render
 from api.pages.session import PageUserDep
 from api.types import Id, parse_id
 from notifications.reports.csv_export import neutralise
+from states import Role, Side
 from workflow.access import Actor
 from workflow.calendar import BUSINESS_TIME_ZONE, local_date, time_zone
 from workflow.errors import NotFound
@@ -35,9 +36,11 @@ from workflow.queries.audit_log import (
     AuditedAgreement,
     AuditEntry,
     auditable_agreements,
+    seats,
     system_audit,
     verify_scope,
 )
+from workflow.queries.common import Person
 from workflow.queries.evidence import (
     EvidencePack,
     all_events,
@@ -80,16 +83,37 @@ def _system_events(session: Session, actor: Actor) -> Iterator[AuditEntry]:
         after = found.next_after
 
 
-def _name(entry: AuditEntry) -> str | None:
-    return entry.actor.name if entry.actor else None
+def _who(person: Person | None, seat: str | None) -> str | None:
+    """'Marcus Chen (customer Business Owner)': the name, and the seat when there is one."""
+    if person is None:
+        return None
+    return f"{person.name} ({seat})" if seat else person.name
 
 
-def _row(agreement: AuditedAgreement | None, entry: AuditEntry) -> Row:
+def _task_seat(entry: AuditEntry) -> str | None:
+    """A completed task was done in its seat, whatever else the person holds."""
+    after = entry.data.get("after") if entry.action == "task.completed" else None
+    if not isinstance(after, dict) or "side" not in after or "role" not in after:
+        return None
+    try:
+        return f"{Side(after['side']).value} {Role(after['role']).label}"
+    except ValueError:
+        return None
+
+
+def _row(
+    agreement: AuditedAgreement | None, entry: AuditEntry, seats: dict[int, str] | None = None
+) -> Row:
+    seats = seats or {}
+    by = entry.on_behalf_of
+    task_seat = _task_seat(entry)
+    actor_seat = seats.get(entry.actor.id) if entry.actor else None
     text = sentence(
         entry.action,
         entry.data,
-        actor=_name(entry),
-        on_behalf_of=entry.on_behalf_of.name if entry.on_behalf_of else None,
+        # On behalf of someone, the seat is the principal's; the delegate is named plainly.
+        actor=_who(entry.actor, None if by else (task_seat or actor_seat)),
+        on_behalf_of=_who(by, (task_seat or seats.get(by.id)) if by else None),
         version_number=entry.version_number,
     )
     details = json.dumps(entry.data, indent=2, sort_keys=True, default=str)
@@ -147,6 +171,7 @@ def audit_page(
     sources: list[tuple[AuditedAgreement | None, Iterator[AuditEntry]]] = [
         (item, all_events(session, user.actor, item.id)) for item in chosen
     ]
+    seated = {item.id: seats(session, item.id) for item in chosen}
     shows_administration = user.actor.audits_everything and agreement_id is None
     if shows_administration and number is None:
         sources.append((None, _system_events(session, user.actor)))
@@ -164,7 +189,7 @@ def audit_page(
                 or (end is not None and day > end)
             ):
                 continue
-            rows.append(_row(item, entry))
+            rows.append(_row(item, entry, seated.get(item.id) if item else None))
     rows.sort(
         key=lambda r: (r.entry.occurred_at, r.agreement.id if r.agreement else 0, r.entry.seq),
         reverse=True,
@@ -302,7 +327,7 @@ def _csv_rows(pack: EvidencePack) -> Iterator[list[str]]:
             chain=pack.chain,
             seq=str(e.seq),
             occurred_at=e.occurred_at.isoformat(),
-            actor=_name(e) or SYSTEM,
+            actor=e.actor.name if e.actor else SYSTEM,
             actor_email=e.actor.email if e.actor else "",
             on_behalf_of=e.on_behalf_of.name if e.on_behalf_of else "",
             action=e.action,

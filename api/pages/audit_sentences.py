@@ -124,15 +124,58 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+# What a task of each kind is, in a sentence: "accepted the review of version 2".
+_TASK_NOUNS = {
+    "review": "the review",
+    "rework": "the rework",
+    "confirm_requirements": "the confirmation of the customer's requirements",
+    "confirm_capabilities": "the confirmation of the provider's capabilities",
+    "lcce_review": "the LCCE and financial terms review",
+    "follow_up": "the condition of approval",
+    "submit_results": "the submission of the period's results",
+    "review_results": "the review of the period's results",
+    "address_dispute": "the answer to the dispute",
+    "dispute_decision": "the Sponsors' decision on the dispute",
+    "proposal_review": "the review of a proposal",
+    "extension_approval": "the approval of the extension",
+}
+_OUTCOME_VERBS = {
+    "accepted": "accepted",
+    "changes_requested": "requested changes in",
+    "rejected": "rejected",
+    "disputed": "disputed",
+    "upheld": "upheld the results in",
+    "sustained": "sustained the dispute in",
+    "approved": "approved",
+}
+
+
+def _completed(data: Mapping[str, Any], version: str) -> str:
+    """A completed task: the approval of a version, else what kind of task it was, for which
+    version, and how it ended ("accepted the review of version 2"); old events without the
+    task's kind keep its number."""
+    outcome = _text(data.get("outcome"))
+    if outcome in _APPROVALS and version != "?":
+        return _APPROVALS[outcome].format(n=version)
+    after = data.get("after")
+    kind = _text(after.get("kind")) if isinstance(after, Mapping) else ""
+    if not kind:
+        task = _text(data.get("task_id")) or "?"
+        return f"completed task {task}: {_words(outcome) or 'done'}"
+    noun = _TASK_NOUNS.get(kind, f"the {_words(kind)} task")
+    of = f" of version {version}" if version != "?" else ""
+    verb = _OUTCOME_VERBS.get(outcome)
+    if verb is None:
+        ending = "" if outcome in ("", "done") else f": {_words(outcome)}"
+        return f"completed {noun}{of}{ending}"
+    return f"{verb} {noun}{of}"
+
+
 def _phrase(action: str, data: Mapping[str, Any], version: str) -> str:
     """What the subject did, without the subject."""
     group, _, event = action.partition(".")
     if action == "task.completed":
-        outcome = _text(data.get("outcome"))
-        if outcome in _APPROVALS and version != "?":
-            return _APPROVALS[outcome].format(n=version)
-        task = _text(data.get("task_id")) or "?"
-        return f"completed task {task}: {_words(outcome) or 'done'}"
+        return _completed(data, version)
     if group == "version" and event in _VERSION_VERBS:
         return _VERSION_VERBS[event].format(n=version)
     if action == "version.metric_added_from_catalog":

@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlmodel import Session, col, func, or_, select
 
+from states import Role, Side
 from workflow import audit
 from workflow.access import Actor, require_party
 from workflow.errors import Forbidden
-from workflow.models import Agreement, AgreementVersion, AuditEvent
+from workflow.models import Agreement, AgreementVersion, AuditEvent, StakeholderAssignment
 from workflow.queries.common import Person, Slice, View, after_int, page_of, people
 
 
@@ -163,3 +164,20 @@ def verify_scope(session: Session, actor: Actor) -> ScopedVerification:
         events_checked=events,
         failures=failures,
     )
+
+
+def seats(session: Session, agreement_id: int) -> dict[int, str]:
+    """Who each stakeholder of the agreement is there, for sentences: 'customer Business
+    Owner' (a person holding several roles: the first of them in the domain's order)."""
+    rows = session.exec(
+        select(
+            StakeholderAssignment.user_id, StakeholderAssignment.side, StakeholderAssignment.role
+        ).where(StakeholderAssignment.agreement_id == agreement_id)
+    ).all()
+    order = {role: i for i, role in enumerate(Role)}
+    found: dict[int, tuple[int, str]] = {}
+    for user_id, side, role in rows:
+        rank = order[Role(role)]
+        if user_id not in found or rank < found[user_id][0]:
+            found[user_id] = (rank, f"{Side(side).value} {Role(role).label}")
+    return {user_id: seat for user_id, (_rank, seat) in found.items()}

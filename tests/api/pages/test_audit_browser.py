@@ -32,7 +32,9 @@ def test_a_party_filters_the_audit_trail_and_reads_an_event(
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"action=task.completed"))
     expect(events).to_have_count(1)
-    expect(events.first).to_contain_text(f"{owner.name} approved version 1")
+    expect(events.first).to_contain_text(
+        f"{owner.name} (customer Business Owner) approved version 1"
+    )
     events.first.locator("summary").click()
     expect(events.first.locator("pre")).to_contain_text('"outcome": "approved"')
     expect(events.first.get_by_role("link", name="JSON")).to_have_attribute(

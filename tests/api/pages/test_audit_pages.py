@@ -62,7 +62,26 @@ def test_accord_opens_a_period() -> None:
     )
 
 
-def test_other_tasks_name_their_outcome() -> None:
+def test_other_tasks_say_what_they_were_and_how_they_ended() -> None:
+    review = {"task_id": 12, "outcome": "accepted", "after": {"kind": "review"}}
+    assert sentence("task.completed", review, actor="Aisha Bello", version_number=1) == (
+        "Aisha Bello accepted the review of version 1"
+    )
+    changes = {"task_id": 12, "outcome": "changes_requested", "after": {"kind": "review"}}
+    assert sentence("task.completed", changes, actor="Aisha Bello", version_number=2) == (
+        "Aisha Bello requested changes in the review of version 2"
+    )
+    done = {"task_id": 3, "outcome": "done", "after": {"kind": "confirm_requirements"}}
+    assert sentence("task.completed", done, actor="Cy", version_number=1) == (
+        "Cy completed the confirmation of the customer's requirements of version 1"
+    )
+    renewal = {"task_id": 9, "outcome": "let_expire", "after": {"kind": "renewal_decision"}}
+    assert sentence("task.completed", renewal, actor="Cy") == (
+        "Cy completed the renewal decision task: let expire"
+    )
+
+
+def test_old_task_events_without_their_kind_name_their_outcome() -> None:
     data = {"task_id": 12, "outcome": "accepted"}
     assert sentence("task.completed", data, actor="Aisha Bello", version_number=1) == (
         "Aisha Bello completed task 12: accepted"
@@ -134,8 +153,11 @@ def test_a_party_reads_events_as_sentences_newest_first(
     assert page.status_code == 200
     said = _sentences(page.text.replace("&#39;", "'"))
     creator = world.who(C, Role.PROGRAM_MANAGER).name
-    assert said[-1] == f"{creator} created agreement {active.key}"
-    assert f"{owner.name} approved version 1" in said
+    # People are named with the seat they acted in (issue 11: names and roles, not ids).
+    assert said[-1] == f"{creator} (customer Program Manager) created agreement {active.key}"
+    assert f"{owner.name} (customer Business Owner) approved version 1" in said
+    reviewer = world.who(C, Role.FUNCTIONAL_LEAD).name
+    assert f"{reviewer} (customer Functional Lead) accepted the review of version 1" in said
     assert said[0] == "Accord activated version 1"
     assert "<details>" in page.text
     assert '<a href="/audit" aria-current="page"' in page.text
