@@ -20,6 +20,7 @@ from api.pages import (
     admin_tokens,
     agreements,
     approvals,
+    approvals_bulk,
     audit,
     auth,
     corrective_actions,
@@ -51,6 +52,7 @@ for _module in (
     auth,
     account,
     home,
+    approvals_bulk,  # before approvals: /approvals/bulk is not a task id
     approvals,
     proposals,
     tasks,

@@ -63,14 +63,14 @@ def queue(request: Request, user: PageUserDep, session: SessionDep, now: NowDep)
     )
 
 
-def _approval(session: Session, actor: Actor, task_id: int, now: NowDep) -> TaskView:
+def approval_task(session: Session, actor: Actor, task_id: int, now: NowDep) -> TaskView:
     task = task_detail(session, actor, task_id, now=now)  # NotFound for other parties' tasks
     if task.kind != "approval" or task.version_number is None:
         raise PageError(404, "Not an approval", "This task is not an approval; see My tasks.")
     return task
 
 
-def _may_decide(task: TaskView, actor: Actor) -> bool:
+def may_decide(task: TaskView, actor: Actor) -> bool:
     mine = task.assignee is not None and task.assignee.id == actor.user_id
     return task.state == "open" and (mine or task.acting_for is not None)
 
@@ -114,7 +114,7 @@ def _approval_page(
             "diff": diff,
             "gaps": gaps.items,
             "others": others,
-            "may_decide": _may_decide(task, actor),
+            "may_decide": may_decide(task, actor),
             "labels": OUTCOME_LABELS,
             "errors": errors or {},
             "form": form or {"outcome": "", "comment": ""},
@@ -127,7 +127,7 @@ def _approval_page(
 def approval(
     request: Request, task_id: Id, user: PageUserDep, session: SessionDep, now: NowDep
 ) -> Response:
-    task = _approval(session, user.actor, task_id, now)
+    task = approval_task(session, user.actor, task_id, now)
     return _approval_page(request, session, user.actor, task, now)
 
 
@@ -165,7 +165,7 @@ def confirm(
     comment: CommentField = "",
 ) -> Response:
     """The confirmation step: shows the decision and asks once more (works without JS)."""
-    task = _approval(session, user.actor, task_id, now)
+    task = approval_task(session, user.actor, task_id, now)
     if task.state != "open":
         return _already_done(task)
     form = {"outcome": outcome, "comment": comment}
@@ -192,7 +192,7 @@ def decide(
     comment: CommentField = "",
 ) -> Response:
     """Record the decision with the same command as `POST /api/v1/tasks/{id}/complete`."""
-    task = _approval(session, user.actor, task_id, now)
+    task = approval_task(session, user.actor, task_id, now)
     form = {"outcome": outcome, "comment": comment}
     if task.state != "open":
         return _already_done(task)

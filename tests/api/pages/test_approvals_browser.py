@@ -164,3 +164,59 @@ def test_a_double_submit_records_the_decision_once(browser: Browser, site: Site)
     decided = [b for b in bodies if json.loads(b)["data"]["task_id"] == approvals_done[0]]
     assert len(decided) == 1
     context.close()
+
+
+def test_a_business_owner_approves_two_versions_at_once_each_audited(
+    page: Page, site: Site, request: pytest.FixtureRequest
+) -> None:
+    first, second = _in_approval(site), _in_approval(site)
+    sign_in(page, site.email(C, Role.BUSINESS_OWNER))
+    expect(page.locator("#approval-count")).to_have_text("2")
+    page.get_by_role("checkbox", name=f"Choose {first.key} version 1").check()
+    page.get_by_role("checkbox", name=f"Choose {second.key} version 1").check()
+    page.get_by_role("button", name="Approve the chosen versions…").click()
+
+    # The list is confirmed on a second page; nothing is recorded before.
+    expect(page.get_by_role("heading", name="Approve 2 versions?")).to_be_visible()
+    expect(page.locator("#to-approve")).to_contain_text(first.key)
+    expect(page.locator("#to-approve")).to_contain_text(second.key)
+    assert _state(site, first) == _state(site, second) == "approval"
+    screenshot(page, "approval-bulk-confirm", request)
+    page.get_by_role("button", name="Confirm: Approve 2").click()
+
+    expect(page).to_have_url(re.compile(r"/approvals$"))
+    expect(page.get_by_role("status")).to_have_text(
+        f"You approved {first.key} version 1, {second.key} version 1."
+    )
+    expect(page.locator("#approval-count")).to_have_text("0")
+    owner = site.world.who(C, Role.BUSINESS_OWNER).user_id
+    site.world.session.rollback()  # what the server committed
+    for agreement in (first, second):
+        events = site.world.session.exec(
+            select(AuditEvent).where(
+                AuditEvent.agreement_id == agreement.id, AuditEvent.action == "task.completed"
+            )
+        ).all()
+        approvals = [json.loads(e.body)["data"] for e in events if e.actor_id == owner]
+        assert [d["outcome"] for d in approvals] == ["approved"]  # one event per approval
+
+
+def test_approving_none_or_a_decided_one_changes_nothing(page: Page, site: Site) -> None:
+    first, second = _in_approval(site), _in_approval(site)
+    sign_in(page, site.email(C, Role.BUSINESS_OWNER))
+    page.get_by_role("button", name="Approve the chosen versions…").click()
+    expect(page.get_by_role("status")).to_contain_text("Tick the approvals you want to give first.")
+    page.get_by_role("checkbox", name=f"Choose {first.key} version 1").check()
+    page.get_by_role("button", name="Approve the chosen versions…").click()
+    # Meanwhile, it is approved elsewhere (another tab): confirming records nothing twice.
+    site.world.complete(
+        next(
+            t
+            for t in site.world.open_tasks(first, "approval")
+            if (t.side, t.role) == (C.value, Role.BUSINESS_OWNER.value)
+        ),
+        "approved",
+    )
+    page.get_by_role("button", name="Confirm: Approve 1").click()
+    expect(page.get_by_role("status")).to_contain_text("already decided")
+    assert _state(site, second) == "approval"

@@ -403,6 +403,10 @@ FORMS: dict[str, Form] = {
         },
         (303, 303, 422),
     ),
+    "/approvals/bulk/confirm": Form(
+        approval_task, task, lambda t: {"task": str(t.task_id)}, FOR_PARTIES
+    ),
+    "/approvals/bulk": Form(approval_task, task, lambda t: {"task": str(t.task_id)}, FOR_PARTIES),
     "/approvals/{task_id}/confirm": Form(
         approval_task, task, lambda _t: {"outcome": "approved"}, FOR_PARTIES
     ),
