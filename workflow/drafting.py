@@ -20,6 +20,7 @@ from workflow.errors import (
     NotAllowedNow,
     StaleVersion,
 )
+from workflow.field_errors import plain
 from workflow.guards import VersionContext
 from workflow.models import (
     Agreement,
@@ -125,7 +126,7 @@ def parse_content(terms: dict[str, Any], metrics: list[dict[str, Any]]) -> Conte
         return Content.model_validate({"terms": terms, "metrics": metrics})
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": plain(e)}
             for e in exc.errors()
         ]
         raise InvalidInput("invalid terms or metrics", errors) from None

@@ -34,7 +34,7 @@ def test_a_program_manager_edits_a_target_and_saves(
     form.get_by_role("button", name=f"Save {KEY}").click()
 
     # A bad warning is named at its field; the new target stays typed in.
-    expect(page.locator("#m-warning-error")).to_contain_text("valid number")
+    expect(page.locator("#m-warning-error")).to_contain_text("enter a number, such as 99.5")
     # ... and the page opens at it, focused, not at the top 2,000 px away.
     expect(form.get_by_label("Warning")).to_be_focused()
     assert page.evaluate("window.scrollY") > 0

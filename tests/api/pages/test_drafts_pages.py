@@ -136,9 +136,12 @@ def test_invalid_terms_show_field_errors_and_store_nothing(world: World, signed_
     text = unescape(answer.text)
     assert 'id="t-annual_cost-error"' in text
     assert 'id="t-currency-error"' in text
-    assert "should match pattern" in text
+    # In plain language, saying what to enter (issue 11, defect 6).
+    assert "a three-letter currency code, such as USD" in text
+    assert "enter an amount, such as 4850000.00" in text
     assert 'id="t-at_risk_percent-error"' in text
-    assert "less than or equal to 100" in text
+    assert "must be at most 100" in text
+    assert "Input should" not in text
     assert 'aria-describedby="t-annual_cost-error"' in text
     # What was typed stays in the form.
     assert 'value="lots"' in text
