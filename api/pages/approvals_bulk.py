@@ -14,6 +14,7 @@ from api.deps import NowDep, SessionDep
 from api.pages.approvals import approval_task, may_decide
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUserDep
+from api.types import Id
 from workflow import commands
 from workflow.access import Actor
 from workflow.errors import DomainError, NotAllowedNow
@@ -23,7 +24,8 @@ router = APIRouter()
 
 # A page of the queue: enough for a morning's approvals, bounded like every form.
 BULK_LIMIT = 50
-TaskIds = Annotated[list[int], Form(max_length=BULK_LIMIT)]
+# Ids bounded like every id a client sends: one past INT32_MAX is a 422, not a driver error.
+TaskIds = Annotated[list[Id], Form(max_length=BULK_LIMIT)]
 
 
 def _chosen(session: Session, actor: Actor, ids: list[int], now: NowDep) -> list[TaskView]:

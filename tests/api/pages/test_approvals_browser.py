@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -220,3 +221,23 @@ def test_approving_none_or_a_decided_one_changes_nothing(page: Page, site: Site)
     page.get_by_role("button", name="Confirm: Approve 1").click()
     expect(page.get_by_role("status")).to_contain_text("already decided")
     assert _state(site, second) == "approval"
+
+
+def test_a_forged_bulk_form_is_refused_field_by_field(site: Site, browser: Browser) -> None:
+    """Ids out of range or too many of them: a 422 page, nothing recorded."""
+    agreement = _in_approval(site)
+    context = open_context(browser, site)
+    page = context.new_page()
+    sign_in(page, site.email(C, Role.BUSINESS_OWNER))
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    assert token is not None
+    for ids in (["2147483648"], [str(n) for n in range(1, 60)]):
+        answer = page.request.post(
+            "/approvals/bulk",
+            data=urlencode({"csrf_token": token, "task": ids}, doseq=True),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            max_redirects=0,
+        )
+        assert answer.status == 422, ids
+    assert _state(site, agreement) == "approval"
+    context.close()
