@@ -24,7 +24,8 @@ from notifications.reports.csv_export import to_csv
 from notifications.reports.page import report_fragment
 from states import REPORTING
 from workflow import commands
-from workflow.access import Actor
+from workflow.access import Actor, delegators_of
+from workflow.calendar import local_date
 from workflow.compliance import ComplianceReport
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow
 from workflow.measurements.sources import csv_rows
@@ -120,10 +121,14 @@ def _my_events(detail: PeriodDetail, actor: Actor) -> list[str]:
     return sorted(events, key=lambda e: e not in CONFIRMED_EVENTS)
 
 
-def _my_decision(detail: PeriodDetail, actor: Actor) -> PeriodTaskView | None:
-    """The signed-in Executive Sponsor's open decision on the escalated dispute, if any."""
+def _my_decision(
+    session: Session, detail: PeriodDetail, actor: Actor, now: datetime
+) -> PeriodTaskView | None:
+    """The open decision on the escalated dispute that the signed-in person takes: as the
+    Executive Sponsor it is assigned to, or as the Sponsor's delegate today."""
+    principals = {actor.user_id, *delegators_of(session, actor.user_id, local_date(now))}
     for task in detail.tasks:
-        held = task.assignee is not None and task.assignee.id == actor.user_id
+        held = task.assignee is not None and task.assignee.id in principals
         if task.kind == "dispute_decision" and task.state == "open" and held:
             return task
     return None
@@ -160,7 +165,7 @@ def _period_page(
             "report": report,
             "report_html": "" if report is None else report_fragment(report, trend=trend),
             "events": _my_events(detail, actor),
-            "decision_task": _my_decision(detail, actor),
+            "decision_task": _my_decision(session, detail, actor, now),
             "labels": EVENT_LABELS,
             "may_amend": detail.state == "final",
             "corrective_actions": list_corrective_actions(
@@ -528,7 +533,7 @@ def decide_dispute(
     completed with the results in view; back to the period, or its page with what is wrong."""
     page = partial(_period_page, request, session, user.actor, agreement_id, period, now=now)
     detail = period_detail(session, user.actor, agreement_id, period)
-    task = _my_decision(detail, user.actor)
+    task = _my_decision(session, detail, user.actor, now)
     if task is None:
         return page(error="You have no decision to take on this period.", status_code=409)
     if outcome not in ("upheld", "sustained"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +25,15 @@ from tests.proposals import accept
 from tests.workflow.commands.test_periods import DEC_1, NOVEMBER
 from tests.workflow.test_compliance_sql import store
 from workflow import commands
-from workflow.models import Agreement, Measurement, PeriodDispute, Proposal, ReportingPeriod
+from workflow.calendar import local_date
+from workflow.models import (
+    Agreement,
+    Measurement,
+    PeriodDispute,
+    Proposal,
+    ReportingPeriod,
+    Task,
+)
 
 PERIOD = "2026-11"
 
@@ -556,11 +565,29 @@ def test_both_sponsors_decide_an_escalated_dispute_on_the_period_page(
     assert unexplained.status_code == 422
     assert "Say why you sustain the dispute." in unexplained.text
 
-    for side in (C, P):
-        sponsor = customer if side == C else signed_in(_email(world, P, Role.EXECUTIVE_SPONSOR))
-        done = _decide(sponsor, path, {"outcome": "upheld", "comment": ""})
+    # The provider's Sponsor is away: their delegate decides for them, on the same page.
+    sponsor, stand_in = world.who(P, Role.EXECUTIVE_SPONSOR), world.who(P, Role.BUSINESS_OWNER)
+    today = local_date(world.now)
+    commands.create_delegation(
+        world.session,
+        actor=sponsor,
+        delegate_id=stand_in.user_id,
+        starts_on=today,
+        ends_on=today + timedelta(days=7),
+        now=world.tick(),
+    )
+    for client in (customer, signed_in(stand_in.email)):
+        done = _decide(client, path, {"outcome": "upheld", "comment": ""})
         assert done.status_code == 303
         assert done.headers["location"] == path
     final = _state(world, agreement)
     assert final.state == "final"
     assert final.final_hash is not None
+    world.session.rollback()
+    decided = world.session.exec(
+        select(Task).where(Task.kind == "dispute_decision", Task.side == P.value)
+    ).one()
+    assert (decided.completed_by_id, decided.on_behalf_of_id) == (
+        stand_in.user_id,
+        sponsor.user_id,
+    )
