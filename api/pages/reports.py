@@ -1,18 +1,18 @@
 """The reporting cycle for people: an agreement's periods, one period's report and its actions.
 
-The actions (submit, accept, dispute, resubmit, amend) call the same commands as
-`api.routers.periods`; each POST redirects back with a flash, and a refusal is shown on the
-period's page (never an error 500).
+The events (submit, accept, dispute, resubmit, accept with exceptions) and the Sponsors' decision
+call the same commands as `api.routers.periods`; each POST redirects back with a flash, and a
+refusal is shown on the period's page (never an error 500). What changes a period's data
+(amendments, corrections, uploads) is in `api.pages.period_changes`.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -28,7 +28,6 @@ from workflow.access import Actor, delegators_of
 from workflow.calendar import local_date
 from workflow.compliance import ComplianceReport
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow
-from workflow.measurements.sources import csv_rows
 from workflow.queries.agreements import visible_agreement
 from workflow.queries.corrective_actions import list_corrective_actions
 from workflow.queries.periods import (
@@ -42,7 +41,6 @@ from workflow.queries.periods import (
 
 router = APIRouter()
 
-UPLOAD_ERRORS_SHOWN = 50
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$"
 PeriodLabel = Annotated[str, Path(pattern=PERIOD_PATTERN)]
 CommentField = Annotated[str, Form(max_length=4000)]
@@ -80,7 +78,7 @@ ACTIONS_SHOWN = 200
 PERIODS_SHOWN = 500
 
 
-def _path(agreement_id: int, period: str) -> str:
+def period_path(agreement_id: int, period: str) -> str:
     return f"/slas/{agreement_id}/periods/{period}"
 
 
@@ -134,7 +132,7 @@ def _my_decision(
     return None
 
 
-def _period_page(
+def period_view(
     request: Request,
     session: Session,
     actor: Actor,
@@ -191,7 +189,7 @@ def period_csv(
     report = _report(detail)
     if report is None:
         return redirect(
-            _path(agreement_id, period),
+            period_path(agreement_id, period),
             flash=Flash("info", f"{period} has no results yet: they are submitted first."),
         )
     return Response(
@@ -214,7 +212,7 @@ def period_page(
     session: SessionDep,
     now: NowDep,
 ) -> Response:
-    return _period_page(request, session, user.actor, agreement_id, period, now=now)
+    return period_view(request, session, user.actor, agreement_id, period, now=now)
 
 
 def _disputes(metrics: list[str], reasons: list[str], chosen: list[str]) -> list[dict[str, str]]:
@@ -242,7 +240,7 @@ def confirm(
     now: NowDep,
 ) -> Response:
     """The second step of submitting or accepting: what will happen, then confirm."""
-    refused = partial(_period_page, request, session, user.actor, agreement_id, period, now=now)
+    refused = partial(period_view, request, session, user.actor, agreement_id, period, now=now)
     if event not in CONFIRMED_EVENTS:
         return refused(error=f"{event!r} has no confirmation step on a period.", status_code=404)
     agreement = visible_agreement(session, user.actor, agreement_id)
@@ -287,7 +285,7 @@ def fire(
     named = _disputes(metric_key, reason, metric) if event in NAMING_EVENTS else []
     # A refusal shows the period's page again with the form as it was sent.
     refused = partial(
-        _period_page,
+        period_view,
         request,
         session,
         user.actor,
@@ -314,10 +312,10 @@ def fire(
             exceptions=named if event == "accept_with_exceptions" else None,
         )
     except (NotAllowedNow, Forbidden, InvalidInput) as exc:
-        status_code, reasons = _refusal(exc)
+        status_code, reasons = refusal_status(exc)
         return refused(error=exc.message, reasons=reasons, status_code=status_code)
     return redirect(
-        _path(agreement_id, period),
+        period_path(agreement_id, period),
         flash=Flash("success", f"You {DONE_WORDS[event]} {period}."),
     )
 
@@ -347,175 +345,13 @@ def _form_problem(event: str, comment: str, disputes: list[dict[str, str]]) -> s
     return None
 
 
-def _refusal(exc: NotAllowedNow | Forbidden | InvalidInput) -> tuple[int, list[str] | None]:
+def refusal_status(exc: NotAllowedNow | Forbidden | InvalidInput) -> tuple[int, list[str] | None]:
     """The status of a refused period event, and the reasons a not-allowed-now names."""
     if isinstance(exc, NotAllowedNow):
         return 409, exc.reasons
     if isinstance(exc, Forbidden):
         return 403, None
     return 422, None
-
-
-@router.post("/slas/{agreement_id}/periods/{period}/amendments")
-def amend(
-    request: Request,
-    agreement_id: Id,
-    period: PeriodLabel,
-    user: PageUserDep,
-    session: SessionDep,
-    now: NowDep,
-    reason: CommentField = "",
-) -> Response:
-    """Propose to correct a final report with a numbered amendment (Program Manager or
-    Functional Lead); the other side accepts it on the proposal's page."""
-    form = {"event": "amend", "amend_reason": reason}
-    error: tuple[str, int, list[str]] | None = None
-    if not reason.strip():
-        error = ("Say why the final report is amended.", 422, [])
-    else:
-        try:
-            proposal = commands.amend_period(
-                session,
-                actor=user.actor,
-                agreement_id=agreement_id,
-                period=period,
-                reason=reason,
-                now=now,
-            )
-        except NotAllowedNow as exc:
-            error = (exc.message, 409, exc.reasons)
-        except Forbidden as exc:
-            error = (exc.message, 403, [])
-        except InvalidInput as exc:
-            error = (exc.message, 422, [])
-    if error is not None:
-        message, status_code, reasons = error
-        return _period_page(
-            request,
-            session,
-            user.actor,
-            agreement_id,
-            period,
-            now=now,
-            error=message,
-            reasons=reasons,
-            form=form,
-            status_code=status_code,
-        )
-    return redirect(
-        f"/proposals/{proposal.id}",
-        flash=Flash(
-            "success",
-            f"You proposed to amend {period}; it is amended once the other side accepts.",
-        ),
-    )
-
-
-@router.post("/slas/{agreement_id}/periods/{period}/corrections")
-def correct(
-    request: Request,
-    agreement_id: Id,
-    period: PeriodLabel,
-    user: PageUserDep,
-    session: SessionDep,
-    now: NowDep,
-    metric: Annotated[str, Form(max_length=80)] = "",
-    observed_at: Annotated[str, Form(max_length=64)] = "",
-    value: Annotated[str, Form(max_length=40)] = "",
-    reason: CommentField = "",
-) -> Response:
-    """Correct one observation with the command behind `POST …/measurements/corrections`:
-    now while the period is open or disputed, as an amendment proposal once it is final."""
-    form = {"observed_at": observed_at, "value": value, "correct_reason": reason}
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    error: tuple[str, int, list[str]] | None = None
-    outcome: commands.CorrectionOutcome | None = None
-    if not math.isfinite(number):
-        error = ("Give the correct value as a number.", 422, [])
-    else:
-        try:
-            outcome = commands.correct_observations(
-                session,
-                actor=user.actor,
-                agreement_id=agreement_id,
-                corrections=[commands.CorrectionInput(metric, observed_at, number, reason)],
-                now=now,
-            )
-        except NotAllowedNow as exc:
-            error = (exc.message, 409, exc.reasons)
-        except Forbidden as exc:
-            error = (exc.message, 403, [])
-        except InvalidInput as exc:
-            error = (exc.message, 422, [e["message"] for e in exc.errors])
-    if error is not None:
-        message, status_code, reasons = error
-        return _period_page(
-            request,
-            session,
-            user.actor,
-            agreement_id,
-            period,
-            now=now,
-            error=message,
-            reasons=reasons,
-            form=form,
-            status_code=status_code,
-        )
-    if outcome is not None and outcome.proposals:
-        return redirect(
-            f"/proposals/{outcome.proposals[0].id}",
-            flash=Flash(
-                "success",
-                f"You proposed to correct {metric} in the final report of {period}; it is "
-                "corrected once the other side accepts.",
-            ),
-        )
-    return redirect(
-        _path(agreement_id, period),
-        flash=Flash("success", f"You corrected {metric} at {observed_at}; its old value is kept."),
-    )
-
-
-# The path ends like the API's upload (api.limits.UPLOAD_SUFFIXES): the upload size limit.
-@router.post("/slas/{agreement_id}/periods/{period}/measurements:csv")
-def upload_measurements(
-    request: Request,
-    agreement_id: Id,
-    period: PeriodLabel,
-    user: PageUserDep,
-    session: SessionDep,
-    now: NowDep,
-    file: Annotated[UploadFile | None, File()] = None,
-) -> Response:
-    """A CSV of measurements, through the command behind `POST …/measurements:csv`; the page
-    comes back with what was stored and each refused row with its line and reason."""
-    page = partial(_period_page, request, session, user.actor, agreement_id, period, now=now)
-    if file is None or not file.filename:
-        return page(error="Choose a CSV file to upload.", status_code=422)
-    try:
-        commands.check_upload(session, actor=user.actor, agreement_id=agreement_id, now=now)
-        report = commands.import_measurements(
-            session,
-            actor=user.actor,
-            agreement_id=agreement_id,
-            rows=csv_rows(file.file),
-            source="csv",
-            now=now,
-            filename=file.filename[:200],
-            error_limit=UPLOAD_ERRORS_SHOWN,
-        )
-    except Forbidden as exc:
-        return page(error=exc.message, status_code=403)
-    except InvalidInput as exc:
-        return page(
-            error=f"Nothing imported: {exc.message}",
-            reasons=[e["message"] for e in exc.errors],
-            status_code=422,
-        )
-    return page(upload=report)
 
 
 @router.post("/slas/{agreement_id}/periods/{period}/decision")
@@ -531,7 +367,7 @@ def decide_dispute(
 ) -> Response:
     """An Executive Sponsor's decision on an escalated dispute: their `dispute_decision` task,
     completed with the results in view; back to the period, or its page with what is wrong."""
-    page = partial(_period_page, request, session, user.actor, agreement_id, period, now=now)
+    page = partial(period_view, request, session, user.actor, agreement_id, period, now=now)
     detail = period_detail(session, user.actor, agreement_id, period)
     task = _my_decision(session, detail, user.actor, now)
     if task is None:
@@ -552,10 +388,10 @@ def decide_dispute(
             now=now,
         )
     except (NotAllowedNow, Forbidden, InvalidInput) as exc:
-        status_code, reasons = _refusal(exc)
+        status_code, reasons = refusal_status(exc)
         return page(error=exc.message, reasons=reasons, status_code=status_code)
     return redirect(
-        _path(agreement_id, period),
+        period_path(agreement_id, period),
         flash=Flash(
             "success",
             f"You upheld the results of {period}."
