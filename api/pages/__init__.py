@@ -37,6 +37,7 @@ from api.pages import (
     reports,
     task_links,
     tasks,
+    tasks_bulk,
     versions,
 )
 from api.pages.csrf import verify_csrf
@@ -56,6 +57,7 @@ for _module in (
     approvals_bulk,  # before approvals: /approvals/bulk is not a task id
     approvals,
     proposals,
+    tasks_bulk,  # before tasks: /tasks/bulk is not a task id
     tasks,
     task_links,
     agreements,

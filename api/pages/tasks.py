@@ -13,6 +13,7 @@ from api.deps import NowDep, SessionDep
 from api.pages.due import due_status
 from api.pages.render import Flash, is_htmx, redirect, render
 from api.pages.session import PageUserDep
+from api.pages.tasks_bulk import may_accept_review
 from api.types import Id
 from states import task_kind
 from workflow import commands
@@ -75,6 +76,8 @@ def _tasks_page(
             "groups": group_by_agreement(tasks.items),
             "more": tasks.next_after is not None,
             "due": {t.id: due_status(t, today) for t in tasks.items},
+            # Reviews that can be accepted together (tick several, confirm once).
+            "reviews": [t.id for t in tasks.items if may_accept_review(t, user.actor)],
             "labels": OUTCOME_LABELS,
             "errors": errors or {},
             "form": form or {},

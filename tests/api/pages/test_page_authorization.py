@@ -423,6 +423,10 @@ FORMS: dict[str, Form] = {
     "/tasks/{task_id}/complete": Form(
         joint_review, task, lambda _t: {"outcome": "accepted"}, FOR_PARTIES
     ),
+    "/tasks/bulk/confirm": Form(
+        joint_review, task, lambda t: {"task": str(t.task_id)}, FOR_PARTIES
+    ),
+    "/tasks/bulk": Form(joint_review, task, lambda t: {"task": str(t.task_id)}, FOR_PARTIES),
     VERSION + "/events/{event}/confirm": Form(draft, event, no_fields, FOR_PARTIES),
     VERSION + "/events/{event}": Form(draft, event, lambda _t: {"comment": "x"}, FOR_PARTIES),
     "/slas/{agreement_id}/revisions": Form(active, agreement, no_fields, FOR_PARTIES),
