@@ -19,13 +19,8 @@ from sqlmodel import Session
 from notifications.claims import Outcome, Outgoing, mark
 from notifications.deliveries import delivery_rows, write_deliveries
 from notifications.links import link_key
-from notifications.recipients import (
-    Envelope,
-    RecipientSpecError,
-    Request,
-    Resolution,
-    resolve,
-)
+from notifications.recipient_spec import RecipientSpecError, Request
+from notifications.recipients import Envelope, Resolution, resolve
 from notifications.retry import RetryPolicy
 from notifications.senders import DeliveryError, Sender
 

@@ -1,16 +1,6 @@
 """Who receives an outbox message, worked out when it is sent rather than when it was queued.
 
-An outbox row names its recipients by a small JSON spec; any combination of:
-
-- `{"user_ids": [3, 5]}`: these users (reason "assignee" unless `reason` says otherwise);
-- `{"roles": [{"side": "customer", "role": "program_manager"}]}`: the holders of these roles
-  on the row's agreement; a role nobody holds falls to that side's Program Manager;
-- `{"stakeholders": "all"}`: every assigned stakeholder of both sides of the agreement;
-- `"reason"`: why they receive it ("assignee", "role_holder", "escalation", ...), for the
-  email's footer;
-- `"delegate": false`: do not redirect to delegates (default: redirect);
-- `"immediate": true`: mail now even to people who chose the daily digest (the digest itself).
-
+An outbox row names its recipients by a small JSON spec (`notifications.recipient_spec`).
 Each person named (a *principal*) who has delegated their tasks to an active colleague for
 today is replaced by that delegate, with the principal copied. Inactive users receive nothing.
 Nobody appears twice in one message, and people already served by an earlier attempt (a
@@ -29,33 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from notifications.links import make_token
-from notifications.preferences import effective_mode, group_of
+from notifications.directory import Directory, Person
+from notifications.preferences import group_of
+from notifications.recipient_spec import RecipientSpecError, Request, Spec, parse_spec
 from states import Role, Side
-from workflow.models import (
-    Delegation,
-    NotificationDelivery,
-    NotificationPreference,
-    StakeholderAssignment,
-    User,
-)
-
-# The reasons a recipient may be given; `notifications.render.Reason` has the same values.
-REASONS = ("assignee", "delegate", "delegator", "role_holder", "escalation", "digest")
-_SPEC_KEYS = {"user_ids", "roles", "stakeholders", "reason", "delegate", "immediate"}
-
-
-class RecipientSpecError(ValueError):
-    """An outbox row's recipients spec cannot be understood; retrying will not help."""
-
-
-@dataclass(frozen=True)
-class Person:
-    user_id: int
-    name: str
-    email: str
 
 
 @dataclass(frozen=True)
@@ -99,175 +68,12 @@ class Resolution:
 
 
 @dataclass(frozen=True)
-class Spec:
-    """A parsed recipients spec."""
-
-    user_ids: tuple[int, ...] = ()
-    roles: tuple[tuple[Side, Role], ...] = ()
-    stakeholders: bool = False
-    reason: str | None = None
-    delegate: bool = True
-    immediate: bool = False
-
-    @property
-    def needs_agreement(self) -> bool:
-        return bool(self.roles) or self.stakeholders
-
-
-def parse_spec(raw: Mapping[str, Any]) -> Spec:
-    """The spec of an outbox row, or RecipientSpecError naming what is wrong."""
-    if not isinstance(raw, Mapping):
-        raise RecipientSpecError("recipients must be an object")
-    unknown = set(raw) - _SPEC_KEYS
-    if unknown:
-        raise RecipientSpecError(f"unknown recipients keys {sorted(unknown)}")
-    user_ids = raw.get("user_ids", [])
-    if not isinstance(user_ids, list) or not all(
-        isinstance(u, int) and not isinstance(u, bool) for u in user_ids
-    ):
-        raise RecipientSpecError("user_ids must be a list of user ids")
-    roles: list[tuple[Side, Role]] = []
-    raw_roles = raw.get("roles", [])
-    if not isinstance(raw_roles, list):
-        raise RecipientSpecError("roles must be a list of {side, role}")
-    for item in raw_roles:
-        try:
-            roles.append((Side(item["side"]), Role(item["role"])))
-        except (TypeError, KeyError, ValueError):
-            raise RecipientSpecError(f"not a {{side, role}}: {item!r}") from None
-    stakeholders = raw.get("stakeholders")
-    if stakeholders not in (None, "all"):
-        raise RecipientSpecError('stakeholders must be "all"')
-    reason = raw.get("reason")
-    if reason is not None and reason not in REASONS:
-        raise RecipientSpecError(f"unknown reason {reason!r}")
-    flags = {k: raw.get(k, default) for k, default in (("delegate", True), ("immediate", False))}
-    if not all(isinstance(v, bool) for v in flags.values()):
-        raise RecipientSpecError("delegate and immediate must be true or false")
-    return Spec(
-        user_ids=tuple(user_ids),
-        roles=tuple(roles),
-        stakeholders=stakeholders == "all",
-        reason=reason,
-        delegate=flags["delegate"],
-        immediate=flags["immediate"],
-    )
-
-
-@dataclass(frozen=True)
-class Request:
-    """What resolution needs of an outbox row."""
-
-    outbox_id: int
-    agreement_id: int | None
-    recipients: Mapping[str, Any]
-    topic: str | None = None  # None: no topic group, everyone named is mailed as before
-
-
-@dataclass(frozen=True)
 class _Principal:
     user_id: int
     reason: str
     side: str | None = None
     role: str | None = None
     broadcast: bool = False  # reached as one of all the stakeholders, not by name or role
-
-
-@dataclass
-class Directory:
-    """Users, assignments, delegations, preferences and earlier deliveries for a batch, in
-    six queries."""
-
-    users: dict[int, User] = field(default_factory=dict)
-    assignments: dict[int, dict[tuple[Side, Role], int]] = field(default_factory=dict)
-    delegate_of: dict[int, int] = field(default_factory=dict)
-    delivered: dict[int, set[int]] = field(default_factory=dict)
-    chosen: dict[int, dict[str, str]] = field(default_factory=dict)  # user -> group -> mode
-    link_key: str | None = None
-
-    @classmethod
-    def load(
-        cls, session: Session, specs: Mapping[int, tuple[Request, Spec]], *, today: date
-    ) -> Directory:
-        directory = cls()
-        agreement_ids = {
-            r.agreement_id for r, s in specs.values() if s.needs_agreement and r.agreement_id
-        }
-        if agreement_ids:
-            for a in session.exec(
-                select(StakeholderAssignment).where(
-                    col(StakeholderAssignment.agreement_id).in_(agreement_ids)
-                )
-            ):
-                directory.assignments.setdefault(a.agreement_id, {})[
-                    (Side(a.side), Role(a.role))
-                ] = a.user_id
-        principals = {u for _, s in specs.values() for u in s.user_ids}
-        for held in directory.assignments.values():
-            principals.update(held.values())
-        if principals:
-            # The newest delegation wins when someone set up two for the same day.
-            for d in session.exec(
-                select(Delegation)
-                .where(
-                    col(Delegation.delegator_id).in_(principals),
-                    col(Delegation.revoked_at).is_(None),
-                    Delegation.starts_on <= today,
-                    Delegation.ends_on >= today,
-                )
-                .order_by(col(Delegation.id))
-            ):
-                directory.delegate_of[d.delegator_id] = d.delegate_id
-        wanted = principals | set(directory.delegate_of.values())
-        if wanted:
-            directory.users = {
-                u.id: u
-                for u in session.exec(select(User).where(col(User.id).in_(wanted)))
-                if u.id is not None
-            }
-            for p in session.exec(
-                select(NotificationPreference).where(
-                    col(NotificationPreference.user_id).in_(wanted)
-                )
-            ):
-                directory.chosen.setdefault(p.user_id, {})[p.topic_group] = p.mode
-        if specs:
-            for outbox_id, user_id in session.exec(
-                select(NotificationDelivery.outbox_id, NotificationDelivery.user_id).where(
-                    col(NotificationDelivery.outbox_id).in_(list(specs))
-                )
-            ):
-                directory.delivered.setdefault(outbox_id, set()).add(user_id)
-        return directory
-
-    def person(self, user_id: int) -> Person | None:
-        """The user if they exist and are active."""
-        user = self.users.get(user_id)
-        if user is None or not user.is_active:
-            return None
-        return Person(user_id, user.name, user.email)
-
-    def roles_on(self, agreement_id: int | None, user_id: int) -> list[str]:
-        held = self.assignments.get(agreement_id or 0, {})
-        return [role.value for (_, role), holder in held.items() if holder == user_id]
-
-    def mode(
-        self, user_id: int, topic: str | None, roles: Sequence[str], *, broadcast: bool
-    ) -> str:
-        user = self.users.get(user_id)
-        return effective_mode(
-            group_of(topic) if topic is not None else None,
-            self.chosen.get(user_id, {}),
-            roles,
-            broadcast=broadcast,
-            overall=user.notification_mode if user is not None else "immediate",
-            topic=topic,
-        )
-
-    def token(self, user_id: int, group: str | None) -> str | None:
-        if self.link_key is None or group is None:
-            return None
-        return make_token(self.link_key, user_id, group)
 
 
 def _principals(request: Request, spec: Spec, directory: Directory) -> list[_Principal]:

@@ -16,7 +16,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from notifications import render as templates
-from notifications.recipients import Recipient, Request, Resolution, resolve
+from notifications.recipient_spec import Request
+from notifications.recipients import Recipient, Resolution, resolve
 from workflow.models import Agreement, NotificationDelivery, OutboxMessage, User
 from workflow.queries.notifications import SECRET_FIELDS, NotificationView
 from workflow.settings import get_settings

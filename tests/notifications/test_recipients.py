@@ -11,14 +11,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from notifications.recipients import (
-    RecipientSpecError,
-    Request,
-    Resolution,
-    parse_spec,
-    resolve,
-    resolve_message,
-)
+from notifications.recipient_spec import RecipientSpecError, Request, parse_spec
+from notifications.recipients import Resolution, resolve, resolve_message
 from states import Role, Side
 from tests.helpers import T0, C, P, World, make_world
 from workflow import commands
