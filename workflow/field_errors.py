@@ -61,6 +61,8 @@ def plain(error: Mapping[str, Any]) -> str:
     if kind in ("literal_error", "enum"):
         expected = str(ctx.get("expected", "one of the choices"))
         return f"choose {expected.replace(chr(39), '').replace('_', ' ')}"
+    if kind == "too_long":
+        return f"at most {ctx.get('max_length')} at once"
     if kind == "decimal_max_places":
         return f"at most {ctx.get('decimal_places')} decimal places"
     if kind == "decimal_max_digits":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +22,7 @@ from workflow.errors import (
     NotAllowedNow,
     NotFound,
 )
+from workflow.field_errors import plain
 
 # Paths that answer machines: their errors stay problem+json.
 _MACHINE_PREFIXES = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc")
@@ -111,15 +112,24 @@ def install(app: FastAPI) -> None:
     for_pages(
         RequestValidationError,
         lambda r, e: page_error(
-            r,
-            PageError(
-                422,
-                "Please check what you entered",
-                "Missing or invalid: "
-                + ", ".join(dict.fromkeys(str(err["loc"][-1]) for err in e.errors())),
-            ),
+            r, PageError(422, "Please check what you entered", invalid_fields(e.errors()))
         ),
     )
+
+
+# Parameter names that are not words a person would recognise.
+_FIELD_NAMES = {"q": "search", "task": "chosen tasks", "number": "version number"}
+
+
+def invalid_fields(errors: Sequence[Mapping[str, Any]]) -> str:
+    """Each refused field by its name with what to enter instead, once per field."""
+    said: dict[str, str] = {}
+    for error in errors:
+        names = [part for part in error.get("loc", ()) if isinstance(part, str)]
+        field = names[-1] if names and names[-1] not in ("body", "query", "path") else "form"
+        field = _FIELD_NAMES.get(field, field.replace("_", " "))
+        said.setdefault(field.capitalize(), plain(error))
+    return "; ".join(f"{field}: {instruction}" for field, instruction in said.items()) + "."
 
 
 async def _page_error_handler(request: Request, exc: Exception) -> Response:

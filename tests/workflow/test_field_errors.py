@@ -33,6 +33,7 @@ def test_the_draft_s_fields_are_named_with_what_to_enter() -> None:
         ({"type": "string_too_long", "ctx": {"max_length": 300}}, "at most 300 characters"),
         ({"type": "greater_than_equal", "ctx": {"ge": 0}}, "must be at least 0"),
         ({"type": "less_than_equal", "ctx": {"le": 100}}, "must be at most 100"),
+        ({"type": "too_long", "ctx": {"max_length": 50}}, "at most 50 at once"),
         (
             {"type": "value_error", "msg": "Value error, warning is past the target"},
             "warning is past the target",

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
 from api.app import create_app
+from api.pages.handlers import invalid_fields
 from states import Role
 from tests.api.pages.conftest import CSRF_FIELD, PASSWORD, Client
 from tests.api.pages.test_drafts_pages import _edit, _post, _terms_form, _version
@@ -64,12 +65,12 @@ def test_a_nul_in_a_comment_or_a_search_is_a_422_page_naming_it(
         follow_redirects=False,
     )
     assert answer.status_code == 422
-    assert "comment" in answer.text
+    assert "Comment: " in answer.text  # the field by its name, then what is wrong
     world.session.rollback()
     assert world.session.get(Task, task.id).state == "open"  # type: ignore[union-attr]
 
     searched = client.get("/slas", params={"q": "pay\x00"})
-    assert (searched.status_code, "q" in searched.text) == (422, True)
+    assert (searched.status_code, "Search: " in searched.text) == (422, True)
 
 
 def test_an_id_past_the_column_in_a_page_address_is_a_422_page(
@@ -86,3 +87,19 @@ def test_an_id_past_the_column_in_a_page_address_is_a_422_page(
         assert answer.status_code == 422, (path, answer.status_code)
         assert answer.headers["content-type"].startswith("text/html")
         assert "Please check what you entered" in answer.text
+        assert "must be at most 2147483647." in answer.text  # the field, in words
+
+
+def test_a_refused_request_names_each_field_in_words_once() -> None:
+    said = invalid_fields(
+        [
+            {"type": "int_parsing", "loc": ("query", "q")},
+            {"type": "too_long", "loc": ("body", "task"), "ctx": {"max_length": 50}},
+            {"type": "less_than_equal", "loc": ("body", "task", 3), "ctx": {"le": 2**31 - 1}},
+            {"type": "date_parsing", "loc": ("body", "starts_on")},
+        ]
+    )
+    assert said == (
+        "Search: enter a whole number; Chosen tasks: at most 50 at once; "
+        "Starts on: enter a date as YYYY-MM-DD."
+    )
