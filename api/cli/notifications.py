@@ -1,4 +1,5 @@
-"""`accord notifications`: show the outbox, requeue dead messages, set a user's delivery mode.
+"""`accord notifications`: show the outbox, requeue dead messages, set a user's delivery mode
+and their choice per topic group.
 
 A sub-app mounted by `api.cli.app`; it raises domain errors that the root turns into one
 `error:` line.
@@ -12,7 +13,14 @@ from typing import Annotated
 import typer
 
 from api.cli.common import find_user, now, open_session
-from workflow.commands.notifications import retry_notification, set_notification_mode
+from notifications.preferences import group_views, roles_held
+from workflow.commands.notifications import (
+    notification_choices,
+    retry_notification,
+    set_notification_mode,
+    set_notification_preferences,
+)
+from workflow.errors import InvalidInput
 from workflow.models import OutboxStatus
 from workflow.queries.notifications import list_notifications
 
@@ -80,3 +88,40 @@ def mode_command(
         assert user.id is not None
         user = set_notification_mode(session, actor=None, user_id=user.id, mode=mode, now=now())
     typer.echo(f"{user.email} receives notifications: {user.notification_mode}")
+
+
+@notifications_app.command("preferences")
+def preferences_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The user's email address.")],
+    choices: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[GROUP=CHOICE]...",
+            help="Groups: tasks, decisions, reports, governance; choices: immediate, digest, "
+            "off or default (what the user's roles get). Without any, only show them.",
+        ),
+    ] = None,
+) -> None:
+    """Show, or set, what a user is mailed per topic group (task emails are never off)."""
+    wanted: dict[str, str] = {}
+    for item in choices or []:
+        group, sep, choice = item.partition("=")
+        if not sep or not group or not choice:
+            raise InvalidInput(f"{item!r} is not GROUP=CHOICE, such as decisions=digest")
+        wanted[group.strip()] = choice.strip()
+    with open_session(ctx) as session:
+        user = find_user(session, email)
+        assert user.id is not None
+        if wanted:
+            set_notification_preferences(
+                session, actor=None, user_id=user.id, choices=wanted, now=now(), via="cli"
+            )
+        views = group_views(
+            notification_choices(session, user.id),
+            roles_held(session, user.id),
+            overall=user.notification_mode,
+        )
+    for view in views:
+        chosen = f"default ({view.default})" if view.choice == "default" else view.choice
+        typer.echo(f"{view.group:<11}  {view.effective:<9}  {chosen:<19}  {view.label}")

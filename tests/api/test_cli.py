@@ -116,6 +116,7 @@ COMMANDS = [
     ["diagram"],
     ["version", "export"],
     ["version", "import"],
+    ["notifications", "preferences"],
 ]
 
 
@@ -588,3 +589,32 @@ def test_version_import_refuses_a_version_that_is_not_a_draft(
         "--as", "priya.raman@customer.example",
         says="not valid YAML",
     )  # fmt: skip
+
+
+def test_notification_preferences_are_shown_and_set_per_group(run: Cli, world: World) -> None:
+    owner = world.who(C, Role.BUSINESS_OWNER)
+    shown = run.ok("notifications", "preferences", owner.email).stdout.splitlines()
+    assert [line.split()[0] for line in shown] == ["tasks", "decisions", "reports", "governance"]
+    assert all("default (" in line for line in shown)
+
+    run.ok("notifications", "preferences", owner.email, "decisions=off", "reports=digest")
+    chosen = {
+        line.split()[0]: line.split()[1:3]
+        for line in run.ok("notifications", "preferences", owner.email).stdout.splitlines()
+    }
+    assert chosen["decisions"] == ["off", "off"]
+    assert chosen["reports"] == ["digest", "digest"]
+    assert chosen["tasks"][1].startswith("default")
+
+
+def test_notification_preferences_refuse_bad_choices_and_keep_the_old_ones(
+    run: Cli, world: World
+) -> None:
+    owner = world.who(C, Role.BUSINESS_OWNER)
+    run.refused("notifications", "preferences", owner.email, "tasks=off", says="tasks")
+    run.refused("notifications", "preferences", owner.email, "decisions", says="GROUP=CHOICE")
+    run.refused(
+        "notifications", "preferences", owner.email, "decisions=off", "bells=off", says="bells"
+    )
+    shown = run.ok("notifications", "preferences", owner.email).stdout
+    assert "off" not in shown.split()  # nothing half-written by the refused command
