@@ -27,6 +27,7 @@ from api.pages import (
     draft_metrics,
     drafts,
     excusals,
+    extensions,
     gaps,
     governance,
     handlers,
@@ -74,6 +75,7 @@ for _module in (
     gaps,
     versions,
     governance,
+    extensions,
     notifications,
 ):
     _checks = [] if _module in _OWN_FIELD_ERRORS else [SafeForm]
