@@ -12,8 +12,7 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
-import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import select
 
 from states import (
     CORRECTIVE_ACTIONS,
@@ -21,33 +20,25 @@ from states import (
     Outcome,
     Side,
     SideRef,
-    TaskState,
     TaskTemplate,
 )
 from states import Transition as Step
 from states.corrective_actions import COUNTERPART_ROLES
 from workflow.access import Actor, Grant
-from workflow.announcements import announce_task
 from workflow.calendar import local_date
 from workflow.command import Command
 from workflow.corrective_plan import Plan
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.models import Agreement, CorrectiveAction, ReportingPeriod, Task
-from workflow.permissions import actor_grants, lock_agreement
-from workflow.scope import AgreementScope
-
-_TASKS = (
-    select(Task)
-    .where(Task.corrective_action_id == sa.bindparam("action_id"))
-    .order_by(col(Task.id))
-    .execution_options(populate_existing=True)
-)
+from workflow.permissions import lock_agreement
+from workflow.subjects.row import RowSubject
 
 
-class CorrectiveActionSubject(AgreementScope):
+class CorrectiveActionSubject(RowSubject):
     """One corrective action, with the plan an event brings (if any)."""
 
     spec: ClassVar[MachineSpec] = CORRECTIVE_ACTIONS
+    task_link: ClassVar[str] = "corrective_action_id"
     check_event_first: ClassVar[bool] = False
 
     def __init__(
@@ -59,19 +50,10 @@ class CorrectiveActionSubject(AgreementScope):
         now: datetime,
         plan: Plan | None = None,
     ) -> None:
-        super().__init__(tx.session, agreement)
-        self.tx = tx
+        super().__init__(tx, agreement, action)
         self.action = action
         self.now = now
         self.plan = plan
-
-    @property
-    def state(self) -> str:
-        return self.action.state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self.action.state = value
 
     @property
     def title(self) -> str:
@@ -121,15 +103,6 @@ class CorrectiveActionSubject(AgreementScope):
     def audit_target(self) -> dict[str, Any]:
         return {}
 
-    def cancel_open_tasks(self, now: datetime) -> list[int]:
-        cancelled = []
-        for task in self.tasks:
-            if task.state == TaskState.OPEN:
-                task.state, task.completed_at = TaskState.CANCELLED.value, now
-                self.session.add(task)
-                cancelled.append(task.id or 0)
-        return cancelled
-
     def new_tasks(self, transition: Step, grant: Grant | None, now: datetime) -> list[Task]:
         return self.add_tasks(transition.opens, now)
 
@@ -152,29 +125,17 @@ class CorrectiveActionSubject(AgreementScope):
                     corrective_action_id=a.id,
                 )
             )
-        self.session.add_all(opened)
-        if "tasks" in self.__dict__:
-            self.tasks.extend(opened)
-        return opened
-
-    def announce_tasks(self, tasks: list[Task], now: datetime) -> None:
-        for task in tasks:
-            announce_task(self.tx, task, about=self.payload(), now=now)
+        return self.track(opened)
 
     def announcement(self, transition: Step, source: str) -> tuple[str, dict[str, Any]]:
         key = f"{transition.topic}:{self.action.id}:{self.action.lock_version}"
         return key, self.payload()
 
-    def grants(self, actor: Actor, day: date) -> list[Grant]:
-        return actor_grants(self.session, self.agreement, actor, day)
-
     def task_for(self, actor: Actor, kind: str, day: date) -> tuple[Task, int | None]:
+        held = self.held_task(actor, kind, day)
+        if held is not None:
+            return held
         tasks = self.open_tasks(kind)
-        principals = [actor.user_id, *self.delegators(actor.user_id, day)]
-        for principal in principals:
-            for task in tasks:
-                if task.assignee_id == principal:
-                    return task, None if principal == actor.user_id else principal
         for task in tasks:
             if Side(task.side) is self.owner.other and self._decides_for(actor, task, day):
                 return task, None
@@ -246,16 +207,6 @@ class CorrectiveActionSubject(AgreementScope):
     @property
     def stakeholders(self) -> set[int]:
         return set(self.assignments.values())
-
-    @cached_property
-    def tasks(self) -> list[Task]:
-        self.session.flush()
-        return list(self.session.exec(_TASKS, params={"action_id": self.action.id}).all())
-
-    def open_tasks(self, kind: str | None = None) -> list[Task]:
-        return [
-            t for t in self.tasks if (kind is None or t.kind == kind) and t.state == TaskState.OPEN
-        ]
 
     @cached_property
     def period(self) -> ReportingPeriod:

@@ -21,24 +21,17 @@ from states import (
     Outcome,
     Role,
     Side,
-    TaskState,
     Transition,
     VersionState,
 )
 from workflow.access import Actor, Grant
-from workflow.announcements import announce_task
 from workflow.command import Command
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.models import Agreement, AgreementVersion, Extension, Task
-from workflow.permissions import actor_grants, lock_agreement
+from workflow.permissions import lock_agreement
 from workflow.scope import AgreementScope
+from workflow.subjects.row import RowSubject
 
-_TASKS = (
-    select(Task)
-    .where(Task.extension_id == sa.bindparam("extension_id"))
-    .order_by(col(Task.id))
-    .execution_options(populate_existing=True)
-)
 # The version whose period an extension moves: the newest that came into force and has not been
 # replaced. Active or expired, it is extended; terminated, the agreement ended for good.
 _NEWEST_IN_FORCE = (
@@ -65,10 +58,11 @@ def current_version(scope: AgreementScope) -> AgreementVersion | None:
     return newest
 
 
-class ExtensionSubject(AgreementScope):
+class ExtensionSubject(RowSubject):
     """One extension request of one agreement."""
 
     spec: ClassVar[MachineSpec] = EXTENSION
+    task_link: ClassVar[str] = "extension_id"
     check_event_first: ClassVar[bool] = False
 
     def __init__(
@@ -80,19 +74,10 @@ class ExtensionSubject(AgreementScope):
         now: datetime,
         comment: str | None = None,
     ) -> None:
-        super().__init__(tx.session, agreement)
-        self.tx = tx
+        super().__init__(tx, agreement, extension)
         self.extension = extension
         self.now = now
         self.comment = comment
-
-    @property
-    def state(self) -> str:
-        return self.extension.state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self.extension.state = value
 
     @property
     def title(self) -> str:
@@ -101,14 +86,6 @@ class ExtensionSubject(AgreementScope):
     @cached_property
     def source_version(self) -> AgreementVersion | None:
         return current_version(self)
-
-    @cached_property
-    def tasks(self) -> list[Task]:
-        self.session.flush()
-        return list(self.session.exec(_TASKS, params={"extension_id": self.extension.id}).all())
-
-    def open_tasks(self, kind: str | None = None) -> list[Task]:
-        return [t for t in self.tasks if t.state == TaskState.OPEN and kind in (None, t.kind)]
 
     # ---- guards (names from states.EXTENSION.guards) -------------------------------------------
 
@@ -162,15 +139,6 @@ class ExtensionSubject(AgreementScope):
     def audit_target(self) -> dict[str, Any]:
         return {"version_id": self.extension.from_version_id}
 
-    def cancel_open_tasks(self, now: datetime) -> list[int]:
-        cancelled = []
-        for task in self.open_tasks():
-            task.state = TaskState.CANCELLED
-            task.completed_at = now
-            self.session.add(task)
-            cancelled.append(task.id)
-        return [t for t in cancelled if t is not None]
-
     def new_tasks(self, transition: Transition, grant: Grant | None, now: datetime) -> list[Task]:
         e = self.extension
         detail = (
@@ -188,26 +156,15 @@ class ExtensionSubject(AgreementScope):
             )
             for template in transition.opens
         ]
-        self.session.add_all(opened)
-        if "tasks" in self.__dict__:
-            self.tasks.extend(opened)
-        return opened
-
-    def announce_tasks(self, tasks: list[Task], now: datetime) -> None:
-        for task in tasks:
-            announce_task(self.tx, task, about=self.payload(), now=now)
+        return self.track(opened)
 
     def announcement(self, transition: Transition, source: str) -> tuple[str, dict[str, Any]]:
         return f"{transition.topic}:extension:{self.extension.id}", self.payload()
 
-    def grants(self, actor: Actor, day: date) -> list[Grant]:
-        return actor_grants(self.session, self.agreement, actor, day)
-
     def task_for(self, actor: Actor, kind: str, day: date) -> tuple[Task, int | None]:
-        for principal in (actor.user_id, *self.delegators(actor.user_id, day)):
-            for task in self.open_tasks(kind):
-                if task.assignee_id == principal:
-                    return task, None if principal == actor.user_id else principal
+        held = self.held_task(actor, kind, day)
+        if held is not None:
+            return held
         raise Forbidden("only a Business Owner holding this extension's approval may decide it")
 
     def refuse(self, actor: Actor, event: str, day: date) -> NotAllowedNow:

@@ -12,12 +12,10 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Any, ClassVar
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 
 from states import REPORTING, MachineSpec, Outcome, Role, Side, TaskState, TaskTemplate, Transition
 from workflow.access import Actor, Grant
-from workflow.announcements import announce_task
 from workflow.calendar import business_days_between, local_date
 from workflow.command import Command
 from workflow.compliance import ComplianceReport, Status
@@ -25,23 +23,17 @@ from workflow.compliance.attribution import sides_of
 from workflow.engine import run
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.models import Agreement, PeriodDispute, ReportingPeriod, Task
-from workflow.permissions import actor_grants, lock_agreement
+from workflow.permissions import lock_agreement
 from workflow.queries.periods import period_report
-from workflow.scope import AgreementScope
+from workflow.subjects.row import RowSubject
 from workflow.transaction import flush
 
-_TASKS = (
-    select(Task)
-    .where(Task.period_id == sa.bindparam("period_id"))
-    .order_by(col(Task.id))
-    .execution_options(populate_existing=True)
-)
 
-
-class PeriodSubject(AgreementScope):
+class PeriodSubject(RowSubject):
     """One period of one agreement, with the disputes an event brings (if any)."""
 
     spec: ClassVar[MachineSpec] = REPORTING
+    task_link: ClassVar[str] = "period_id"
     # A dispute's refusal names each bad dispute, which matters more than a missing comment.
     check_event_first: ClassVar[bool] = True
 
@@ -55,20 +47,11 @@ class PeriodSubject(AgreementScope):
         disputes: list[dict[str, str]] | None = None,
         exceptions: list[dict[str, str]] | None = None,
     ) -> None:
-        super().__init__(tx.session, agreement)
-        self.tx = tx
+        super().__init__(tx, agreement, period)
         self.period = period
         self.now = now
         self.disputes = disputes or []
         self.exceptions = exceptions or []
-
-    @property
-    def state(self) -> str:
-        return self.period.state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self.period.state = value
 
     @property
     def title(self) -> str:
@@ -154,15 +137,9 @@ class PeriodSubject(AgreementScope):
     def audit_target(self) -> dict[str, Any]:
         return {}
 
-    def cancel_open_tasks(self, now: datetime) -> list[int]:
+    def cancels(self, task: Task) -> bool:
         """The cycle's own open tasks (not a corrective action's, which outlive the cycle)."""
-        cancelled = []
-        for task in self.tasks:
-            if task.state == TaskState.OPEN and task.kind in _CYCLE_TASKS:
-                task.state, task.completed_at = TaskState.CANCELLED, now
-                self.session.add(task)
-                cancelled.append(task.id)
-        return [t for t in cancelled if t is not None]
+        return task.kind in _CYCLE_TASKS
 
     def new_tasks(self, transition: Transition, grant: Grant | None, now: datetime) -> list[Task]:
         wanted = [
@@ -172,22 +149,13 @@ class PeriodSubject(AgreementScope):
         ]
         return self.add_tasks(wanted, now=now)
 
-    def announce_tasks(self, tasks: list[Task], now: datetime) -> None:
-        for task in tasks:
-            announce_task(self.tx, task, about=self.payload(), now=now)
-
     def announcement(self, transition: Transition, source: str) -> tuple[str, dict[str, Any]]:
         return f"{transition.topic}:{self.period.id}:{self.period.round}", self.payload()
 
-    def grants(self, actor: Actor, day: date) -> list[Grant]:
-        return actor_grants(self.session, self.agreement, actor, day)
-
     def task_for(self, actor: Actor, kind: str, day: date) -> tuple[Task, int | None]:
-        principals = [actor.user_id, *self.delegators(actor.user_id, day)]
-        for principal in principals:
-            for task in self.open_tasks(kind):
-                if task.assignee_id == principal:
-                    return task, None if principal == actor.user_id else principal
+        held = self.held_task(actor, kind, day)
+        if held is not None:
+            return held
         holders = self.open_tasks(kind)
         who = (
             f"the {holders[0].side} {Role(holders[0].role).label}"
@@ -289,14 +257,6 @@ class PeriodSubject(AgreementScope):
             return []
         return [t.outcome or "" for t in tasks]
 
-    @cached_property
-    def tasks(self) -> list[Task]:
-        self.session.flush()
-        return list(self.session.exec(_TASKS, params={"period_id": self.period.id}).all())
-
-    def open_tasks(self, kind: str) -> list[Task]:
-        return [t for t in self.tasks if t.kind == kind and t.state == TaskState.OPEN]
-
     def payload(self) -> dict[str, Any]:
         """What every message about the period carries."""
         period = self.period
@@ -338,10 +298,7 @@ class PeriodSubject(AgreementScope):
             )
             for i, (template, detail) in enumerate(templates)
         ]
-        self.session.add_all(opened)
-        if "tasks" in self.__dict__:
-            self.tasks.extend(opened)
-        return opened
+        return self.track(opened)
 
     def open_new_tasks(
         self,

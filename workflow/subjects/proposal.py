@@ -7,10 +7,9 @@ Lead may decide it too (not a waiver, which is for Program Managers), and the pr
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import cached_property
 from typing import Any, ClassVar
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from states import (
     PROPOSAL,
@@ -19,17 +18,15 @@ from states import (
     ProposalKind,
     Role,
     Side,
-    TaskState,
     Transition,
 )
 from states.proposals import DECIDING_ROLES, PROPOSAL_REVIEW
 from workflow.access import Actor, Grant
-from workflow.announcements import announce_task
 from workflow.command import Command
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.models import Agreement, Proposal, Task
-from workflow.permissions import actor_grants, lock_agreement
-from workflow.scope import AgreementScope
+from workflow.permissions import lock_agreement
+from workflow.subjects.row import RowSubject
 from workflow.transaction import flush
 
 TOPIC_MADE = "proposal.made"
@@ -48,24 +45,16 @@ def both_sides_leads() -> dict[str, Any]:
     }
 
 
-class ProposalSubject(AgreementScope):
+class ProposalSubject(RowSubject):
     """One proposal of one agreement, read under the agreement's lock."""
 
     spec: ClassVar[MachineSpec] = PROPOSAL
+    task_link: ClassVar[str] = "proposal_id"
     check_event_first: ClassVar[bool] = True
 
     def __init__(self, tx: Command, agreement: Agreement, proposal: Proposal) -> None:
-        super().__init__(tx.session, agreement)
-        self.tx = tx
+        super().__init__(tx, agreement, proposal)
         self.proposal = proposal
-
-    @property
-    def state(self) -> str:
-        return self.proposal.state
-
-    @state.setter
-    def state(self, value: str) -> None:
-        self.proposal.state = value
 
     @property
     def title(self) -> str:
@@ -120,26 +109,11 @@ class ProposalSubject(AgreementScope):
     def audit_target(self) -> dict[str, Any]:
         return {"version_id": self.proposal.effect.get("version_id")}
 
-    def cancel_open_tasks(self, now: datetime) -> list[int]:
-        cancelled = []
-        for task in self.open_tasks():
-            task.state, task.completed_at, task.next_step_at = TaskState.CANCELLED, now, None
-            self.session.add(task)
-            cancelled.append(task.id)
-        return [t for t in cancelled if t is not None]
-
     def new_tasks(self, transition: Transition, grant: Grant | None, now: datetime) -> list[Task]:
         return []  # a decision opens nothing; its effects open what they need
 
-    def announce_tasks(self, tasks: list[Task], now: datetime) -> None:
-        for task in tasks:
-            announce_task(self.tx, task, about=self.about(), now=now)
-
     def announcement(self, transition: Transition, source: str) -> tuple[str, dict[str, Any]]:
-        return f"{TOPIC_DECIDED}:{self.proposal.id}", self.about()
-
-    def grants(self, actor: Actor, day: date) -> list[Grant]:
-        return actor_grants(self.session, self.agreement, actor, day)
+        return f"{TOPIC_DECIDED}:{self.proposal.id}", self.payload()
 
     def task_for(self, actor: Actor, kind: str, day: date) -> tuple[Task, int | None]:
         """The review task and whom the actor decides for: its assignee, their delegate, or
@@ -205,22 +179,7 @@ class ProposalSubject(AgreementScope):
 
     # ---- what the proposal's effects and commands read ----------------------------------------
 
-    @cached_property
-    def tasks(self) -> list[Task]:
-        self.session.flush()
-        return list(
-            self.session.exec(
-                select(Task)
-                .where(Task.proposal_id == self.proposal.id)
-                .order_by(col(Task.id))
-                .execution_options(populate_existing=True)
-            ).all()
-        )
-
-    def open_tasks(self) -> list[Task]:
-        return [t for t in self.tasks if t.state == TaskState.OPEN]
-
-    def about(self) -> dict[str, Any]:
+    def payload(self) -> dict[str, Any]:
         """What every message about the proposal carries."""
         p, effect = self.proposal, self.proposal.effect
         return {
@@ -255,7 +214,7 @@ class ProposalSubject(AgreementScope):
             now=now,
             agreement_id=self.agreement.id,
             recipients=both_sides_leads(),
-            payload={**self.about(), "actor": actor, "comment": comment},
+            payload={**self.payload(), "actor": actor, "comment": comment},
         )
 
 
