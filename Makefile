@@ -14,10 +14,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 PORT ?= 8000
+# Links in emails and in the demo's summary point at the port served, unless set otherwise.
+ACCORD_BASE_URL ?= http://127.0.0.1:$(PORT)
 
 run: $(STAMP)
-	$(BIN)/accord demo --if-empty
-	$(BIN)/accord serve --port $(PORT)
+	ACCORD_BASE_URL=$(ACCORD_BASE_URL) $(BIN)/accord demo --if-empty
+	ACCORD_BASE_URL=$(ACCORD_BASE_URL) $(BIN)/accord serve --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
