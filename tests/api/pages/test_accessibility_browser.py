@@ -1,0 +1,121 @@
+"""Axe-core (axe-playwright-python's bundled copy, run inside the test's Chromium) finds no
+serious or critical violation on the ten main pages, each read by the persona who works there,
+over demo-like data; both databases (issue 11, "done when")."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect
+
+from states import Role
+from tests.api.pages.conftest import Site, open_context, sign_in
+from tests.api.pages.test_reports_pages import PERIOD, _reporting
+from tests.helpers import C, P, World
+from workflow import commands
+from workflow.models import Agreement
+
+BLOCKING = ("serious", "critical")
+AXE = Axe()
+
+
+def violations(page: Page) -> list[str]:
+    """Each serious or critical violation on the page as it is: rule, impact, and its nodes."""
+    found: list[dict[str, Any]] = AXE.run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + "; ".join(", ".join(map(str, node["target"])) for node in v["nodes"])
+        for v in found
+        if v["impact"] in BLOCKING
+    ]
+
+
+@dataclass
+class Demo:
+    """One agreement at each stage a person works on, as in the demo."""
+
+    reporting: Agreement  # active, its November period submitted, a revision under review
+    drafting: Agreement  # version 1 a draft
+    gaps: Agreement  # version 1 in gap analysis
+    approving: Agreement  # version 1 waiting for approvals
+
+
+def demo(world: World) -> Demo:
+    reporting = _reporting(world)
+    assert reporting.id is not None
+    commands.fire_period_event(
+        world.session,
+        actor=world.who(P, Role.PROGRAM_MANAGER),
+        agreement_id=reporting.id,
+        period=PERIOD,
+        event="submit",
+        now=world.tick(),
+    )
+    revision = commands.start_revision(
+        world.session,
+        actor=world.who(C, Role.PROGRAM_MANAGER),
+        agreement_id=reporting.id,
+        now=world.tick(),
+    )
+    change = {"driven_by": "customer", "reason": "Fewer improper payments after the audit"}
+    metrics = [
+        {**m, "target": 99.7, "target_change": change} if m["key"] == "proper-payments" else m
+        for m in revision.metrics
+    ]
+    commands.edit_draft(
+        world.session,
+        actor=world.who(C, Role.PROGRAM_MANAGER),
+        agreement_id=reporting.id,
+        number=2,
+        expected_lock_version=revision.lock_version,
+        terms={"annual_cost": "5577500.00"},
+        metrics=metrics,
+        now=world.tick(),
+    )
+    world.to_joint_review(reporting, 2)
+    gaps = world.create()
+    world.to_gap_analysis(gaps)
+    approving = world.create()
+    world.to_approval(approving)
+    return Demo(reporting, world.create(), gaps, approving)
+
+
+def test_the_ten_main_pages_have_no_serious_or_critical_violation(
+    browser: Browser, site: Site
+) -> None:
+    world = site.world
+    made = demo(world)
+    (approval,) = [
+        t
+        for t in world.open_tasks(made.approving, "approval")
+        if (t.side, t.role) == (C.value, Role.BUSINESS_OWNER.value)
+    ]
+    reporting, drafting, gaps = made.reporting.id, made.drafting.id, made.gaps.id
+    # (persona, page, what shows that the page is the one meant)
+    pages: list[tuple[str | None, str, str]] = [
+        (None, "/signin", "Sign in"),
+        (site.email(C, Role.FUNCTIONAL_LEAD), "/tasks", "My tasks"),
+        (site.email(C, Role.BUSINESS_OWNER), "/approvals", "Approvals"),
+        (site.email(C, Role.BUSINESS_OWNER), f"/approvals/{approval.id}", made.approving.key),
+        (site.email(C, Role.PROGRAM_MANAGER), f"/slas/{reporting}", made.reporting.key),
+        (site.email(C, Role.FUNCTIONAL_LEAD), f"/slas/{reporting}/versions/2/diff", "version 2"),
+        (site.email(C, Role.PROGRAM_MANAGER), f"/slas/{drafting}/versions/1/edit", "Edit"),
+        (site.email(P, Role.PROGRAM_MANAGER), f"/slas/{gaps}/versions/1/gaps", "gap analysis"),
+        (site.email(C, Role.FUNCTIONAL_LEAD), f"/slas/{reporting}/periods/{PERIOD}", PERIOD),
+        (site.email(C, Role.BUSINESS_OWNER), "/audit", "Audit"),
+    ]
+    found: dict[str, list[str]] = {}
+    for persona, path, shows in pages:
+        context = open_context(browser, site)
+        page = context.new_page()
+        if persona is not None:
+            sign_in(page, persona)
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile(shows, re.I))
+        found[path] = violations(page)
+        context.close()
+    blocking = {path: v for path, v in found.items() if v}
+    assert not blocking, "\n".join(f"{p}:\n  " + "\n  ".join(v) for p, v in blocking.items())
