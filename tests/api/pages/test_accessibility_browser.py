@@ -43,6 +43,34 @@ class Demo:
     approving: Agreement  # version 1 waiting for approvals
 
 
+def revision_in_review(world: World, agreement: Agreement) -> None:
+    """Version 2 of an active agreement in joint review: a dearer annual cost and a stricter
+    proper-payments target (driven by the customer), so that its diff has terms and a metric."""
+    assert agreement.id is not None
+    revision = commands.start_revision(
+        world.session,
+        actor=world.who(C, Role.PROGRAM_MANAGER),
+        agreement_id=agreement.id,
+        now=world.tick(),
+    )
+    change = {"driven_by": "customer", "reason": "Fewer improper payments after the audit"}
+    metrics = [
+        {**m, "target": 99.7, "target_change": change} if m["key"] == "proper-payments" else m
+        for m in revision.metrics
+    ]
+    commands.edit_draft(
+        world.session,
+        actor=world.who(C, Role.PROGRAM_MANAGER),
+        agreement_id=agreement.id,
+        number=2,
+        expected_lock_version=revision.lock_version,
+        terms={"annual_cost": "5577500.00"},
+        metrics=metrics,
+        now=world.tick(),
+    )
+    world.to_joint_review(agreement, 2)
+
+
 def demo(world: World) -> Demo:
     reporting = _reporting(world)
     assert reporting.id is not None
@@ -54,28 +82,7 @@ def demo(world: World) -> Demo:
         event="submit",
         now=world.tick(),
     )
-    revision = commands.start_revision(
-        world.session,
-        actor=world.who(C, Role.PROGRAM_MANAGER),
-        agreement_id=reporting.id,
-        now=world.tick(),
-    )
-    change = {"driven_by": "customer", "reason": "Fewer improper payments after the audit"}
-    metrics = [
-        {**m, "target": 99.7, "target_change": change} if m["key"] == "proper-payments" else m
-        for m in revision.metrics
-    ]
-    commands.edit_draft(
-        world.session,
-        actor=world.who(C, Role.PROGRAM_MANAGER),
-        agreement_id=reporting.id,
-        number=2,
-        expected_lock_version=revision.lock_version,
-        terms={"annual_cost": "5577500.00"},
-        metrics=metrics,
-        now=world.tick(),
-    )
-    world.to_joint_review(reporting, 2)
+    revision_in_review(world, reporting)
     gaps = world.create()
     world.to_gap_analysis(gaps)
     approving = world.create()

@@ -10,9 +10,26 @@ from playwright.sync_api import Page, expect
 
 from states import Role
 from tests.api.pages.conftest import PASSWORD, Site, screenshot, sign_in
-from tests.helpers import C
+from tests.helpers import C, World
 from workflow import commands
 from workflow.commands.sign_in import set_passwords
+
+AUDITOR = "audrey@customer.example"
+
+
+def customer_auditor(world: World) -> str:
+    """Audrey Auditor, the customer organisation's auditor, who signs in with PASSWORD."""
+    commands.create_user(
+        world.session,
+        actor=None,
+        email=AUDITOR,
+        name="Audrey Auditor",
+        organization_id=world.parties.customer_org_id,
+        role="auditor",
+        now=world.tick(),
+    )
+    set_passwords(world.session, actor=None, emails=[AUDITOR], password=PASSWORD, now=world.tick())
+    return AUDITOR
 
 
 def test_a_party_filters_the_audit_trail_and_reads_an_event(
@@ -49,23 +66,7 @@ def test_an_auditor_verifies_the_chain_and_downloads_a_certificate(
     world = site.world
     agreement = world.create()
     world.to_active(agreement)
-    commands.create_user(
-        world.session,
-        actor=None,
-        email="audrey@customer.example",
-        name="Audrey Auditor",
-        organization_id=world.parties.customer_org_id,
-        role="auditor",
-        now=world.tick(),
-    )
-    set_passwords(
-        world.session,
-        actor=None,
-        emails=["audrey@customer.example"],
-        password=PASSWORD,
-        now=world.tick(),
-    )
-    sign_in(page, "audrey@customer.example")
+    sign_in(page, customer_auditor(world))
     page.get_by_role("link", name="Audit").click()
     expect(page.locator("#verification")).to_contain_text("Chain verified")
     expect(page.locator("#verification")).to_contain_text("of your organisation")
