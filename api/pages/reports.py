@@ -132,6 +132,20 @@ def _my_decision(
     return None
 
 
+def _my_open_tasks(
+    detail: PeriodDetail, actor: Actor, now: datetime
+) -> list[tuple[PeriodTaskView, str]]:
+    """The reader's own open tasks on the period with their due state: the header shows these
+    dates, never only the period's reporting day, which is the provider's deadline (issue 11,
+    defect 8: a customer reviewer read the provider's date as theirs)."""
+    today = local_date(now)
+    return [
+        (t, "overdue" if t.due_on < today else "")
+        for t in detail.tasks
+        if t.state == "open" and t.assignee is not None and t.assignee.id == actor.user_id
+    ]
+
+
 def period_view(
     request: Request,
     session: Session,
@@ -164,6 +178,7 @@ def period_view(
             "report_html": "" if report is None else report_fragment(report, trend=trend),
             "events": _my_events(detail, actor),
             "decision_task": _my_decision(session, detail, actor, now),
+            "my_tasks": _my_open_tasks(detail, actor, now),
             "labels": EVENT_LABELS,
             "may_amend": detail.state == "final",
             "corrective_actions": list_corrective_actions(
