@@ -64,5 +64,6 @@ def test_the_wheel_serves_the_demo_outside_the_checkout(
             assert signin.status_code == 200
             assert 'name="csrf_token"' in signin.text
             assert client.get("/static/vendor/htmx.min.js").status_code == 200
+            assert client.get("/static/scroll-regions.js").status_code == 200
     finally:
         server.stop()

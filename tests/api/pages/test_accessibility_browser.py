@@ -1,6 +1,7 @@
 """Axe-core (axe-playwright-python's bundled copy, run inside the test's Chromium) finds no
 serious or critical violation on the ten main pages, each read by the persona who works there,
-over demo-like data; both databases (issue 11, "done when")."""
+over demo-like data, with their folded parts open, at laptop and phone widths; both databases
+(issue 11, "done when")."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect
 
 from states import Role
-from tests.api.pages.conftest import Site, open_context, sign_in
+from tests.api.pages.conftest import LAPTOP, Site, open_context, sign_in
+from tests.api.pages.test_mobile_browser import PHONE
 from tests.api.pages.test_reports_pages import PERIOD, _reporting
 from tests.helpers import C, P, World
 from workflow import commands
@@ -20,6 +22,7 @@ from workflow.models import Agreement
 
 BLOCKING = ("serious", "critical")
 AXE = Axe()
+FRAMES = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
 def violations(page: Page) -> list[str]:
@@ -122,7 +125,47 @@ def test_the_ten_main_pages_have_no_serious_or_critical_violation(
             sign_in(page, persona)
         page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile(shows, re.I))
-        found[path] = violations(page)
+        # Folded parts too (the dispute checklist, an audit event's details), and on a phone.
+        page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+        found[f"{path} (laptop)"] = violations(page)
+        page.set_viewport_size(PHONE)
+        # Two frames: the resize handlers have run (they mark what now scrolls sideways).
+        page.evaluate(FRAMES)
+        found[f"{path} (phone)"] = violations(page)
         context.close()
     blocking = {path: v for path, v in found.items() if v}
     assert not blocking, "\n".join(f"{p}:\n  " + "\n  ".join(v) for p, v in blocking.items())
+
+
+# Every box that scrolls sideways is in the tab order, and no box that does not.
+KEYBOARD_REACHABLE = """[...document.querySelectorAll('.table-wrap, .report')]
+    .filter(b => (b.scrollWidth > b.clientWidth + 1) !== (b.tabIndex === 0))
+    .map(b => b.outerHTML.slice(0, 80))"""
+
+
+def test_what_scrolls_sideways_is_in_the_tab_order_at_every_width(
+    browser: Browser, site: Site
+) -> None:
+    agreement = _reporting(site.world)
+    assert agreement.id is not None
+    commands.fire_period_event(
+        site.world.session,
+        actor=site.world.who(P, Role.PROGRAM_MANAGER),
+        agreement_id=agreement.id,
+        period=PERIOD,
+        event="submit",
+        now=site.world.tick(),
+    )
+    context = open_context(browser, site)
+    page = context.new_page()
+    sign_in(page, site.email(P, Role.PROGRAM_MANAGER))
+    page.goto(f"/slas/{agreement.id}/periods/{PERIOD}")
+    assert page.evaluate(KEYBOARD_REACHABLE) == []
+    page.set_viewport_size(PHONE)
+    page.evaluate(FRAMES)
+    assert page.locator(".report[tabindex='0']").count() == 1  # its charts scroll on a phone
+    assert page.evaluate(KEYBOARD_REACHABLE) == []
+    page.set_viewport_size(LAPTOP)
+    page.evaluate(FRAMES)
+    assert page.evaluate(KEYBOARD_REACHABLE) == []
+    context.close()

@@ -157,6 +157,7 @@ def test_pages_are_never_cached_nor_framed(client: TestClient, world: World) -> 
     assert 'href="#main"' in answer.text  # the skip link
     assert client.get("/static/vendor/htmx.min.js").status_code == 200
     assert client.get("/static/vendor/pico.min.css").status_code == 200
+    assert client.get("/static/scroll-regions.js").status_code == 200
 
 
 def test_unknown_pages_are_html_and_api_errors_stay_problem_json(client: TestClient) -> None:
