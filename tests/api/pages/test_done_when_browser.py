@@ -175,7 +175,9 @@ def test_a_dispute_shows_next_to_its_metric_when_the_provider_resubmits(
     expect(page.locator("#glance-proper-payments")).to_contain_text(reason)
     expect(page.locator("#glance tbody tr", has_text=reason)).to_have_count(1)
     resubmit = page.get_by_role("form", name="Resubmit")
-    expect(resubmit).to_contain_text(reason)
+    expect(resubmit.locator("#to-answer")).to_have_text(
+        f"Proper payments, excluding customer errors: “{reason}”"
+    )
     resubmit.get_by_label(re.compile("What you changed")).fill("Reloaded the full file.")
     saved(page, "c-provider-resubmits", request)
     resubmit.get_by_role("button", name="Resubmit").click()
