@@ -29,6 +29,21 @@ def safe_next(url: str | None) -> str:
     return "/"
 
 
+# What the page someone was sent from an email (or an old tab) is, said before they sign in.
+_DESTINATIONS = (
+    ("/tasks/", "Sign in to open your task; you go straight to it afterwards."),
+    ("/approvals/", "Sign in to open the approval waiting for you."),
+    ("/proposals/", "Sign in to open the proposal."),
+    ("/corrective-actions/", "Sign in to open the corrective action."),
+    ("/notifications", "Sign in to choose your notifications."),
+    ("/slas/", "Sign in to open the agreement's page you were sent to."),
+)
+
+
+def destination_hint(next_path: str) -> str | None:
+    return next((hint for prefix, hint in _DESTINATIONS if next_path.startswith(prefix)), None)
+
+
 def _address(request: Request) -> str:
     # The peer address; behind a proxy, run uvicorn with --proxy-headers so this is the client.
     return request.client.host if request.client else "unknown"
@@ -46,7 +61,12 @@ def signin_form(
     if token is not None and signed_in(session, token, now) is not None:
         return redirect(safe_next(next))
     shown = email.replace(NUL, "")
-    return render(request, "signin.html", {"next": safe_next(next), "email": shown, "error": None})
+    target = safe_next(next)
+    return render(
+        request,
+        "signin.html",
+        {"next": target, "email": shown, "error": None, "hint": destination_hint(target)},
+    )
 
 
 @router.post("/signin")
@@ -58,7 +78,8 @@ def signin_submit(
     password: PasswordField = "",
     next: NextField = "/",
 ) -> Response:
-    context = {"next": safe_next(next), "email": email.replace(NUL, "")}
+    target = safe_next(next)
+    context = {"next": target, "email": email.replace(NUL, ""), "hint": destination_hint(target)}
     if NUL in email or NUL in password:
         # No account has such an email or password; nothing is looked up or recorded.
         error = "The email or password contains a character that is not allowed."

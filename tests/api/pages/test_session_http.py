@@ -96,6 +96,16 @@ def test_a_redirect_after_sign_in_stays_on_this_site(client: TestClient, world: 
     assert answer.headers["location"] == "/"
 
 
+def test_the_sign_in_page_says_where_an_email_link_leads(client: TestClient) -> None:
+    task_link = client.get("/signin", params={"next": "/tasks/41"})
+    assert "Sign in to open your task" in task_link.text
+    assert 'name="next" value="/tasks/41"' in task_link.text
+    assert 'id="signin-hint"' not in client.get("/signin").text
+    # Another site is no destination: no hint, and the form goes home after signing in.
+    elsewhere = client.get("/signin", params={"next": "//evil.example/tasks/1"})
+    assert 'id="signin-hint"' not in elsewhere.text
+
+
 def test_posts_without_the_right_csrf_token_are_refused(client: TestClient, world: World) -> None:
     agreement = world.create()
     world.to_approval(agreement)
