@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, select
 
 from api.idempotency import is_idempotent
 from workflow.access import Actor
@@ -48,6 +49,32 @@ def get_now(request: Request) -> datetime:
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
+_tokens = ApiToken.__table__  # type: ignore[attr-defined]
+_users = User.__table__  # type: ignore[attr-defined]
+# Built once: every API request runs it, and building an ORM statement and a `User` model
+# cost more than the indexed lookup itself. No cache of the answer: a revoked or expired
+# token, or a deactivated person, is refused on the very next request.
+TOKEN_HOLDER = (
+    sa.select(
+        _users.c.id,
+        _users.c.organization_id,
+        _users.c.is_admin,
+        _users.c.name,
+        _users.c.email,
+        _users.c.auditor_scope,
+        _tokens.c.id.label("token_id"),
+        _tokens.c.last_used_at,
+    )
+    .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id))
+    .where(
+        _tokens.c.token_hash == sa.bindparam("token_hash"),
+        _tokens.c.revoked_at.is_(None),
+        sa.or_(_tokens.c.expires_at.is_(None), _tokens.c.expires_at > sa.bindparam("now")),
+        _users.c.is_active.is_(True),
+    )
+)
+
+
 def get_actor(
     request: Request,
     session: SessionDep,
@@ -57,24 +84,17 @@ def get_actor(
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(401, "send Authorization: Bearer <token>")
-    row = session.exec(
-        select(User, ApiToken.id, ApiToken.last_used_at)
-        .join(ApiToken, col(ApiToken.user_id) == col(User.id))
-        .where(
-            ApiToken.token_hash == hash_token(token.strip()),
-            col(ApiToken.revoked_at).is_(None),
-            or_(col(ApiToken.expires_at).is_(None), col(ApiToken.expires_at) > now),
-            col(User.is_active).is_(True),
-        )
-    ).first()
+    row = (
+        session.connection()
+        .execute(TOKEN_HOLDER, {"token_hash": hash_token(token.strip()), "now": now})
+        .first()
+    )
     if row is None:
         raise HTTPException(401, "the token is unknown, revoked or expired")
-    user, token_id, last_used_at = row
-    actor = Actor.of(user)
+    actor = Actor(row.id, row.organization_id, row.is_admin, row.name, row.email, row.auditor_scope)
     session.rollback()  # end the read so a command can open its own write transaction
-    if last_used_at is None or last_used_at <= now - LAST_USE_PRECISION:
-        assert token_id is not None
-        record_token_use(session, token_id=token_id, now=now)
+    if row.last_used_at is None or row.last_used_at <= now - LAST_USE_PRECISION:
+        record_token_use(session, token_id=row.token_id, now=now)
     request.state.user_id = actor.user_id  # for the request's log line
     return actor
 
