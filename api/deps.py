@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -21,12 +22,18 @@ from workflow.settings import get_settings
 from workflow.transaction import IdempotencyClaim, claim_idempotency
 
 
-def get_engine(request: Request) -> Engine:
+# The engine and the clock are async: they do no I/O, and a sync dependency costs a trip to
+# the threadpool and back on every request.
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+@contextmanager
+def request_session(engine: Engine) -> Iterator[Session]:
     """One session per request. Commands commit or roll back inside their own frame
     (`workflow.command`); whatever else a failed request left open is rolled back here, so
     routes never clean up after themselves."""
@@ -38,10 +45,15 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
             raise
 
 
+def get_session(engine: EngineDep) -> Iterator[Session]:
+    with request_session(engine) as session:
+        yield session
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()
 
@@ -75,28 +87,40 @@ TOKEN_HOLDER = (
 )
 
 
-def get_actor(
-    request: Request,
-    session: SessionDep,
-    now: NowDep,
-    authorization: Annotated[str | None, Header()] = None,
-) -> Actor:
+async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    """The bearer token sent, or 401 before anything reads the database."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(401, "send Authorization: Bearer <token>")
-    row = (
-        session.connection()
-        .execute(TOKEN_HOLDER, {"token_hash": hash_token(token.strip()), "now": now})
-        .first()
-    )
-    if row is None:
+    return token.strip()
+
+
+BearerDep = Annotated[str, Depends(bearer_token)]
+
+
+def authenticate(request: Request, session: Session, token: str, now: datetime) -> Actor:
+    """The holder of a live token of an active account, or 401."""
+    row = session.connection().execute(TOKEN_HOLDER, {"token_hash": hash_token(token), "now": now})
+    holder = row.first()
+    if holder is None:
         raise HTTPException(401, "the token is unknown, revoked or expired")
-    actor = Actor(row.id, row.organization_id, row.is_admin, row.name, row.email, row.auditor_scope)
+    actor = Actor(
+        holder.id,
+        holder.organization_id,
+        holder.is_admin,
+        holder.name,
+        holder.email,
+        holder.auditor_scope,
+    )
     session.rollback()  # end the read so a command can open its own write transaction
-    if row.last_used_at is None or row.last_used_at <= now - LAST_USE_PRECISION:
-        record_token_use(session, token_id=row.token_id, now=now)
+    if holder.last_used_at is None or holder.last_used_at <= now - LAST_USE_PRECISION:
+        record_token_use(session, token_id=holder.token_id, now=now)
     request.state.user_id = actor.user_id  # for the request's log line
     return actor
+
+
+def get_actor(request: Request, token: BearerDep, session: SessionDep, now: NowDep) -> Actor:
+    return authenticate(request, session, token, now)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
