@@ -98,8 +98,11 @@ async def bearer_token(authorization: Annotated[str | None, Header()] = None) ->
 BearerDep = Annotated[str, Depends(bearer_token)]
 
 
-def authenticate(request: Request, session: Session, token: str, now: datetime) -> Actor:
-    """The holder of a live token of an active account, or 401."""
+def authenticate(
+    request: Request, session: Session, token: str, now: datetime, *, read_only: bool = False
+) -> Actor:
+    """The holder of a live token of an active account, or 401. `read_only`: the request only
+    reads, so its queries go on in this transaction (one snapshot, one connection checkout)."""
     row = session.connection().execute(TOKEN_HOLDER, {"token_hash": hash_token(token), "now": now})
     holder = row.first()
     if holder is None:
@@ -112,7 +115,8 @@ def authenticate(request: Request, session: Session, token: str, now: datetime) 
         holder.email,
         holder.auditor_scope,
     )
-    session.rollback()  # end the read so a command can open its own write transaction
+    if not read_only:
+        session.rollback()  # end the read so a command can open its own write transaction
     if holder.last_used_at is None or holder.last_used_at <= now - LAST_USE_PRECISION:
         record_token_use(session, token_id=holder.token_id, now=now)
     request.state.user_id = actor.user_id  # for the request's log line

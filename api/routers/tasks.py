@@ -65,7 +65,7 @@ async def get_tasks(
     # each): the same session, authentication and query as the dependencies would give.
     def answer() -> bytes:
         with request_session(engine) as session:
-            actor = authenticate(request, session, token, now)
+            actor = authenticate(request, session, token, now, read_only=True)
             after = decode_cursor(cursor)
             found = list_tasks(session, actor, filters, now=now, limit=limit, after=after)
         return PAGE_OF_TASKS.dump_json(page(found))

@@ -177,6 +177,10 @@ def test_the_queue_checks_the_token_on_every_request(api: Api) -> None:
     headers = api.auth(C, Role.PMO_TEAM)
     token_id = 5  # created in the fixture's order: the customer's PMO Team is the fifth
     assert api.client.get("/api/v1/tasks", params=QUEUE, headers=headers).status_code == 200
+    # A read that keeps its one transaction still notes when the token was used.
+    listed = api.client.get("/api/v1/tokens", headers=api.admin).json()["items"]
+    used = next(t["last_used_at"] for t in listed if t["id"] == token_id)
+    assert used == api.clock[0].isoformat().replace("+00:00", "Z")
     assert api.client.delete(f"/api/v1/tokens/{token_id}", headers=api.admin).status_code == 204
     revoked = api.client.get("/api/v1/tasks", params=QUEUE, headers=headers)
     assert revoked.status_code == 401
