@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Annotated
 
+import sqlalchemy as sa
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, select
 
 from api.idempotency import is_idempotent
 from workflow.access import Actor
@@ -20,12 +22,18 @@ from workflow.settings import get_settings
 from workflow.transaction import IdempotencyClaim, claim_idempotency
 
 
-def get_engine(request: Request) -> Engine:
+# The engine and the clock are async: they do no I/O, and a sync dependency costs a trip to
+# the threadpool and back on every request.
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+@contextmanager
+def request_session(engine: Engine) -> Iterator[Session]:
     """One session per request. Commands commit or roll back inside their own frame
     (`workflow.command`); whatever else a failed request left open is rolled back here, so
     routes never clean up after themselves."""
@@ -37,10 +45,15 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
             raise
 
 
+def get_session(engine: EngineDep) -> Iterator[Session]:
+    with request_session(engine) as session:
+        yield session
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()
 
@@ -48,35 +61,70 @@ def get_now(request: Request) -> datetime:
 NowDep = Annotated[datetime, Depends(get_now)]
 
 
-def get_actor(
-    request: Request,
-    session: SessionDep,
-    now: NowDep,
-    authorization: Annotated[str | None, Header()] = None,
-) -> Actor:
+_tokens = ApiToken.__table__  # type: ignore[attr-defined]
+_users = User.__table__  # type: ignore[attr-defined]
+# Built once: every API request runs it, and building an ORM statement and a `User` model
+# cost more than the indexed lookup itself. No cache of the answer: a revoked or expired
+# token, or a deactivated person, is refused on the very next request.
+TOKEN_HOLDER = (
+    sa.select(
+        _users.c.id,
+        _users.c.organization_id,
+        _users.c.is_admin,
+        _users.c.name,
+        _users.c.email,
+        _users.c.auditor_scope,
+        _tokens.c.id.label("token_id"),
+        _tokens.c.last_used_at,
+    )
+    .select_from(_tokens.join(_users, _users.c.id == _tokens.c.user_id))
+    .where(
+        _tokens.c.token_hash == sa.bindparam("token_hash"),
+        _tokens.c.revoked_at.is_(None),
+        sa.or_(_tokens.c.expires_at.is_(None), _tokens.c.expires_at > sa.bindparam("now")),
+        _users.c.is_active.is_(True),
+    )
+)
+
+
+async def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
+    """The bearer token sent, or 401 before anything reads the database."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(401, "send Authorization: Bearer <token>")
-    row = session.exec(
-        select(User, ApiToken.id, ApiToken.last_used_at)
-        .join(ApiToken, col(ApiToken.user_id) == col(User.id))
-        .where(
-            ApiToken.token_hash == hash_token(token.strip()),
-            col(ApiToken.revoked_at).is_(None),
-            or_(col(ApiToken.expires_at).is_(None), col(ApiToken.expires_at) > now),
-            col(User.is_active).is_(True),
-        )
-    ).first()
-    if row is None:
+    return token.strip()
+
+
+BearerDep = Annotated[str, Depends(bearer_token)]
+
+
+def authenticate(
+    request: Request, session: Session, token: str, now: datetime, *, read_only: bool = False
+) -> Actor:
+    """The holder of a live token of an active account, or 401. `read_only`: the request only
+    reads, so its queries go on in this transaction (one snapshot, one connection checkout)."""
+    row = session.connection().execute(TOKEN_HOLDER, {"token_hash": hash_token(token), "now": now})
+    holder = row.first()
+    if holder is None:
         raise HTTPException(401, "the token is unknown, revoked or expired")
-    user, token_id, last_used_at = row
-    actor = Actor.of(user)
-    session.rollback()  # end the read so a command can open its own write transaction
-    if last_used_at is None or last_used_at <= now - LAST_USE_PRECISION:
-        assert token_id is not None
-        record_token_use(session, token_id=token_id, now=now)
+    actor = Actor(
+        holder.id,
+        holder.organization_id,
+        holder.is_admin,
+        holder.name,
+        holder.email,
+        holder.auditor_scope,
+    )
+    if not read_only:
+        session.rollback()  # end the read so a command can open its own write transaction
+    if holder.last_used_at is None or holder.last_used_at <= now - LAST_USE_PRECISION:
+        record_token_use(session, token_id=holder.token_id, now=now)
     request.state.user_id = actor.user_id  # for the request's log line
     return actor
+
+
+def get_actor(request: Request, token: BearerDep, session: SessionDep, now: NowDep) -> Actor:
+    return authenticate(request, session, token, now)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -101,7 +101,8 @@ def _parties(session: Session, users: Sequence[Any]) -> Parties:
     actors: dict[tuple[Side, Role], Actor] = {}
     for user in users:
         side, _, role = user.role.partition(" ")
-        if role:
+        # Only the two parties' people act in the lifecycle (not the global auditor).
+        if role and side in {s.value for s in Side}:
             actors[(Side(side), Role(role))] = Actor.of(by_email[user.email])
     customer = actors[(Side.CUSTOMER, Role.PROGRAM_MANAGER)].organization_id
     provider = actors[(Side.PROVIDER, Role.PROGRAM_MANAGER)].organization_id

@@ -155,3 +155,39 @@ def test_tasks_can_be_listed_per_agreement_and_kind(api: Api) -> None:
     assert tasks(api, kind="approval") == []
     # The provider sees the same tasks as the customer: both are parties.
     assert [t["id"] for t in tasks(api, by=(P, BO))] == [t["id"] for t in tasks(api)]
+
+
+def test_a_listed_task_reads_the_same_as_the_task_itself(api: Api) -> None:
+    # The list and the single task are built from different statements: the same joins.
+    sla = create_sla(api)
+    fire(api, sla["id"], "submit_for_review", (C, PM))
+    review = next(t for t in open_tasks(api, sla["id"], "review") if t["side"] == "provider")
+    assert complete(api, review, "accepted").status_code == 200
+    listed = tasks(api, sla_id=sla["id"])
+    assert {t["state"] for t in listed} == {"open", "completed"}
+    for task in listed:
+        one = api.client.get(f"/api/v1/tasks/{task['id']}", headers=api.auth(C, PM))
+        assert one.json() == task
+    done = next(t for t in listed if t["state"] == "completed")
+    assert done["completed_by"]["name"] == api.world.who(P, Role.TECHNICAL_LEAD).name
+    assert (done["version_number"], done["agreement"]["id"]) == (1, sla["id"])
+
+
+def test_the_queue_checks_the_token_on_every_request(api: Api) -> None:
+    headers = api.auth(C, Role.PMO_TEAM)
+    token_id = 5  # created in the fixture's order: the customer's PMO Team is the fifth
+    assert api.client.get("/api/v1/tasks", params=QUEUE, headers=headers).status_code == 200
+    # A read that keeps its one transaction still notes when the token was used.
+    listed = api.client.get("/api/v1/tokens", headers=api.admin).json()["items"]
+    used = next(t["last_used_at"] for t in listed if t["id"] == token_id)
+    assert used == api.clock[0].isoformat().replace("+00:00", "Z")
+    assert api.client.delete(f"/api/v1/tokens/{token_id}", headers=api.admin).status_code == 204
+    revoked = api.client.get("/api/v1/tasks", params=QUEUE, headers=headers)
+    assert revoked.status_code == 401
+    assert revoked.headers["content-type"].startswith("application/problem+json")
+    assert "revoked" in revoked.json()["detail"]
+    missing = api.client.get("/api/v1/tasks", params=QUEUE)
+    assert (missing.status_code, missing.json()["detail"]) == (
+        401,
+        "send Authorization: Bearer <token>",
+    )
