@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import NowDep, SessionDep
+from api.pages.refusals import as_sentence, refusal
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUserDep
 from api.types import Id
@@ -38,6 +39,7 @@ from workflow.queries.periods import (
     stored_report,
     trend_report,
 )
+from workflow.queries.versions import known_metrics
 
 router = APIRouter()
 
@@ -161,6 +163,7 @@ def period_view(
             "agreement": ref,
             "period": detail,
             "report": report,
+            "known": known_metrics(session, agreement_id),
             "report_html": "" if report is None else report_fragment(report, trend=trend),
             "events": _my_events(detail, actor),
             "decision_task": _my_decision(session, detail, actor, now),
@@ -262,6 +265,7 @@ def confirm(
             "label": EVENT_LABELS[event],
             "totals": results.get("totals"),
             "corrective": results.get("corrective_actions", []),
+            "known": known_metrics(session, agreement_id),
         },
     )
 
@@ -312,8 +316,9 @@ def fire(
             exceptions=named if event == "accept_with_exceptions" else None,
         )
     except (NotAllowedNow, Forbidden, InvalidInput) as exc:
-        status_code, reasons = refusal_status(exc)
-        return refused(error=exc.message, reasons=reasons, status_code=status_code)
+        status_code, _ = refusal_status(exc)
+        said = refusal(exc, f"Period {period}", event)
+        return refused(error=said.sentence, reasons=said.reasons, status_code=status_code)
     return redirect(
         period_path(agreement_id, period),
         flash=Flash("success", f"You {DONE_WORDS[event]} {period}."),
@@ -389,7 +394,7 @@ def decide_dispute(
         )
     except (NotAllowedNow, Forbidden, InvalidInput) as exc:
         status_code, reasons = refusal_status(exc)
-        return page(error=exc.message, reasons=reasons, status_code=status_code)
+        return page(error=as_sentence(exc.message), reasons=reasons, status_code=status_code)
     return redirect(
         period_path(agreement_id, period),
         flash=Flash(

@@ -319,13 +319,14 @@ def test_submitting_and_accepting_are_confirmed_on_a_second_page(
     said = " ".join(asked.text.split())
     assert "the final report is mailed to every stakeholder" in said
     assert "corrective action for each unexcused miss, owned by the side it is charged" in said
-    assert "invoice-payment-timeliness" in asked.text  # November's unexcused miss
+    # November's unexcused miss, by the metric's name and figures at its precision.
+    assert "Commercial invoices paid within 30 calendar days after receipt in 2026-11" in said
     assert _state(world, agreement).state == "submitted"
     assert _post(customer, f"{path}/events/accept", {}).status_code == 303
     assert _state(world, agreement).state == "final"
     # The final period lists its corrective actions, each with its side and state.
     table = provider.get(path).text.split('id="corrective-actions"')[1].split("</table>")[0]
-    assert "invoice-payment-timeliness" in table
+    assert "Commercial invoices paid within 30 calendar days after receipt" in table
     assert "provider" in table
     assert "open" in table
 
@@ -492,7 +493,7 @@ def test_measurements_are_uploaded_on_the_period_page_with_each_refused_row_name
     assert "1 observation stored" in result
     assert "2 rows refused" in result
     assert "Line 3 (no-such-metric)" in result
-    assert "Line 4 (proper-payments)" in result
+    assert "Line 4 (Proper payments, excluding customer errors)" in result
     assert len(_stored(world, agreement, "proper-payments")) == before + 1
 
     # The same file again stores nothing twice.

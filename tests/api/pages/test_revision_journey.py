@@ -148,8 +148,10 @@ def test_a_revision_goes_from_draft_to_active_through_the_pages(
     form.get_by_label("Driven by").select_option("customer")
     form.get_by_label("Reason").fill("Fewer improper payments after the audit finding")
     screenshot(page, "journey-edit-target", request)
-    form.get_by_role("button", name=f"Save {METRIC}").click()
-    expect(page.get_by_role("status")).to_have_text(f"Saved the metric {METRIC}.", timeout=WAIT)
+    form.get_by_role("button", name=f"Save {METRIC_NAME}").click()
+    expect(page.get_by_role("status")).to_have_text(
+        f"Saved the metric {METRIC_NAME}, excluding customer errors.", timeout=WAIT
+    )
     expect(page.locator(f"#metric-{METRIC}")).to_contain_text("active: 99.5")
     draft = world.version(agreement, 2)
     assert (draft.terms["service_hours"], draft.terms["annual_cost"]) == (HOURS, COST)
