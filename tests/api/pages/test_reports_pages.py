@@ -153,7 +153,7 @@ def test_the_whole_cycle_through_the_pages(world: World, signed_in: Client) -> N
     # Accepting now is not allowed: the refusal is on the page, not a 500.
     wrong = _post(customer, f"{path}/events/accept", {})
     assert wrong.status_code == 409
-    assert "not allowed while period 2026-11 is disputed" in wrong.text
+    assert "Period 2026-11 cannot be accepted now: it is disputed" in " ".join(wrong.text.split())
 
     resubmitted = _post(provider, f"{path}/events/resubmit", {"comment": "Checked again."})
     assert resubmitted.status_code == 303

@@ -189,7 +189,8 @@ def test_a_revision_goes_from_draft_to_active_through_the_pages(
     expect(page.get_by_role("heading", level=1)).to_contain_text("gap analysis", timeout=WAIT)
     screenshot(page, "journey-gaps", request)
     forms = page.get_by_role("form", name=re.compile("^Resolve the gap in"))
-    expect(page.get_by_role("form", name=f"Resolve the gap in {METRIC}")).to_be_visible()
+    # Named by the metric's name, not its key.
+    expect(page.get_by_role("form", name=f"Resolve the gap in {METRIC_NAME}")).to_be_visible()
     for left in range(forms.count() - 1, -1, -1):
         form = forms.first
         form.get_by_label(re.compile("provider commits")).check()
