@@ -533,6 +533,22 @@ def test_every_transition_announces_a_known_topic(spec: MachineSpec) -> None:
     assert {t.topic for t in spec.transitions if t.topic} <= set(TOPICS)
 
 
+def test_metrics_are_named_in_emails_and_rows_queued_before_names_keep_their_key() -> None:
+    name = "Commercial invoices paid within 30 calendar days after receipt"
+    named = _corrective("submit_plan", "plan_submitted")
+    named["corrective_action"] = {**named["corrective_action"], "metric_name": name}
+    rendered = _render("corrective_action.plan_submitted", named)
+    assert name in rendered.subject
+    assert "invoice-payment-timeliness" not in rendered.text
+    chronic = {**EXAMPLES["chronic_miss.detected"][0], "metric_name": name}
+    rendered = _render("chronic_miss.detected", chronic)
+    assert rendered.summary.startswith(name)
+    assert "invoice-payment-timeliness" not in rendered.text
+    # An outbox row written before payloads carried names still renders, with the key.
+    old = _render("chronic_miss.detected", EXAMPLES["chronic_miss.detected"][0])
+    assert old.summary.startswith("invoice-payment-timeliness")
+
+
 @pytest.mark.parametrize("topic", sorted(TOPICS))
 def test_every_topic_renders_both_parts_with_link_and_facts(topic: str) -> None:
     payload, link, facts = EXAMPLES[topic]

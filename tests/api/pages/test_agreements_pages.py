@@ -382,6 +382,30 @@ def test_the_diff_names_added_and_removed_metrics_and_writes_money(
     )
 
 
+def test_the_approval_page_names_changed_metrics_and_writes_money(
+    world: World, signed_in: Client
+) -> None:
+    agreement = _revised(world)
+    draft = world.version(agreement, 2)
+    commands.edit_draft(
+        world.session,
+        actor=world.who(C, Role.PROGRAM_MANAGER),
+        agreement_id=agreement.id or 0,
+        number=2,
+        expected_lock_version=draft.lock_version,
+        terms={"annual_cost": "4900000.00"},
+        now=world.tick(),
+    )
+    world.to_approval(agreement, 2)
+    owner = world.who(C, Role.BUSINESS_OWNER)
+    (task,) = [t for t in world.open_tasks(agreement, "approval") if t.assignee_id == owner.user_id]
+    client = signed_in(owner.email)
+    said = " ".join(client.get(f"/approvals/{task.id}").text.split())
+    assert "<caption>Pay and leave processed accurately changed</caption>" in said
+    assert "<del>$4,850,000.00</del></td><td><ins>$4,900,000.00</ins>" in said
+    assert "Metric payroll-accuracy" not in said
+
+
 def test_a_refused_event_says_why_in_one_sentence(world: World, signed_in: Client) -> None:
     agreement = world.create()
     pm = world.who(C, Role.PROGRAM_MANAGER)
