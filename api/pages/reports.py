@@ -39,7 +39,7 @@ from workflow.queries.periods import (
     stored_report,
     trend_report,
 )
-from workflow.queries.versions import known_metrics
+from workflow.queries.versions import known_metrics, metric_names
 
 router = APIRouter()
 
@@ -223,10 +223,10 @@ def _disputes(metrics: list[str], reasons: list[str], chosen: list[str]) -> list
     return [{"metric": m, "reason": by_metric.get(m, "").strip()} for m in chosen]
 
 
-def _dispute_problem(disputes: list[dict[str, str]]) -> str | None:
+def _dispute_problem(disputes: list[dict[str, str]], names: dict[str, str]) -> str | None:
     if not disputes:
         return "Choose at least one metric to dispute, and say why."
-    missing = [d["metric"] for d in disputes if not d["reason"]]
+    missing = [names.get(d["metric"], d["metric"]) for d in disputes if not d["reason"]]
     if missing:
         return "Say why you dispute " + ", ".join(missing) + "."
     return None
@@ -300,7 +300,7 @@ def fire(
     )
     if event not in EVENT_LABELS:
         return refused(error=f"There is no action named {event!r} on a period.", status_code=404)
-    problem = _form_problem(event, comment, named)
+    problem = _form_problem(event, comment, named, metric_names(session, agreement_id))
     if problem:
         return refused(error=problem, status_code=422)
     try:
@@ -336,14 +336,16 @@ def _sent_form(
     }
 
 
-def _form_problem(event: str, comment: str, disputes: list[dict[str, str]]) -> str | None:
-    """What the form lacks for the event, found before any command runs."""
+def _form_problem(
+    event: str, comment: str, disputes: list[dict[str, str]], names: dict[str, str]
+) -> str | None:
+    """What the form lacks for the event, found before any command runs; metrics by `names`."""
     if event == "dispute":
-        return _dispute_problem(disputes)
+        return _dispute_problem(disputes, names)
     if event == "accept_with_exceptions":
         if not disputes:
             return "Choose at least one metric you still dispute, and say why."
-        missing = [d["metric"] for d in disputes if not d["reason"]]
+        missing = [names.get(d["metric"], d["metric"]) for d in disputes if not d["reason"]]
         return "Say why " + ", ".join(missing) + " is an exception." if missing else None
     if event == "resubmit" and not comment.strip():
         return "Say what you changed before resubmitting."

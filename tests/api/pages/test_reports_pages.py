@@ -134,7 +134,7 @@ def test_the_whole_cycle_through_the_pages(world: World, signed_in: Client) -> N
         {"metric": ["proper-payments"], "metric_key": ["proper-payments"], "reason": [" "]},
     )
     assert no_reason.status_code == 422
-    assert "Say why you dispute proper-payments" in no_reason.text
+    assert "Say why you dispute Proper payments, excluding customer errors." in no_reason.text
     assert _state(world, agreement).state == "submitted"
 
     keys = ["prompt-payment", "proper-payments"]
@@ -351,7 +351,7 @@ def test_the_period_page_says_who_each_shortfall_is_charged_to_and_flags_a_late_
     charges = page.split("Who each shortfall is charged to", 1)[1].split("</ul>", 1)[0]
     # November: two provider misses, and the customer's own metric without data
     assert re.search(
-        r"invoices paid[^<]*, 2026-11: <span[^>]*>missed</span>: 97 against 98", charges
+        r"invoices paid[^<]*, 2026-11: <span[^>]*>missed</span>: 97\.00% against 98\.0%", charges
     )
     assert "charged to <strong>the provider</strong>" in charges
     assert re.search(
