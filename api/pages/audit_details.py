@@ -240,8 +240,17 @@ def changes(before: Any, after: Any, words: Vocabulary) -> list[Detail]:
 
 
 def explain(data: Mapping[str, Any], words: Vocabulary) -> Explained:
-    rest = {k: v for k, v in data.items() if k not in ("before", "after")}
-    return Explained(changes(data.get("before"), data.get("after"), words), details(rest, words))
+    """What changed, then the rest of the record: without what the changes already say and
+    without empty values (both stay in the technical record)."""
+    before, after = data.get("before"), data.get("after")
+    changed = changes(before, after, words)
+    said = set(after) if isinstance(after, Mapping) and changed else set()
+    rest = {
+        k: v
+        for k, v in data.items()
+        if k not in ("before", "after") and k not in said and v is not None and v != ""
+    }
+    return Explained(changed, details(rest, words))
 
 
 def explain_rows(
