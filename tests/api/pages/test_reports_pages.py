@@ -434,7 +434,7 @@ def test_the_customer_accepts_with_exceptions_on_the_page(world: World, signed_i
         {"metric": ["proper-payments"], "metric_key": ["proper-payments"], "reason": [""]},
     )
     assert no_reason.status_code == 422
-    assert "Say why proper-payments is an exception." in no_reason.text
+    assert "Say why Proper payments, excluding customer errors is an exception." in no_reason.text
     done = _post(
         customer,
         f"{path}/events/accept_with_exceptions",
