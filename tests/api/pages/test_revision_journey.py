@@ -199,7 +199,7 @@ def test_a_revision_goes_from_draft_to_active_through_the_pages(
         expect(page.get_by_role("status")).to_contain_text("resolved", timeout=WAIT)
         expect(forms).to_have_count(left, timeout=WAIT)
     expect(page.get_by_text("Every gap is resolved.")).to_be_visible()
-    expect(page.get_by_role("article").filter(has_text=METRIC)).to_contain_text(
+    expect(page.get_by_role("article").filter(has_text=METRIC_NAME)).to_contain_text(
         "Resolved: provider commits"
     )
 
