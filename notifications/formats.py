@@ -107,13 +107,25 @@ def moment(value: dt.datetime | str, zone: str = BUSINESS_TIME_ZONE) -> str:
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()}"
 
 
-def day(value: dt.date | dt.datetime | str) -> str:
-    """'Thu 10 Dec 2026'; a moment is first placed on the business calendar."""
+def calendar_day(value: dt.date | dt.datetime | str) -> dt.date:
+    """The business day of a date, a moment (placed in the business time zone) or ISO text."""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
     if isinstance(value, dt.datetime):
-        value = local_moment(value).date()
+        return local_moment(value).date()
+    return value
+
+
+def day(value: dt.date | dt.datetime | str) -> str:
+    """'Thu 10 Dec 2026'; a moment is first placed on the business calendar."""
+    value = calendar_day(value)
     return f"{value:%a} {value.day} {value:%b %Y}"
+
+
+def long_day(value: dt.date | dt.datetime | str) -> str:
+    """'Thursday 10 December 2026': the day in full, for an email's body."""
+    value = calendar_day(value)
+    return f"{value:%A} {value.day} {value:%B %Y}"
 
 
 def zone_name(zone: str = BUSINESS_TIME_ZONE, at: dt.datetime | None = None) -> str:

@@ -33,6 +33,7 @@ from jinja2 import (
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from notifications import formats
 from notifications.reports.mail import SEND_TIME_PARTS
 from notifications.topics import TOPICS, reminder_step, task_ask
 from states import LIFECYCLE, Role, Side
@@ -105,35 +106,32 @@ def _subject(value: str) -> str:
 
 
 # --- filters and globals the templates use -------------------------------------------------
-
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Days, moments, money, figures and code words come from `notifications.formats`, the one
+# place that writes them for emails and pages alike.
 
 
-def _as_date(value: object) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
+def _when(value: object) -> dt.date | dt.datetime | str:
+    if isinstance(value, dt.date | str):
         return value
-    if isinstance(value, str):
-        if "T" in value:
-            return dt.datetime.fromisoformat(value).date()
-        return dt.date.fromisoformat(value)
     raise TypeError(f"not a date: {value!r}")
 
 
 def long_date(value: object) -> str:
-    """'Friday 13 March 2026': no locale, no ambiguity between day and month."""
-    d = _as_date(value)
-    return f"{_DAYS[d.weekday()]} {d.day} {_MONTHS[d.month - 1]} {d.year}"
+    """'Friday 13 March 2026': no locale, no ambiguity between day and month; a moment is
+    placed on the business calendar first, as on the pages."""
+    return formats.long_day(_when(value))
 
 
 def short_date(value: object) -> str:
-    d = _as_date(value)
-    return f"{d.day} {_MONTHS[d.month - 1][:3]} {d.year}"
+    """'Fri 13 Mar 2026', as the pages write a day."""
+    return formats.day(_when(value))
+
+
+def moment(value: object) -> str:
+    """'Thu 3 Dec 2026, 08:45 EST': in the business time zone, named."""
+    if isinstance(value, dt.datetime | str):
+        return formats.moment(value)
+    raise TypeError(f"not a moment: {value!r}")
 
 
 def role_label(value: str) -> str:
@@ -167,7 +165,7 @@ def business_days(count: object) -> str:
 
 
 def state_label(value: str) -> str:
-    return value.replace("_", " ")
+    return formats.words(value)
 
 
 def quote(value: object) -> str:
@@ -295,6 +293,10 @@ def _environment() -> Environment:
         "role_label": role_label,
         "business_days": business_days,
         "state_label": state_label,
+        "moment": moment,
+        "money": formats.money,
+        "figure": formats.figure,
+        "measured": formats.measured,
         "oneline": one_line,
         "quote": quote,
         "nl2br": nl2br,

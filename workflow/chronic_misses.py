@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from states import PeriodState, Role, Side
 from workflow.command import Command
 from workflow.models import ChronicMiss, ReportingPeriod, ServiceReview
+from workflow.payloads import reported_name
 from workflow.subjects.period import PeriodSubject
 
 TOPIC = "chronic_miss.detected"
@@ -112,6 +113,7 @@ def _escalate(subject: PeriodSubject, miss: ChronicMiss, now: datetime) -> None:
         payload={
             **subject.payload(),
             "metric_key": miss.metric_key,
+            "metric_name": reported_name(subject.period.results, miss.metric_key),
             "windows": miss.windows,
             "threshold": subject.agreement.chronic_miss_windows,
         },

@@ -8,6 +8,7 @@ ISO strings here, as they are in the row.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -165,6 +166,7 @@ class FinalReport(About):
 class CorrectiveActionRef(Payload):
     id: int | None
     metric_key: str
+    metric_name: str = ""  # as the period's results name it; rows queued before: none
     window: str
     side: str
     state: str
@@ -189,6 +191,7 @@ class ChronicMissDetected(About):
 
     period: PeriodRef
     metric_key: str
+    metric_name: str = ""  # as the period's results name it; rows queued before: none
     windows: list[str]
     threshold: int
 
@@ -278,6 +281,14 @@ PAYLOADS: dict[str, type[Payload]] = {
     "account.invitation": AccountLink,
     "account.password_reset": AccountLink,
 }
+
+
+def reported_name(results: Mapping[str, Any] | None, key: str) -> str:
+    """A metric's name as a period's results give it (empty when they do not)."""
+    for metric in (results or {}).get("metrics", []):
+        if isinstance(metric, Mapping) and metric.get("key") == key:
+            return str(metric.get("name") or "")
+    return ""
 
 
 def checked(topic: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from api.deps import NowDep, SessionDep
 from api.pages.diagram import layout, svg
 from api.pages.errors import PageError
+from api.pages.refusals import sentence, state_words
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUserDep
 from api.types import Id
@@ -199,7 +200,7 @@ def confirm_event(
             agreement_id,
             now,
             error=f"You may not {chosen['label'].lower()} version {number} now: it is "
-            f"{version.state.replace('_', ' ')}.",
+            f"{state_words(version.state)}.",
             status_code=409,
         )
     return _confirm_page(request, version, chosen, lock_version=lock_version)
@@ -248,7 +249,7 @@ def fire_event(
             user.actor,
             agreement_id,
             now,
-            error=_not_done(exc, number),
+            error=sentence(exc, f"Version {number}", event),
             status_code=409,
         )
     except InvalidInput as exc:
@@ -262,16 +263,6 @@ def fire_event(
             status_code=422,
         )
     return _done(agreement_id, number, chosen, fired.state)
-
-
-def _not_done(exc: StaleVersion | NotAllowedNow, number: int) -> str:
-    """Why the event was refused, for the agreement page it sends the reader back to."""
-    if isinstance(exc, StaleVersion):
-        return (
-            f"Version {number} changed since you read it — reload. Nothing was done; "
-            "this page now shows it as it is."
-        )
-    return f"Not done: {exc.message}."
 
 
 def _done(agreement_id: int, number: int, chosen: dict[str, Any], state: str) -> Response:

@@ -21,7 +21,7 @@ from workflow.calendar import local_date
 from workflow.errors import InvalidInput, NotAllowedNow
 from workflow.queries.gaps import gaps_of_version
 from workflow.queries.tasks import TaskFilter, TaskView, list_tasks, task_detail
-from workflow.queries.versions import version_detail, version_diff
+from workflow.queries.versions import metric_names, version_detail, version_diff
 
 router = APIRouter()
 
@@ -112,6 +112,7 @@ def _approval_page(
             "task": task,
             "version": version,
             "diff": diff,
+            "names": metric_names(session, agreement_id),
             "gaps": gaps.items,
             "others": others,
             "may_decide": may_decide(task, actor),

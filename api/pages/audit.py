@@ -22,7 +22,8 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import NowDep, SessionDep
-from api.pages.audit_sentences import SYSTEM, sentence
+from api.pages.audit_details import explain_rows
+from api.pages.audit_sentences import SYSTEM, action_choices, sentence
 from api.pages.errors import PageError
 from api.pages.render import render
 from api.pages.session import PageUserDep
@@ -47,6 +48,7 @@ from workflow.queries.evidence import (
     evidence_document,
     evidence_pack,
 )
+from workflow.queries.versions import metric_names
 
 router = APIRouter()
 
@@ -102,7 +104,10 @@ def _task_seat(entry: AuditEntry) -> str | None:
 
 
 def _row(
-    agreement: AuditedAgreement | None, entry: AuditEntry, seats: dict[int, str] | None = None
+    agreement: AuditedAgreement | None,
+    entry: AuditEntry,
+    seats: dict[int, str] | None = None,
+    metrics: dict[str, str] | None = None,
 ) -> Row:
     seats = seats or {}
     by = entry.on_behalf_of
@@ -115,6 +120,7 @@ def _row(
         actor=_who(entry.actor, None if by else (task_seat or actor_seat)),
         on_behalf_of=_who(by, (task_seat or seats.get(by.id)) if by else None),
         version_number=entry.version_number,
+        metrics=metrics,
     )
     details = json.dumps(entry.data, indent=2, sort_keys=True, default=str)
     return Row(agreement, entry, text, details)
@@ -172,6 +178,7 @@ def audit_page(
         (item, all_events(session, user.actor, item.id)) for item in chosen
     ]
     seated = {item.id: seats(session, item.id) for item in chosen}
+    named = {item.id: metric_names(session, item.id) for item in chosen}
     shows_administration = user.actor.audits_everything and agreement_id is None
     if shows_administration and number is None:
         sources.append((None, _system_events(session, user.actor)))
@@ -189,10 +196,17 @@ def audit_page(
                 or (end is not None and day > end)
             ):
                 continue
-            rows.append(_row(item, entry, seated.get(item.id) if item else None))
+            if item is None:
+                rows.append(_row(item, entry))
+            else:
+                rows.append(_row(item, entry, seated.get(item.id), named.get(item.id)))
     rows.sort(
         key=lambda r: (r.entry.occurred_at, r.agreement.id if r.agreement else 0, r.entry.seq),
         reverse=True,
+    )
+    shown = rows[:PAGE_LIMIT]
+    explained = explain_rows(
+        session, [(r.agreement.id if r.agreement else None, r.entry) for r in shown], seated
     )
     verification = verify_scope(session, user.actor) if user.actor.may_audit else None
     return render(
@@ -200,11 +214,12 @@ def audit_page(
         "audit/list.html",
         {
             "section": "audit",
-            "rows": rows[:PAGE_LIMIT],
+            "rows": shown,
+            "explained": explained,
             "more": len(rows) > PAGE_LIMIT,
             "agreements": agreements,
             "administration": user.actor.audits_everything,
-            "actions": sorted(actions | ({action} if action else set())),
+            "actions": action_choices(actions | ({action} if action else set())),
             "form": {
                 "agreement": agreement.strip(),
                 "version": version.strip(),

@@ -66,6 +66,25 @@ _OTHER = {
     "measurements.import_aborted": "aborted an import of measurements",
     "excusal.added": "added an excusal",
     "measurement.corrected": "corrected an observation",
+    "corrective_action.submit_plan": "submitted a corrective action plan",
+    "corrective_action.accept_plan": "accepted a corrective action plan",
+    "corrective_action.request_rework": "sent a corrective action plan back for rework",
+    "corrective_action.report_completion": "reported a corrective action complete",
+    "corrective_action.confirm_closure": "confirmed a corrective action and closed it",
+    "corrective_action.cancel": "cancelled a corrective action (its miss was excused)",
+    "corrective_action.reopen": "reopened a corrective action",
+    "proposal.made": "made a proposal to the other side",
+    "proposal.accept": "accepted a proposal",
+    "proposal.reject": "rejected a proposal",
+    "proposal.withdraw": "withdrew a proposal",
+    "proposal.lapse": "let a proposal lapse (what it would change is gone)",
+    "excusal.withdrawn": "withdrew an excusal",
+    "catalog.imported": "imported the measure catalog",
+    "chronic_miss.detected": "found a chronic miss",
+    "chronic_miss.on_agenda": "put a chronic miss on the service review's agenda",
+    "notification.retried": "sent a failed notification again",
+    "user.notification_mode_changed": "changed how they receive notifications",
+    "user.notification_preferences_changed": "changed which notifications they receive",
 }
 
 
@@ -171,15 +190,19 @@ def _completed(data: Mapping[str, Any], version: str) -> str:
     return f"{verb} {noun}{of}"
 
 
-def _phrase(action: str, data: Mapping[str, Any], version: str) -> str:
-    """What the subject did, without the subject."""
+def _phrase(
+    action: str, data: Mapping[str, Any], version: str, metrics: Mapping[str, str] | None = None
+) -> str:
+    """What the subject did, without the subject; `metrics` names metric keys."""
     group, _, event = action.partition(".")
+    metrics = metrics or {}
     if action == "task.completed":
         return _completed(data, version)
     if group == "version" and event in _VERSION_VERBS:
         return _VERSION_VERBS[event].format(n=version)
     if action == "version.metric_added_from_catalog":
         metric = _text(data.get("metric") or data.get("metric_key"))
+        metric = metrics.get(metric, metric)
         added = f"added metric {metric}" if metric else "added a metric"
         return f"{added} from the catalog to version {version}"
     if group == "period" and event in _PERIOD_VERBS:
@@ -187,12 +210,16 @@ def _phrase(action: str, data: Mapping[str, Any], version: str) -> str:
     if action == "gap.added":
         severity = _text(data.get("severity"))
         metric = _text(data.get("metric"))
+        metric = metrics.get(metric, metric)
         gap = f"a {severity} gap" if severity else "a gap"
         return f"raised {gap} on {metric}" if metric else f"raised {gap}"
     if action == "gap.resolved":
         gap = _text(data.get("gap_id"))
         resolution = _text(data.get("resolution"))
+        metric = _text(data.get("metric"))
         done = f"resolved gap {gap}" if gap else "resolved a gap"
+        if metric:
+            done = f"resolved the gap in {metrics.get(metric, metric)}"
         return f"{done}: {_words(resolution)}" if resolution else done
     if action == "agreement.created" and data.get("key"):
         return f"created agreement {data['key']}"
@@ -211,11 +238,41 @@ def sentence(
     actor: str | None,
     on_behalf_of: str | None = None,
     version_number: int | None = None,
+    metrics: Mapping[str, str] | None = None,
 ) -> str:
     """The event as one sentence; `actor` None means Accord itself (the scheduler, rules)."""
     version = str(version_number) if version_number is not None else "?"
     subject = actor or SYSTEM
-    text = f"{subject} {_phrase(action, data, version)}"
+    text = f"{subject} {_phrase(action, data, version, metrics)}"
     if on_behalf_of:
         text += f" on behalf of {on_behalf_of}"
     return text
+
+
+# The audit filter's names of actions whose sentence needs the event's data to read well.
+_ACTION_NAMES = {
+    "task.completed": "Completed a task (reviews, approvals, confirmations)",
+    "user.role_changed": "Changed someone's role",
+    "token.created": "Created an API token",
+    "token.revoked": "Revoked an API token",
+    "organization.created": "Created an organisation",
+    "delegation.created": "Delegated their tasks",
+    "agreement.created": "Created an agreement",
+}
+_ANYONE = {"name": "someone", "period": "\0"}
+
+
+def action_name(action: str) -> str:
+    """What an action is, for the audit page's filter: 'Submitted a version for approval'."""
+    if action in _ACTION_NAMES:
+        return _ACTION_NAMES[action]
+    phrase = _phrase(action, _ANYONE, "\0")
+    phrase = phrase.replace("version \0", "a version").replace("period \0", "a period")
+    phrase = phrase.replace("\0", "").strip()
+    return phrase[:1].upper() + phrase[1:]
+
+
+def action_choices(actions: set[str]) -> list[tuple[str, str]]:
+    """(code, words) for each action, in the order of the words; the code stays the value the
+    filter sends, so links and the API keep working."""
+    return sorted(((a, action_name(a)) for a in actions), key=lambda pair: pair[1].casefold())

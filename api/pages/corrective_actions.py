@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import NowDep, SessionDep
+from api.pages.refusals import as_sentence, refusal
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUserDep
 from api.types import Id
@@ -28,6 +29,7 @@ from workflow.queries.corrective_actions import (
     my_events,
     stakeholders,
 )
+from workflow.queries.versions import known_metrics
 
 router = APIRouter()
 
@@ -75,6 +77,7 @@ def _page(
         {
             "section": "tasks",
             "action": detail,
+            "metric": known_metrics(session, detail.sla_id).get(detail.metric, {}),
             "events": my_events(session, actor, detail, local_date(now)),
             "labels": LABELS,
             "people": stakeholders(session, detail.sla_id),
@@ -145,7 +148,13 @@ def confirm(
     return render(
         request,
         "corrective_actions/confirm.html",
-        {"section": "tasks", "action": detail, "event": event, "label": LABELS[event]},
+        {
+            "section": "tasks",
+            "action": detail,
+            "metric": known_metrics(session, detail.sla_id).get(detail.metric, {}),
+            "event": event,
+            "label": LABELS[event],
+        },
     )
 
 
@@ -188,9 +197,9 @@ def fire(
             short = "The plan is not complete: see the fields marked below."
             error = (short if event == "submit_plan" and problems else exc.message, 422)
         except NotAllowedNow as exc:
-            error = (exc.message, 409)
+            error = (refusal(exc, "The corrective action", event).sentence, 409)
         except Forbidden as exc:
-            error = (exc.message, 403)
+            error = (as_sentence(exc.message), 403)
     if error is not None:
         message, status_code = error
         return _page(

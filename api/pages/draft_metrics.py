@@ -70,7 +70,7 @@ def save_metric(
         lock_version(form),
         metrics=metrics,
         index=index,
-        done=f"Saved the metric {key}.",
+        done=f"Saved the metric {stored[index].get('name') or key}.",
         anchor=f"#metric-{key}",
     )
 
@@ -158,7 +158,7 @@ def remove_metric(
         Refusal(f"remove:{key}", {}),
         lock_version(form),
         metrics=[m for m in stored if m["key"] != key],
-        done=f"Removed the metric {key}.",
+        done=f"Removed the metric {next(m for m in stored if m['key'] == key).get('name') or key}.",
         anchor="#metrics",
     )
 

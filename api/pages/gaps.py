@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from api.deps import NowDep, SessionDep
 from api.pages.errors import PageError
+from api.pages.refusals import as_sentence, refusal
 from api.pages.render import Flash, redirect, render
 from api.pages.reports import REPORT_CSP
 from api.pages.session import PageUserDep
@@ -34,7 +35,7 @@ from workflow.models import Proposal
 from workflow.models.tasks import GAP_RESOLUTIONS, GAP_SEVERITIES
 from workflow.queries.gaps import gap_detail, gaps_of_version
 from workflow.queries.tasks import TaskFilter, TaskView, list_tasks
-from workflow.queries.versions import VersionDetail, version_detail
+from workflow.queries.versions import VersionDetail, metric_names, version_detail
 from workflow.queries.what_if import (
     last_windows,
     measured_shortfalls,
@@ -267,7 +268,9 @@ def add_gap(
         )
     return redirect(
         _path(agreement_id, number),
-        flash=Flash("success", f"Gap added to {metric_key} ({severity})."),
+        flash=Flash(
+            "success", f"Gap added to {_name(session, agreement_id, metric_key)} ({severity})."
+        ),
     )
 
 
@@ -310,13 +313,14 @@ def resolve_gap(
             now=now,
         )
     except (NotAllowedNow, Forbidden, InvalidInput) as exc:
-        return _not_resolved(here, exc, gap.metric_key, form)
+        return _not_resolved(here, exc, _name(session, agreement_id, gap.metric_key), form)
+    metric = _name(session, agreement_id, gap.metric_key)
     if isinstance(done, Proposal):
         return redirect(
             f"/proposals/{done.id}",
             flash=Flash(
                 "success",
-                f"You proposed to resolve the gap in {gap.metric_key} as "
+                f"You proposed to resolve the gap in {metric} as "
                 f"{resolution.replace('_', ' ')}; it is resolved once the other side accepts.",
             ),
         )
@@ -324,18 +328,23 @@ def resolve_gap(
         _path(agreement_id, number),
         flash=Flash(
             "success",
-            f"Gap in {gap.metric_key} resolved: {resolution.replace('_', ' ')}.",
+            f"Gap in {metric} resolved: {resolution.replace('_', ' ')}.",
         ),
     )
 
 
-def _not_resolved(here: Here, exc: DomainError, metric_key: str, form: dict[str, Any]) -> Response:
+def _name(session: Session, agreement_id: int, metric_key: str) -> str:
+    """The metric's name, as people know it (its key only when it has none)."""
+    return metric_names(session, agreement_id).get(metric_key, metric_key)
+
+
+def _not_resolved(here: Here, exc: DomainError, metric: str, form: dict[str, Any]) -> Response:
     """The page again with the refusal; a second submit of the same form goes back with
     nothing more to do (the first one counted)."""
     if isinstance(exc, NotAllowedNow) and exc.current_state == "resolved":
         return redirect(
             _path(here.agreement_id, here.number),
-            flash=Flash("info", f"Nothing more to do: the gap in {metric_key} is resolved."),
+            flash=Flash("info", f"Nothing more to do: the gap in {metric} is resolved."),
         )
     status, fields = _refusal(exc)  # any other not-allowed-now: the version moved on (409)
     return _gaps_page(
@@ -383,7 +392,7 @@ def task_done(
         status, _ = _refusal(exc)
         return _gaps_page(
             Here(request, session, user.actor, agreement_id, number, now),
-            error=f"{task.title}: not done: {exc.message}.",
+            error=f"{task.title} was not marked done: {as_sentence(exc.message)}",
             status_code=status,
         )
     return redirect(_path(agreement_id, number), flash=Flash("success", f"Done: {task.title}."))
@@ -412,10 +421,11 @@ def submit_for_approval(
         )
     except (Forbidden, InvalidInput, Conflict) as exc:
         status, _ = _refusal(exc)
+        said = refusal(exc, f"Version {number}", SUBMIT)
         return _gaps_page(
             Here(request, session, user.actor, agreement_id, number, now),
-            error=f"Not submitted for approval: {exc.message}.",
-            reasons=exc.reasons if isinstance(exc, NotAllowedNow) else [],
+            error=said.sentence,
+            reasons=said.reasons,
             status_code=status,
         )
     return redirect(

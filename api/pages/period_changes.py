@@ -13,6 +13,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from api.deps import NowDep, SessionDep
+from api.pages.refusals import as_sentence
 from api.pages.render import Flash, redirect
 from api.pages.reports import CommentField, PeriodLabel, period_path, period_view
 from api.pages.session import PageUserDep
@@ -33,7 +34,7 @@ def _refused(
 ) -> Response:
     """The period's page with a refused command: what is not allowed now says why, a bad field
     says which."""
-    said = error or exc.message
+    said = as_sentence(error or exc.message)
     if isinstance(exc, NotAllowedNow):
         return page(error=said, reasons=exc.reasons, status_code=409)
     if isinstance(exc, Forbidden):

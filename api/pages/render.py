@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,14 @@ def _on(value: dt.date | dt.datetime) -> Markup:
     return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), formats.day(value))
 
 
+def _metric_name(key: str, metrics: Mapping[str, Any]) -> str:
+    """A metric's name from `metrics` (key → name, or key → content), else its key."""
+    known = metrics.get(key)
+    if isinstance(known, Mapping):
+        known = known.get("name")
+    return str(known) if known else key
+
+
 def _term(name: str, value: Any, terms: dict[str, Any]) -> str:
     shown = formats.term(name, value, terms)
     return shown if shown is not None else show(value)
@@ -71,6 +80,7 @@ _ENV.filters.update(
     figure=formats.figure,
     measured=formats.measured,
     words=formats.words,
+    metric_name=_metric_name,
 )
 _ENV.globals.update(term_value=_term, zone_name=formats.zone_name)
 TEMPLATES = Jinja2Templates(env=_ENV)

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import NowDep, SessionDep
+from api.pages.refusals import as_sentence, refusal
 from api.pages.render import Flash, redirect, render
 from api.pages.session import PageUserDep
 from api.types import Id
@@ -38,6 +39,7 @@ from workflow.queries.periods import (
     stored_report,
     trend_report,
 )
+from workflow.queries.versions import known_metrics, metric_names
 
 router = APIRouter()
 
@@ -175,6 +177,7 @@ def period_view(
             "agreement": ref,
             "period": detail,
             "report": report,
+            "known": known_metrics(session, agreement_id),
             "report_html": "" if report is None else report_fragment(report, trend=trend),
             "events": _my_events(detail, actor),
             "decision_task": _my_decision(session, detail, actor, now),
@@ -235,10 +238,10 @@ def _disputes(metrics: list[str], reasons: list[str], chosen: list[str]) -> list
     return [{"metric": m, "reason": by_metric.get(m, "").strip()} for m in chosen]
 
 
-def _dispute_problem(disputes: list[dict[str, str]]) -> str | None:
+def _dispute_problem(disputes: list[dict[str, str]], names: dict[str, str]) -> str | None:
     if not disputes:
         return "Choose at least one metric to dispute, and say why."
-    missing = [d["metric"] for d in disputes if not d["reason"]]
+    missing = [names.get(d["metric"], d["metric"]) for d in disputes if not d["reason"]]
     if missing:
         return "Say why you dispute " + ", ".join(missing) + "."
     return None
@@ -277,6 +280,7 @@ def confirm(
             "label": EVENT_LABELS[event],
             "totals": results.get("totals"),
             "corrective": results.get("corrective_actions", []),
+            "known": known_metrics(session, agreement_id),
         },
     )
 
@@ -311,7 +315,7 @@ def fire(
     )
     if event not in EVENT_LABELS:
         return refused(error=f"There is no action named {event!r} on a period.", status_code=404)
-    problem = _form_problem(event, comment, named)
+    problem = _form_problem(event, comment, named, metric_names(session, agreement_id))
     if problem:
         return refused(error=problem, status_code=422)
     try:
@@ -327,8 +331,9 @@ def fire(
             exceptions=named if event == "accept_with_exceptions" else None,
         )
     except (NotAllowedNow, Forbidden, InvalidInput) as exc:
-        status_code, reasons = refusal_status(exc)
-        return refused(error=exc.message, reasons=reasons, status_code=status_code)
+        status_code, _ = refusal_status(exc)
+        said = refusal(exc, f"Period {period}", event)
+        return refused(error=said.sentence, reasons=said.reasons, status_code=status_code)
     return redirect(
         period_path(agreement_id, period),
         flash=Flash("success", f"You {DONE_WORDS[event]} {period}."),
@@ -346,14 +351,16 @@ def _sent_form(
     }
 
 
-def _form_problem(event: str, comment: str, disputes: list[dict[str, str]]) -> str | None:
-    """What the form lacks for the event, found before any command runs."""
+def _form_problem(
+    event: str, comment: str, disputes: list[dict[str, str]], names: dict[str, str]
+) -> str | None:
+    """What the form lacks for the event, found before any command runs; metrics by `names`."""
     if event == "dispute":
-        return _dispute_problem(disputes)
+        return _dispute_problem(disputes, names)
     if event == "accept_with_exceptions":
         if not disputes:
             return "Choose at least one metric you still dispute, and say why."
-        missing = [d["metric"] for d in disputes if not d["reason"]]
+        missing = [names.get(d["metric"], d["metric"]) for d in disputes if not d["reason"]]
         return "Say why " + ", ".join(missing) + " is an exception." if missing else None
     if event == "resubmit" and not comment.strip():
         return "Say what you changed before resubmitting."
@@ -404,7 +411,7 @@ def decide_dispute(
         )
     except (NotAllowedNow, Forbidden, InvalidInput) as exc:
         status_code, reasons = refusal_status(exc)
-        return page(error=exc.message, reasons=reasons, status_code=status_code)
+        return page(error=as_sentence(exc.message), reasons=reasons, status_code=status_code)
     return redirect(
         period_path(agreement_id, period),
         flash=Flash(

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from api.deps import NowDep, SessionDep
 from api.pages.due import due_status
+from api.pages.refusals import as_sentence
 from api.pages.render import Flash, is_htmx, redirect, render
 from api.pages.session import PageUserDep
 from api.pages.tasks_bulk import may_accept_review
@@ -116,7 +117,7 @@ def complete(
         except NotAllowedNow:
             return _answer(request, task, "info", "This task was already done.")
         except DomainError as exc:
-            error = exc.message
+            error = as_sentence(exc.message)
     if error is not None:
         if is_htmx(request):
             return render(

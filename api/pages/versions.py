@@ -17,7 +17,7 @@ from workflow.models import Agreement
 from workflow.permissions import version_by_number
 from workflow.queries.agreements import agreement_detail
 from workflow.queries.tasks import TaskFilter, list_tasks
-from workflow.queries.versions import version_detail, version_diff
+from workflow.queries.versions import metric_names, version_detail, version_diff
 
 router = APIRouter()
 
@@ -64,10 +64,16 @@ def diff(
     number: Id,
     user: PageUserDep,
     session: SessionDep,
+    now: NowDep,
     against: Annotated[Id | None, Query()] = None,
 ) -> Response:
     agreement = agreement_detail(session, user.actor, agreement_id)
     changes = version_diff(session, user.actor, agreement_id, number, against)
+    # Money terms are written in each side's currency: the changed one, else the version's.
+    currency = version_detail(session, user.actor, agreement_id, number, now=now).terms.get(
+        "currency"
+    )
+    moved = changes.terms.get("currency") or {"from": currency, "to": currency}
     return render(
         request,
         "versions/diff.html",
@@ -76,6 +82,9 @@ def diff(
             "agreement": agreement,
             "number": number,
             "diff": changes,
+            "names": metric_names(session, agreement_id),
+            "diff_terms_from": {"currency": moved.get("from")},
+            "diff_terms_to": {"currency": moved.get("to")},
             "others": [v for v in agreement.versions if v.number != number],
         },
     )

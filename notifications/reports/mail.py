@@ -10,20 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from notifications import formats
 from notifications.reports.page import report_fragment
 from workflow.compliance import ComplianceReport
 from workflow.queries.periods import FinalReportData
 
 
 def status_lines(report: ComplianceReport) -> list[str]:
-    """One plain-text line per metric and window: what the text part of the email lists."""
+    """One plain-text line per metric and window: what the text part of the email lists, by
+    the metric's name, with its figures at its precision and unit (as the pages write them)."""
     lines = []
     for metric in report.metrics:
         for w in metric.windows:
-            figures = [] if w.actual is None else [f"actual {w.actual:g}"]
-            figures += [] if w.target is None else [f"target {w.target:g}"]
+            written = {"unit": metric.unit, "target": w.target, "warning": w.warning}
+            figures = [] if w.actual is None else [f"actual {formats.measured(w.actual, written)}"]
+            figures += [] if w.target is None else [f"target {formats.figure(w.target, written)}"]
             lines.append(
-                f"{metric.key} {w.window}: {w.status.value.replace('_', ' ')}"
+                f"{metric.name or metric.key} {w.window}: {formats.words(w.status.value)}"
                 + (f" ({', '.join(figures)})" if figures else "")
             )
     return lines

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from html import escape
 
+from notifications import formats
 from notifications.reports.charts import legend_html, trend_chart_html
 from notifications.reports.look import FONT, INK, LOOKS, MUTED, bar_title, number
 from workflow.compliance import ComplianceReport, Status
@@ -87,11 +88,15 @@ def _charges(report: ComplianceReport) -> str:
     lines = []
     for metric, row in items:
         look = LOOKS[row.status]
-        figures = (
-            f": {number(row.actual)} against {number(row.target)}"
-            if row.actual is not None and row.target is not None
-            else ""
-        )
+        # Written as the pages write a metric's figures: its unit, the target's precision.
+        written = {"unit": metric.unit, "target": row.target, "warning": row.warning}
+        figures = ""
+        if row.actual is not None and row.target is not None:
+            actual, target = (
+                formats.measured(row.actual, written),
+                formats.figure(row.target, written),
+            )
+            figures = f": {actual} against {target}"
         lines.append(
             f'<li style="margin:0 0 4px 0">{escape(metric.name)}, {escape(row.window)}: '
             f'<span style="color:{look.ink};font-weight:bold">{escape(look.label)}</span>'

@@ -148,8 +148,10 @@ def test_a_final_report_is_rendered_when_sent_with_its_grid_and_trend(
     plain, html = sent[0].get_body(("plain",)), sent[0].get_body(("html",))
     assert plain is not None
     assert html is not None
-    assert "invoice-payment-timeliness 2026-11: missed (actual 97, target 98)" in (
-        plain.get_content()
+    # The metric by its name, its figures as the pages write them.
+    assert (
+        "Commercial invoices paid within 30 calendar days after receipt 2026-11: missed "
+        "(actual 97.00%, target 98.0%)" in " ".join(plain.get_content().split())
     )
     page = html.get_content()
     assert page.count("<body") == 1  # the report is a fragment inside the email's layout

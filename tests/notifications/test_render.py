@@ -23,6 +23,7 @@ from notifications.render import (
     long_date,
     message_id_for,
     render,
+    short_date,
 )
 from notifications.topics import TASK_ASKS, TOPICS
 from states import MACHINES, MachineSpec
@@ -532,6 +533,22 @@ def test_every_transition_announces_a_known_topic(spec: MachineSpec) -> None:
     assert {t.topic for t in spec.transitions if t.topic} <= set(TOPICS)
 
 
+def test_metrics_are_named_in_emails_and_rows_queued_before_names_keep_their_key() -> None:
+    name = "Commercial invoices paid within 30 calendar days after receipt"
+    named = _corrective("submit_plan", "plan_submitted")
+    named["corrective_action"] = {**named["corrective_action"], "metric_name": name}
+    rendered = _render("corrective_action.plan_submitted", named)
+    assert name in rendered.subject
+    assert "invoice-payment-timeliness" not in rendered.text
+    chronic = {**EXAMPLES["chronic_miss.detected"][0], "metric_name": name}
+    rendered = _render("chronic_miss.detected", chronic)
+    assert rendered.summary.startswith(name)
+    assert "invoice-payment-timeliness" not in rendered.text
+    # An outbox row written before payloads carried names still renders, with the key.
+    old = _render("chronic_miss.detected", EXAMPLES["chronic_miss.detected"][0])
+    assert old.summary.startswith("invoice-payment-timeliness")
+
+
 @pytest.mark.parametrize("topic", sorted(TOPICS))
 def test_every_topic_renders_both_parts_with_link_and_facts(topic: str) -> None:
     payload, link, facts = EXAMPLES[topic]
@@ -571,7 +588,7 @@ def test_the_task_assigned_subject_says_what_the_kind_asks() -> None:
             "task.assigned", {**EXAMPLES["task.assigned"][0], "task": {**TASK, "kind": kind}}
         )
         assert rendered.subject == (
-            f"[SLA-2026-0001] {ask.subject}: Payroll hosting, due 13 Mar 2026"
+            f"[SLA-2026-0001] {ask.subject}: Payroll hosting, due Fri 13 Mar 2026"
         )
         assert ask.request in rendered.text
         subjects.add(rendered.subject)
@@ -596,13 +613,13 @@ def test_a_task_detail_such_as_a_condition_is_shown() -> None:
         (
             "before:2",
             0,
-            "Reminder: Review the draft (customer) is due 13 Mar 2026",
+            "Reminder: Review the draft (customer) is due Fri 13 Mar 2026",
             "is due in 2 business days, on Friday 13 March 2026",
         ),
         (
             "before:1",
             0,
-            "Reminder: Review the draft (customer) is due 13 Mar 2026",
+            "Reminder: Review the draft (customer) is due Fri 13 Mar 2026",
             "is due in 1 business day, on",
         ),
         ("due", 0, "Due today: Review the draft (customer)", "is due today, Friday 13 March 2026"),
@@ -720,6 +737,22 @@ def test_a_reason_may_be_given_as_its_value_but_must_exist() -> None:
 def test_dates_are_unambiguous_and_locale_free() -> None:
     assert long_date("2026-07-03") == "Friday 3 July 2026"
     assert long_date("2026-11-26T15:00:00+00:00") == "Thursday 26 November 2026"
+    # A moment is placed on the business calendar first, as on the pages: 03:00 UTC on the
+    # 27th is still the 26th in New York.
+    assert long_date("2026-11-27T03:00:00+00:00") == "Thursday 26 November 2026"
+    assert short_date("2026-03-13") == "Fri 13 Mar 2026"
+
+
+def test_emails_write_through_the_same_formats_as_the_pages() -> None:
+    env = ENV
+    template = env.from_string(
+        "{{ '4850000'|money }} · {{ 99.69492|measured({'unit': 'percent', 'target': 99.5}) }}"
+        " · {{ 99|figure({'unit': 'percent', 'target': 99}) }} · {{ 'gap_analysis'|state_label }}"
+        " · {{ '2026-12-03T13:45:00+00:00'|moment }}"
+    )
+    assert template.render() == (
+        "$4,850,000.00 · 99.69% · 99.0% · gap analysis · Thu 3 Dec 2026, 08:45 EST"
+    )
 
 
 def test_the_environment_escapes_html_only() -> None:
@@ -962,7 +995,9 @@ def test_the_message_is_multipart_alternative_plain_first_html_last() -> None:
     assert isinstance(html, EmailMessage)
     assert plain.get_content() == rendered.text
     assert html.get_content().rstrip("\n") == rendered.html.rstrip("\n")
-    assert parsed["Subject"] == rendered.subject
+    # A subject that fits on a line only without "Subject: " is folded before its first word
+    # by the standard library, which leaves one space in front once the header is unfolded.
+    assert parsed["Subject"].lstrip() == rendered.subject
     assert parsed["From"] == "Accord <accord@example.gov>"
     assert parsed["To"] == "Ann Lee <ann@example.com>"
     assert parsed["Cc"] == "Bo Chen <bo@example.com>"

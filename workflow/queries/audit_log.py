@@ -17,8 +17,15 @@ from states import Role, Side
 from workflow import audit
 from workflow.access import Actor, require_party
 from workflow.errors import Forbidden
-from workflow.models import Agreement, AgreementVersion, AuditEvent, StakeholderAssignment
+from workflow.models import (
+    Agreement,
+    AgreementVersion,
+    AuditEvent,
+    Organization,
+    StakeholderAssignment,
+)
 from workflow.queries.common import Person, Slice, View, after_int, page_of, people
+from workflow.queries.versions import metric_names
 
 
 class AuditEntry(View):
@@ -181,3 +188,54 @@ def seats(session: Session, agreement_id: int) -> dict[int, str]:
         if user_id not in found or rank < found[user_id][0]:
             found[user_id] = (rank, f"{Side(side).value} {Role(role).label}")
     return {user_id: seat for user_id, (_rank, seat) in found.items()}
+
+
+class DetailNames(View):
+    """What an event's data refers to by id or key, by the names people know."""
+
+    people: dict[int, Person]
+    organizations: dict[int, str]
+    versions: dict[int, int]  # version id → its number in the agreement
+    metrics: dict[str, str]  # metric key → name, as the agreement's versions last had it
+
+
+def detail_names(
+    session: Session,
+    agreement_id: int | None,
+    user_ids: set[int],
+    organization_ids: set[int],
+) -> DetailNames:
+    """Names for events the caller may already read (of `agreement_id`, or of the system
+    chain when None)."""
+    versions: dict[int, int] = {}
+    metrics: dict[str, str] = {}
+    if agreement_id is not None:
+        versions = {
+            version_id: number
+            for version_id, number in session.exec(
+                select(AgreementVersion.id, AgreementVersion.number).where(
+                    AgreementVersion.agreement_id == agreement_id
+                )
+            ).all()
+            if version_id is not None
+        }
+        metrics = metric_names(session, agreement_id)
+    organizations = {
+        org_id: name
+        for org_id, name in (
+            session.exec(
+                select(Organization.id, Organization.name).where(
+                    col(Organization.id).in_(organization_ids)
+                )
+            ).all()
+            if organization_ids
+            else []
+        )
+        if org_id is not None
+    }
+    return DetailNames(
+        people=people(session, user_ids),
+        organizations=organizations,
+        versions=versions,
+        metrics=metrics,
+    )

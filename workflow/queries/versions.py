@@ -121,3 +121,29 @@ def version_diff(
         base.terms if base else {}, base.metrics if base else [], version.terms, version.metrics
     )
     return VersionDiff(number=number, against=base.number if base else None, **changes)
+
+
+def known_metrics(session: Session, agreement_id: int) -> dict[str, dict[str, Any]]:
+    """Each metric key the agreement's versions have used → its content in the newest version
+    that has it (a removed metric keeps what it last was), for writing its name and figures.
+    The caller has checked the reader may see the agreement."""
+    rows = session.exec(
+        select(AgreementVersion.metrics)
+        .where(AgreementVersion.agreement_id == agreement_id)
+        .order_by(col(AgreementVersion.number))
+    ).all()
+    known: dict[str, dict[str, Any]] = {}
+    for metrics in rows:
+        for metric in metrics or []:
+            if isinstance(metric.get("key"), str):
+                known[metric["key"]] = metric
+    return known
+
+
+def metric_names(session: Session, agreement_id: int) -> dict[str, str]:
+    """Each metric key the agreement's versions have used → its name (see `known_metrics`)."""
+    return {
+        key: str(metric["name"])
+        for key, metric in known_metrics(session, agreement_id).items()
+        if str(metric.get("name") or "").strip()
+    }

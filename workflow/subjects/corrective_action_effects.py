@@ -7,6 +7,7 @@ from typing import Any
 from states import CORRECTIVE_ACTIONS, CorrectiveActionState, Role, Side
 from workflow.corrective_plan import Plan
 from workflow.engine import Firing, register_effects
+from workflow.payloads import reported_name
 from workflow.subjects.corrective_action import CorrectiveActionSubject
 
 # The message each person-fired step sends both Program Managers.
@@ -80,6 +81,7 @@ def action_ref(subject: CorrectiveActionSubject) -> dict[str, Any]:
     return {
         "id": a.id,
         "metric_key": a.metric_key,
+        "metric_name": reported_name(subject.period.results, a.metric_key),
         "window": a.window,
         "side": a.side,
         "state": a.state,

@@ -168,7 +168,9 @@ def test_the_customer_pm_submits_the_draft_for_review(world: World, signed_in: C
     before = _events(world, agreement)
     again = _post(client, action, {"lock_version": lock[1]})
     assert again.status_code == 409
-    assert "not allowed while version 1 is joint_review" in again.text
+    said = " ".join(again.text.split())
+    assert "Version 1 cannot be submitted for review now: it is in joint review" in said
+    assert "joint_review" not in said.split('id="refusal"', 1)[-1].split("</div>", 1)[0]
     assert _events(world, agreement) == before
 
 
@@ -339,7 +341,9 @@ def test_the_diff_shows_a_changed_target(world: World, signed_in: Client) -> Non
     page = client.get(f"/slas/{agreement.id}/versions/2/diff")
     assert page.status_code == 200
     assert "What changed in version 2 since version 1" in page.text
-    changed = page.text.split("payroll-accuracy changed", 1)[1].split("</table>", 1)[0]
+    # The metric is named, its key only a hint beside the name.
+    changed = page.text.split("Pay and leave processed accurately changed", 1)[1]
+    changed = changed.split("</table>", 1)[0]
     assert re.search(r"target</th><td><del>99\.8</del></td><td><ins>99\.5</ins>", changed)
     # Against itself nothing changed; the first version has nothing to compare with.
     same = client.get(f"/slas/{agreement.id}/versions/2/diff", params={"against": 2})
@@ -347,6 +351,92 @@ def test_the_diff_shows_a_changed_target(world: World, signed_in: Client) -> Non
     first = client.get(f"/slas/{agreement.id}/versions/1/diff")
     assert "The first version" in first.text
     assert client.get(f"/slas/{agreement.id}/versions/2/diff?against=9").status_code == 404
+
+
+def test_the_diff_names_added_and_removed_metrics_and_writes_money(
+    world: World, signed_in: Client
+) -> None:
+    agreement = _revised(world)
+    draft = world.version(agreement, 2)
+    commands.edit_draft(
+        world.session,
+        actor=world.who(C, Role.PROGRAM_MANAGER),
+        agreement_id=agreement.id or 0,
+        number=2,
+        expected_lock_version=draft.lock_version,
+        terms={"annual_cost": "5092500.00"},
+        metrics=[m for m in draft.metrics if m["key"] != "fbwt-difference"],
+        now=world.tick(),
+    )
+    client = signed_in(_email(world, P, Role.BUSINESS_OWNER))
+    said = " ".join(client.get(f"/slas/{agreement.id}/versions/2/diff").text.split())
+    assert (
+        "<strong>Removed:</strong> <del>Fund Balance with Treasury dollar difference, customer "
+        "vs Treasury reports</del>" in said
+    )
+    assert "fbwt-difference" not in said
+    assert re.search(
+        r"annual cost</th><td><del>\$4,850,000\.00</del></td>"
+        r"<td><ins>\$5,092,500\.00</ins>",
+        said,
+    )
+
+
+def test_the_approval_page_names_changed_metrics_and_writes_money(
+    world: World, signed_in: Client
+) -> None:
+    agreement = _revised(world)
+    draft = world.version(agreement, 2)
+    commands.edit_draft(
+        world.session,
+        actor=world.who(C, Role.PROGRAM_MANAGER),
+        agreement_id=agreement.id or 0,
+        number=2,
+        expected_lock_version=draft.lock_version,
+        terms={"annual_cost": "4900000.00"},
+        now=world.tick(),
+    )
+    world.to_approval(agreement, 2)
+    owner = world.who(C, Role.BUSINESS_OWNER)
+    (task,) = [t for t in world.open_tasks(agreement, "approval") if t.assignee_id == owner.user_id]
+    client = signed_in(owner.email)
+    said = " ".join(client.get(f"/approvals/{task.id}").text.split())
+    assert "<caption>Pay and leave processed accurately changed</caption>" in said
+    assert "<del>$4,850,000.00</del></td><td><ins>$4,900,000.00</ins>" in said
+    assert "Metric payroll-accuracy" not in said
+
+
+def test_a_refused_event_says_why_in_one_sentence(world: World, signed_in: Client) -> None:
+    agreement = world.create()
+    pm = world.who(C, Role.PROGRAM_MANAGER)
+    draft = world.version(agreement)
+    commands.edit_draft(
+        world.session,
+        actor=pm,
+        agreement_id=agreement.id or 0,
+        number=1,
+        expected_lock_version=draft.lock_version,
+        metrics=[],
+        now=world.tick(),
+    )
+    client = signed_in(_email(world, C, Role.PROGRAM_MANAGER))
+    lock = LOCK.search(client.get(f"/slas/{agreement.id}").text)
+    assert lock is not None
+    answer = _post(
+        client,
+        f"/slas/{agreement.id}/versions/1/events/submit_for_review",
+        {"lock_version": lock[1]},
+    )
+    assert answer.status_code == 409
+    said = " ".join(answer.text.split())
+    # The guard's own reason, in a sentence people say; not the API's code words.
+    assert (
+        "Version 1 cannot be submitted for review yet: the version has no metrics; add at "
+        "least one." in said
+    )
+    assert "submit_for_review now" not in said
+    assert "Not done" not in said
+    assert _state(world, agreement) == "draft"
 
 
 def test_the_version_page_shows_state_hash_and_approvals(world: World, signed_in: Client) -> None:

@@ -52,7 +52,10 @@ def test_a_party_filters_the_audit_trail_and_reads_an_event(
     expect(events.first).to_contain_text(
         f"{owner.name} (customer Business Owner) approved version 1"
     )
-    events.first.locator("summary").click()
+    events.first.locator("summary").first.click()
+    # In words first; the raw event behind its own "Technical record".
+    expect(events.first.locator("dl.audit-record").first).to_contain_text("open → completed")
+    events.first.get_by_text("Technical record").click()
     expect(events.first.locator("pre")).to_contain_text('"outcome": "approved"')
     expect(events.first.get_by_role("link", name="JSON")).to_have_attribute(
         "href", f"/slas/{agreement.id}/versions/1/evidence.json"
@@ -72,7 +75,7 @@ def test_an_auditor_verifies_the_chain_and_downloads_a_certificate(
     expect(page.locator("#verification")).to_contain_text("of your organisation")
     events = page.locator("li.audit-event")
     activated = events.filter(has_text="Accord activated version 1")
-    activated.locator("summary").click()
+    activated.locator("summary").first.click()
     screenshot(page, "audit-auditor", request)
     with page.expect_download() as waiting:
         activated.get_by_role("link", name="certificate of approval").click()

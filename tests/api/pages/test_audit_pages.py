@@ -164,6 +164,36 @@ def test_a_party_reads_events_as_sentences_newest_first(
     assert "open to administrators" in page.text  # no chain check for non-admins
 
 
+def test_details_are_in_words_and_the_raw_record_is_kept_apart(
+    client: TestClient, world: World, active: Agreement
+) -> None:
+    _sign_in(client, world.who(C, Role.BUSINESS_OWNER).email)
+    page = " ".join(client.get("/audit").text.replace("&#39;", "'").replace("&gt;", ">").split())
+    readable, technical = [], []
+    for part in page.split('<details class="technical">')[1:]:
+        record, rest = part.split("</details>", 1)
+        technical.append(record)
+        readable.append(rest)
+    readable.append(page.split('<ul class="audit-events">', 1)[1].split("<details", 1)[0])
+    words = " ".join(readable)
+    # A task's state change, in words; no ids, keys or JSON outside the technical record.
+    assert "<dt>State</dt> <dd>open → completed</dd>" in words
+    assert "assignee_id" not in words
+    assert "assignee id" not in words
+    assert '{"' not in words
+    customer = world.who(C, Role.BUSINESS_OWNER)
+    assert "<dt>Customer</dt>" in words
+    assert "<summary>Technical record</summary>" in page
+    assert any("&#34;assignee_id&#34;" in record for record in technical)
+    # The action filter lists actions in words, their codes kept as the values sent.
+    assert (
+        '<option value="version.submit_for_review" >Submitted a version for joint review</option>'
+        in page
+    )
+    assert ">task.completed</option>" not in page
+    assert customer.name in words
+
+
 def test_filters_by_action_and_actor_narrow_the_list(
     client: TestClient, world: World, active: Agreement
 ) -> None:

@@ -12,6 +12,7 @@ from tests.api.pages.conftest import Site, screenshot, sign_in
 from tests.helpers import C
 
 KEY = "proper-payments"
+NAME = "Proper payments, excluding customer errors"
 
 
 def test_a_program_manager_edits_a_target_and_saves(
@@ -31,7 +32,7 @@ def test_a_program_manager_edits_a_target_and_saves(
     expect(form.get_by_label("Target")).to_have_value("99.5")
     form.get_by_label("Target", exact=True).fill("99.7")
     form.get_by_label("Warning").fill("abc")
-    form.get_by_role("button", name=f"Save {KEY}").click()
+    form.get_by_role("button", name=f"Save {NAME}").click()
 
     # A bad warning is named at its field; the new target stays typed in.
     expect(page.locator("#m-warning-error")).to_contain_text("enter a number, such as 99.5")
@@ -47,7 +48,7 @@ def test_a_program_manager_edits_a_target_and_saves(
     form.get_by_label("Warning").fill("99.9")
     form.get_by_label("Warning").press("Enter")
 
-    expect(page.get_by_role("status")).to_have_text(f"Saved the metric {KEY}.")
+    expect(page.get_by_role("status")).to_have_text(f"Saved the metric {NAME}.")
     expect(page.locator(f"#metric-{KEY}")).to_contain_text("99.7 percent")
     screenshot(page, "draft-edit-saved", request)
     version = site.world.version(agreement)

@@ -340,7 +340,7 @@ def test_a_metric_is_added_and_removed_after_a_confirmation(
 
     confirm = client.get(f"{path}/metrics/ticket-response/remove")
     assert confirm.status_code == 200
-    assert "Remove ticket-response from" in confirm.text
+    assert "Remove Tickets answered within 4 hours from" in confirm.text
     token = CSRF_FIELD.search(confirm.text)
     lock = LOCK.search(confirm.text)
     assert token is not None

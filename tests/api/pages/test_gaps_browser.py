@@ -17,7 +17,7 @@ from tests.workflow.test_compliance_sql import store
 from workflow.models import Proposal
 
 CORE = "core-app-availability"
-POSTING = "payroll-posting-timeliness"
+POSTING = "Payroll postings within 2 government work days of receipt of files"
 
 
 def test_resolve_a_gap_and_replay_a_proposed_target(

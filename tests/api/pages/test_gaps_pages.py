@@ -22,6 +22,7 @@ from workflow.models import Agreement, Gap, Proposal
 
 CORE = "core-app-availability"  # requires 99.9, the provider can deliver 99.5: a computed gap
 POSTING = "payroll-posting-timeliness"  # requires 99, capability 98: the other computed gap
+POSTING_NAME = "Payroll postings within 2 government work days of receipt of files"
 OUTSIDER = "oscar.outsider@elsewhere.example"
 
 
@@ -146,7 +147,8 @@ def test_target_adjusted_needs_an_agreed_target_then_is_stored(
     proposal = world.session.exec(select(Proposal)).one()
     assert done.headers["location"] == f"/proposals/{proposal.id}"
     shown = client.get(done.headers["location"]).text
-    assert f"You proposed to resolve the gap in {POSTING} as target adjusted" in shown
+    # The flash names the metric, not its key.
+    assert f"You proposed to resolve the gap in {POSTING_NAME} as target adjusted" in shown
     assert _gaps(world, agreement)[POSTING].resolution is None
     accept(world, proposal)
     stored = _gaps(world, agreement)[POSTING]
@@ -196,7 +198,12 @@ def test_add_a_gap_by_hand(world: World, signed_in: Client) -> None:
     gap = _gaps(world, agreement)["fbwt-difference"]
     assert (gap.source, gap.severity, gap.resolution) == ("manual", "high", None)
     shown = client.get(_path(agreement)).text
-    assert "Gap added to fbwt-difference (high)." in shown
+    assert (
+        "Gap added to Fund Balance with Treasury dollar difference, customer vs Treasury reports "
+        "(high)." in shown
+    )
+    title = shown.split(f'id="gap-{gap.id}-title">', 1)[1].split("<", 1)[0]
+    assert title == "Fund Balance with Treasury dollar difference, customer vs Treasury reports"
     assert "reconciliation tooling is not in place yet" in shown
 
 
@@ -207,7 +214,13 @@ def test_finishing_gap_analysis_from_the_page(world: World, signed_in: Client) -
     # Too early: open gaps and tasks; refused on the page with the reasons.
     early = _post(provider_pm, agreement, "/submit", {})
     assert early.status_code == 409
-    assert "Not submitted for approval" in early.text
+    # One plain sentence from the guards' own reasons, not the API's "cannot … now: …".
+    refusal = early.text.split('id="refusal">', 1)[1].split("</div>", 1)[0]
+    assert " ".join(refusal.split()) == (
+        "<p>Version 1 cannot be submitted for approval yet: every gap must be resolved before "
+        "approval; gap-analysis tasks are still open.</p>"
+    )
+    assert "submit_for_approval" not in refusal
     assert world.version(agreement).state == "gap_analysis"
 
     for gap in _gaps(world, agreement).values():

@@ -134,7 +134,7 @@ def test_the_whole_cycle_through_the_pages(world: World, signed_in: Client) -> N
         {"metric": ["proper-payments"], "metric_key": ["proper-payments"], "reason": [" "]},
     )
     assert no_reason.status_code == 422
-    assert "Say why you dispute proper-payments" in no_reason.text
+    assert "Say why you dispute Proper payments, excluding customer errors." in no_reason.text
     assert _state(world, agreement).state == "submitted"
 
     keys = ["prompt-payment", "proper-payments"]
@@ -153,7 +153,7 @@ def test_the_whole_cycle_through_the_pages(world: World, signed_in: Client) -> N
     # Accepting now is not allowed: the refusal is on the page, not a 500.
     wrong = _post(customer, f"{path}/events/accept", {})
     assert wrong.status_code == 409
-    assert "not allowed while period 2026-11 is disputed" in wrong.text
+    assert "Period 2026-11 cannot be accepted now: it is disputed" in " ".join(wrong.text.split())
 
     resubmitted = _post(provider, f"{path}/events/resubmit", {"comment": "Checked again."})
     assert resubmitted.status_code == 303
@@ -319,13 +319,14 @@ def test_submitting_and_accepting_are_confirmed_on_a_second_page(
     said = " ".join(asked.text.split())
     assert "the final report is mailed to every stakeholder" in said
     assert "corrective action for each unexcused miss, owned by the side it is charged" in said
-    assert "invoice-payment-timeliness" in asked.text  # November's unexcused miss
+    # November's unexcused miss, by the metric's name and figures at its precision.
+    assert "Commercial invoices paid within 30 calendar days after receipt in 2026-11" in said
     assert _state(world, agreement).state == "submitted"
     assert _post(customer, f"{path}/events/accept", {}).status_code == 303
     assert _state(world, agreement).state == "final"
     # The final period lists its corrective actions, each with its side and state.
     table = provider.get(path).text.split('id="corrective-actions"')[1].split("</table>")[0]
-    assert "invoice-payment-timeliness" in table
+    assert "Commercial invoices paid within 30 calendar days after receipt" in table
     assert "provider" in table
     assert "open" in table
 
@@ -350,7 +351,7 @@ def test_the_period_page_says_who_each_shortfall_is_charged_to_and_flags_a_late_
     charges = page.split("Who each shortfall is charged to", 1)[1].split("</ul>", 1)[0]
     # November: two provider misses, and the customer's own metric without data
     assert re.search(
-        r"invoices paid[^<]*, 2026-11: <span[^>]*>missed</span>: 97 against 98", charges
+        r"invoices paid[^<]*, 2026-11: <span[^>]*>missed</span>: 97\.00% against 98\.0%", charges
     )
     assert "charged to <strong>the provider</strong>" in charges
     assert re.search(
@@ -433,7 +434,7 @@ def test_the_customer_accepts_with_exceptions_on_the_page(world: World, signed_i
         {"metric": ["proper-payments"], "metric_key": ["proper-payments"], "reason": [""]},
     )
     assert no_reason.status_code == 422
-    assert "Say why proper-payments is an exception." in no_reason.text
+    assert "Say why Proper payments, excluding customer errors is an exception." in no_reason.text
     done = _post(
         customer,
         f"{path}/events/accept_with_exceptions",
@@ -492,7 +493,7 @@ def test_measurements_are_uploaded_on_the_period_page_with_each_refused_row_name
     assert "1 observation stored" in result
     assert "2 rows refused" in result
     assert "Line 3 (no-such-metric)" in result
-    assert "Line 4 (proper-payments)" in result
+    assert "Line 4 (Proper payments, excluding customer errors)" in result
     assert len(_stored(world, agreement, "proper-payments")) == before + 1
 
     # The same file again stores nothing twice.

@@ -148,8 +148,10 @@ def test_a_revision_goes_from_draft_to_active_through_the_pages(
     form.get_by_label("Driven by").select_option("customer")
     form.get_by_label("Reason").fill("Fewer improper payments after the audit finding")
     screenshot(page, "journey-edit-target", request)
-    form.get_by_role("button", name=f"Save {METRIC}").click()
-    expect(page.get_by_role("status")).to_have_text(f"Saved the metric {METRIC}.", timeout=WAIT)
+    form.get_by_role("button", name=f"Save {METRIC_NAME}").click()
+    expect(page.get_by_role("status")).to_have_text(
+        f"Saved the metric {METRIC_NAME}, excluding customer errors.", timeout=WAIT
+    )
     expect(page.locator(f"#metric-{METRIC}")).to_contain_text("active: 99.5")
     draft = world.version(agreement, 2)
     assert (draft.terms["service_hours"], draft.terms["annual_cost"]) == (HOURS, COST)
@@ -187,7 +189,8 @@ def test_a_revision_goes_from_draft_to_active_through_the_pages(
     expect(page.get_by_role("heading", level=1)).to_contain_text("gap analysis", timeout=WAIT)
     screenshot(page, "journey-gaps", request)
     forms = page.get_by_role("form", name=re.compile("^Resolve the gap in"))
-    expect(page.get_by_role("form", name=f"Resolve the gap in {METRIC}")).to_be_visible()
+    # Named by the metric's name, not its key.
+    expect(page.get_by_role("form", name=f"Resolve the gap in {METRIC_NAME}")).to_be_visible()
     for left in range(forms.count() - 1, -1, -1):
         form = forms.first
         form.get_by_label(re.compile("provider commits")).check()
@@ -196,7 +199,7 @@ def test_a_revision_goes_from_draft_to_active_through_the_pages(
         expect(page.get_by_role("status")).to_contain_text("resolved", timeout=WAIT)
         expect(forms).to_have_count(left, timeout=WAIT)
     expect(page.get_by_text("Every gap is resolved.")).to_be_visible()
-    expect(page.get_by_role("article").filter(has_text=METRIC)).to_contain_text(
+    expect(page.get_by_role("article").filter(has_text=METRIC_NAME)).to_contain_text(
         "Resolved: provider commits"
     )
 

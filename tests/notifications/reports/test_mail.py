@@ -24,6 +24,13 @@ def test_one_text_line_per_metric_and_window_of_the_period() -> None:
     assert all(" 2027-07: " in line for line in lines)
     no_data = [line for line in lines if ": no data" in line]
     assert all("actual" not in line for line in no_data)
+    # By name, with figures at the target's precision and the actual one decimal finer, as
+    # the pages write them.
+    assert lines == [
+        "Availability 2027-07: missed (actual 99.850 u, target 99.90 u)",
+        "Incident.Resolution 2027-07: missed (actual 11.6 u, target 8 u)",
+        "Backlog 2027-07: missed (actual 11.0 u, target 10 u)",
+    ]
 
 
 def test_the_email_parts_are_rendered_from_the_report_data_in_the_row() -> None:

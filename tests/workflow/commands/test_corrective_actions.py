@@ -49,6 +49,7 @@ C, P = Side.CUSTOMER, Side.PROVIDER
 PM, FL = Role.PROGRAM_MANAGER, Role.FUNCTIONAL_LEAD
 DEC_1 = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 METRIC = "invoice-payment-timeliness"
+METRIC_NAME = "Commercial invoices paid within 30 calendar days after receipt"
 
 
 @pytest.fixture
@@ -270,6 +271,8 @@ def test_plan_accept_complete_close(world: World, active: Agreement) -> None:
     ]
     assert all(m.recipients["roles"] == both for m in mails)
     assert mails[0].payload["corrective_action"]["root_cause"] == plan.root_cause
+    # The emails name the metric as the period's results do.
+    assert mails[0].payload["corrective_action"]["metric_name"] == METRIC_NAME
     assert audit.verify(world.session).ok
 
 
@@ -456,6 +459,7 @@ def test_three_consecutive_misses_escalate_once_as_a_chronic_miss(
         {"side": "provider", "role": "executive_sponsor"},
     ]
     assert mails[0].payload["windows"] == ["2026-11", "2026-12", "2027-01"]
+    assert mails[0].payload["metric_name"] == METRIC_NAME
     detected = [
         json.loads(e.body)["data"]
         for e in world.session.exec(
