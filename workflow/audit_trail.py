@@ -125,13 +125,30 @@ def event_body(row: dict[str, Any], data: dict[str, Any]) -> str:
     ):
         return canonical_json({**hashed_columns(PendingColumns(row)), "data": data})
     occurred = _iso(row["occurred_at"])
+    return _plain_body(
+        action, actor, agreement, chain, canonical_json(data), occurred, behalf, seq, version
+    )
+
+
+def _plain_body(
+    action: str,
+    actor: int | None,
+    agreement: int | None,
+    chain: str,
+    data_json: str,
+    occurred: str,
+    behalf: int | None,
+    seq: int,
+    version: int | None,
+) -> str:
+    """The canonical body of plain columns (see `event_body`), keys in sorted order."""
     actor_text = "null" if actor is None else actor
     agreement_text = "null" if agreement is None else agreement
     behalf_text = "null" if behalf is None else behalf
     version_text = "null" if version is None else version
     return (
         f'{{"action":"{action}","actor_id":{actor_text},"agreement_id":{agreement_text},'
-        f'"chain":"{chain}","data":{canonical_json(data)},"occurred_at":"{occurred}",'
+        f'"chain":"{chain}","data":{data_json},"occurred_at":"{occurred}",'
         f'"on_behalf_of_id":{behalf_text},"seq":{seq},"version_id":{version_text}}}'
     )
 
@@ -189,6 +206,64 @@ class AuditTrail:
         # The row itself, not a model: a sweep appends tens of thousands per run, and nobody
         # but the checkpoint reads what was appended.
         return row
+
+    def append_many(
+        self,
+        connection: sa.Connection,
+        *,
+        now: datetime,
+        events: Iterable[tuple[str, int, int | None, dict[str, Any]]],
+    ) -> None:
+        """Append events without an actor, (action, agreement_id, version_id, data) each, to
+        their agreements' chains in the order given: each written exactly as `append` would
+        write it (same seq, body and hash; tests/workflow/test_bulk_writes.py compares), with
+        what a batch shares worked out once (the moment, a chain's name and head, whether an
+        action is plain)."""
+        occurred = utc(now)
+        iso = _iso(occurred)
+        plain: set[str] = set()
+        agreement: int | None = None
+        chain, head = "", _Head(0, GENESIS)
+        for action, agreement_id, version_id, data in events:
+            if agreement_id != agreement or not chain:
+                agreement, chain = agreement_id, agreement_chain(agreement_id)
+                head = self.heads.get(chain) or self._head(connection, chain)
+            seq = head.seq + 1
+            row: dict[str, Any] = {
+                "chain": chain,
+                "seq": seq,
+                "agreement_id": agreement_id,
+                "version_id": version_id,
+                "actor_id": None,
+                "on_behalf_of_id": None,
+                "action": action,
+                "occurred_at": occurred,
+                "prev_hash": head.hash,
+            }
+            if action not in plain and _PLAIN.fullmatch(action):
+                plain.add(action)
+            if (
+                action in plain
+                and type(agreement_id) is int
+                and (version_id is None or type(version_id) is int)
+            ):
+                body = _plain_body(
+                    action,
+                    None,
+                    agreement_id,
+                    chain,
+                    canonical_json(data),
+                    iso,
+                    None,
+                    seq,
+                    version_id,
+                )
+            else:
+                body = event_body(row, data)
+            row["body"] = body
+            row["hash"] = head.hash = event_hash(row["prev_hash"], body)
+            head.seq, head.moved = seq, True
+            self.pending.append(row)
 
     def lock_heads(self, connection: sa.Connection, chains: Iterable[str]) -> None:
         """Read (and on PostgreSQL lock) these chains' heads in one query, in chain order:

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from states import Role
 from tests.helpers import C, make_world
 from workflow import audit
-from workflow.audit_trail import event_body, event_hash
+from workflow.audit_trail import AuditTrail, _Head, event_body, event_hash
 from workflow.canonical import canonical_json
 from workflow.commands.sweeps import sweep_reminders
 from workflow.db import sqlite_text
@@ -77,9 +77,44 @@ def test_an_event_body_is_its_canonical_json_byte_for_byte(
     assert event_hash("ab" * 32, expected) == audit.event_hash("ab" * 32, expected)
 
 
+def test_a_batch_append_writes_what_one_by_one_appends_would() -> None:
+    """Same order, seqs, bodies and hashes, whichever chains the batch moves between."""
+    events: list[tuple[str, int, int | None, dict[str, Any]]] = [
+        ("task.reminded", 1, 10, {"task_id": 1, "step": "due"}),
+        ("task.escalated", 1, 10, {"task_id": 1, "escalated_to_role": "program_manager"}),
+        ("task.reminded", 2, None, {"task_id": 2, "at": NOW}),
+        ("ünplain action", 2, 11, {}),
+        ("task.reminded", 1, 10, {"task_id": 3, "comment": 'a "quoted" ✓'}),
+    ]
+    heads = {"agreement:1": ("ab" * 32, 4), "agreement:2": (audit.GENESIS, 0)}
+    one, batch = AuditTrail(), AuditTrail()
+    for trail in (one, batch):
+        trail.heads = {chain: _Head(seq=seq, hash=digest) for chain, (digest, seq) in heads.items()}
+    for action, agreement_id, version_id, data in events:
+        one.append(
+            None,  # type: ignore[arg-type]  # every head is known: no read
+            action=action,
+            now=NOW,
+            agreement_id=agreement_id,
+            version_id=version_id,
+            data=data,
+        )
+    batch.append_many(None, now=NOW, events=events)  # type: ignore[arg-type]
+    assert batch.pending == one.pending
+    assert [(r["chain"], r["seq"]) for r in batch.pending] == [
+        ("agreement:1", 5),
+        ("agreement:1", 6),
+        ("agreement:2", 1),
+        ("agreement:2", 2),
+        ("agreement:1", 7),
+    ]
+    assert batch.heads == one.heads
+
+
 def test_times_go_to_sqlite_as_sqlalchemy_would_store_them() -> None:
     dialect = sqlite.dialect()
     store = EVENTS.c.occurred_at.type.dialect_impl(dialect).bind_processor(dialect)
+    assert store is not None
     moments = [
         NOW,
         datetime(2026, 11, 1, 1, 30, tzinfo=timezone(timedelta(hours=-4))),

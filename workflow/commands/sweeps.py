@@ -38,8 +38,7 @@ from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -165,17 +164,17 @@ class SweepReport:
         return [s for s in self.sent if s.kind == "escalation"]
 
 
-@dataclass(frozen=True)
-class _Planned:
+class _Planned(NamedTuple):
     task_id: int
     agreement_id: int
     calendar: str
     step: DueStep
-    key: str = field(init=False)  # the outbox dedupe key, read several times per step
+    key: str  # the outbox dedupe key
 
-    def __post_init__(self) -> None:
-        make = reminder_key if self.step.kind == "reminder" else escalation_key
-        object.__setattr__(self, "key", make(self.task_id, self.step.name))
+
+def _plan(row: Any, calendar: str, step: DueStep) -> _Planned:
+    make = reminder_key if step.kind == "reminder" else escalation_key
+    return _Planned(row.id, row.agreement_id, calendar, step, make(row.id, step.name))
 
 
 def sweep_reminders(
@@ -200,15 +199,16 @@ def sweep_reminders(
     ensure_basis(session, basis_fingerprint(policy, time_zone))
     for rows in due_pages(session.connection, now, batch_size):
         report.tasks_scanned += len(rows)
+        inputs = {row.id: schedule.inputs(row) for row in rows}
         planned = [
-            _Planned(row.id, row.agreement_id, schedule.calendar(row), step)
+            _plan(row, schedule.calendar(row), step)
             for row in rows
-            for step in schedule.steps(schedule.inputs(row))
+            for step in schedule.steps(inputs[row.id])
         ]
         done = existing_keys(session, (p.key for p in planned))
         report.already_sent += len(done)
         todo = [p for p in planned if p.key not in done]
-        _write_batch(session, rows, todo, schedule, now=now, report=report, overdue=overdue)
+        _write_batch(session, rows, todo, schedule, inputs, now=now, report=report, overdue=overdue)
     session.rollback()  # end the last read transaction
     return report
 
@@ -274,6 +274,7 @@ def _write_batch(
     rows: Sequence[Any],
     todo: list[_Planned],
     schedule: _Schedule,
+    inputs: dict[int, _Inputs],
     *,
     now: datetime,
     report: SweepReport,
@@ -310,33 +311,31 @@ def _write_batch(
             messages.append((p, task, message))
         inserted = insert_once(session, [m for _, _, m in messages])
         report.already_sent += len(messages) - len(inserted)
-        append = partial(tx.trail.append, connection)
         # Appended in chain order, each as `tx.audit` would (the heads are read already).
+        events = []
         for p, task, message in sorted(messages, key=lambda m: (m[0].agreement_id, m[0].key)):
             if message["dedupe_key"] not in inserted:
                 continue
-            _audit(append, p, task, message, now=now)
+            events.append(_audit_event(p, task, message))
             report.sent.append(
                 Sent(p.task_id, task.agreement_key, p.step.kind, p.step.name, task.due_on)
             )
-        store_next_steps(connection, _next_moments(rows, claimed, schedule))
+        tx.trail.append_many(connection, now=now, events=events)
+        store_next_steps(connection, _next_moments(claimed, schedule, inputs))
     report.transactions += 1
 
 
 def _next_moments(
-    rows: Sequence[Any], claimed: dict[int, Any], schedule: _Schedule
+    claimed: dict[int, Any], schedule: _Schedule, planned_from: dict[int, _Inputs]
 ) -> dict[int, datetime]:
     """The next moment of every claimed task whose inputs are still those its steps were
     planned from; a task changed since the page was read keeps its moment (NULL or past) and
     the next sweep plans it afresh."""
     moments: dict[int, datetime] = {}
-    for row in rows:
-        task = claimed.get(row.id)
-        if task is None:
-            continue
-        key = schedule.inputs(row)
+    for task_id, task in claimed.items():
+        key = planned_from[task_id]
         if schedule.inputs(task) == key:
-            moments[row.id] = schedule.next_at(key)
+            moments[task_id] = schedule.next_at(key)
     return moments
 
 
@@ -361,9 +360,10 @@ def _message(
     return escalation_row(task, p.key, role, holder, days_overdue, now=now, shapes=shapes)
 
 
-def _audit(
-    append: Callable[..., Any], p: _Planned, task: Any, message: dict[str, Any], *, now: datetime
-) -> None:
+def _audit_event(
+    p: _Planned, task: Any, message: dict[str, Any]
+) -> tuple[str, int, int | None, dict[str, Any]]:
+    """The audit event of one message this sweep inserted: (action, agreement, version, data)."""
     payload = message["payload"]
     data: dict[str, Any] = {
         "task_id": task.id,
@@ -372,16 +372,8 @@ def _audit(
         "outbox_key": message["dedupe_key"],
     }
     if p.step.kind == "reminder":
-        action = REMINDED_ACTION
         data["step"] = p.step.name
-    else:
-        action = ESCALATED_ACTION
-        data["escalated_to_role"] = p.step.name
-        data["side"] = task.side
-    append(
-        action=action,
-        now=now,
-        agreement_id=task.agreement_id,
-        version_id=task.version_id,
-        data=data,
-    )
+        return REMINDED_ACTION, task.agreement_id, task.version_id, data
+    data["escalated_to_role"] = p.step.name
+    data["side"] = task.side
+    return ESCALATED_ACTION, task.agreement_id, task.version_id, data
