@@ -4,6 +4,7 @@ and are written by its commit (one INSERT for the events, one UPDATE for the hea
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -72,17 +73,15 @@ _COLUMNS = (
     "hash",
 )
 _INSERT_SQLITE = str(sa.insert(_EVENTS).compile(dialect=sqlite.dialect(), column_keys=_COLUMNS))
+# PostgreSQL: the rows as one JSON array, mapped onto the table's row type by the server: text
+# arrays would be escaped element by element in Python by the driver (a body is full of quotes).
 _INSERT_PG = sa.text(
     "INSERT INTO audit_event (chain, seq, agreement_id, version_id, actor_id, on_behalf_of_id, "
     "action, occurred_at, body, prev_hash, hash) "
-    "SELECT chain, seq, agreement_id, version_id, actor_id, on_behalf_of_id, action, "
-    "occurred_at, body, prev_hash, hash FROM unnest("
-    "CAST(:chain AS text[]), CAST(:seq AS integer[]), CAST(:agreement_id AS integer[]), "
-    "CAST(:version_id AS integer[]), CAST(:actor_id AS integer[]), "
-    "CAST(:on_behalf_of_id AS integer[]), CAST(:action AS text[]), "
-    "CAST(:occurred_at AS timestamptz[]), CAST(:body AS text[]), CAST(:prev_hash AS text[]), "
-    "CAST(:hash AS text[])) WITH ORDINALITY AS e(chain, seq, agreement_id, version_id, "
-    "actor_id, on_behalf_of_id, action, occurred_at, body, prev_hash, hash, n) ORDER BY n"
+    "SELECT e.chain, e.seq, e.agreement_id, e.version_id, e.actor_id, e.on_behalf_of_id, "
+    "e.action, e.occurred_at, e.body, e.prev_hash, e.hash "
+    "FROM json_populate_recordset(NULL::audit_event, CAST(:rows AS json)) WITH ORDINALITY "
+    "AS e ORDER BY e.ordinality"
 )
 
 _TAGGED = hashlib.sha256(f"{HASH_TAG}\x00".encode())
@@ -279,11 +278,8 @@ class AuditTrail:
         if not self.pending:
             return
         if connection.dialect.name == "postgresql":
-            arrays: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
-            for row in self.pending:
-                for name, values in arrays.items():
-                    values.append(row[name])
-            connection.execute(_INSERT_PG, arrays)
+            rows = [{**row, "occurred_at": row["occurred_at"].isoformat()} for row in self.pending]
+            connection.execute(_INSERT_PG, {"rows": json.dumps(rows)})
         else:
             connection.exec_driver_sql(
                 _INSERT_SQLITE,
