@@ -99,13 +99,16 @@ def verify_here(url: str) -> dict[str, Any]:
     engine = make_engine(url)
     try:
         with Session(engine) as session:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             result = verify(session)
             seconds = time.perf_counter() - started
+            cpu_seconds = time.process_time() - cpu_started
     finally:
         engine.dispose()
     return {
         "seconds": round(seconds, 2),
+        # On a shared machine the wall time says as much about the neighbours as the code.
+        "cpu_seconds": round(cpu_seconds, 2),
         "ok": result.ok,
         "events_checked": result.events_checked,
         "agreements_checked": result.agreements_checked,

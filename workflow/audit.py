@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
-from itertools import groupby
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from workflow.audit_guards import APPEND_ONLY_MESSAGE as APPEND_ONLY_MESSAGE
+from workflow.audit_guards import drop_append_only_guards as drop_append_only_guards
+from workflow.audit_guards import install_append_only_guards as install_append_only_guards
 from workflow.canonical import sha256_hex
 from workflow.db import is_postgres
 from workflow.models import AuditChainHead, AuditEvent
@@ -27,7 +28,6 @@ GENESIS = "0" * 64
 HASH_TAG = "accord.audit.v1"
 SYSTEM_CHAIN = "system"
 CHECKPOINT_ACTION = "audit.checkpoint"
-APPEND_ONLY_MESSAGE = "audit events are append-only"
 
 
 _EVENTS: sa.Table = AuditEvent.__table__  # type: ignore[attr-defined]
@@ -147,17 +147,15 @@ def verify(session: Session, chains: Collection[str] | None = None) -> Verificat
         claims: Claims = {}
         seen: set[str] = set()
         for system_only in (True, False):
-            collect = partial(_collect_claims, claims=claims) if system_only else None
-            rows = _rows(session, system_only, None if wanted is None else sorted(wanted))
-            for chain, chain_rows in groupby(rows, key=attrgetter("chain")):
-                seen.add(chain)
-                _verify_chain(
-                    chain, chain_rows, heads.get(chain), claims.get(chain, {}), result, collect
-                )
+            names = None if wanted is None or system_only else sorted(wanted)
+            with _event_rows(session, system_only, names) as rows:
+                walk = _Walk(session, heads, claims, result, collect=system_only)
+                walk.run(rows)
+                seen |= walk.seen
         if wanted is not None:
             claims = {chain: found for chain, found in claims.items() if chain in wanted}
         for chain in sorted((set(heads) | set(claims)) - seen):
-            _verify_chain(chain, (), heads.get(chain), claims.get(chain, {}), result, None)
+            _end_of_chain(chain, 0, GENESIS, heads.get(chain), claims.get(chain, {}), result)
     result.agreements_checked = len((seen | set(heads) | set(claims)) - {SYSTEM_CHAIN})
     result.ok = not result.failures
     return result
@@ -179,53 +177,189 @@ def _snapshot(session: Session) -> Iterator[None]:
         session.rollback()
 
 
-def _rows(
-    session: Session, system_only: bool, chains: list[str] | None = None
-) -> Iterator[sa.Row[Any]]:
-    """Events as plain rows (never identity-mapped objects a session may hold stale)."""
-    chain = _EVENTS.c.chain
-    stmt = (
-        sa.select(_EVENTS)
-        .where(chain == SYSTEM_CHAIN if system_only else chain != SYSTEM_CHAIN)
-        .order_by(chain, _EVENTS.c.seq)
-        .execution_options(yield_per=1000)
+# The events of one pass in key order (the unique index on chain, seq), in the driver's own
+# parameter style: (dialect, system chain only, named chains only) -> SQL.
+_SELECT_EVENTS = (
+    "SELECT id, chain, seq, agreement_id, version_id, actor_id, on_behalf_of_id, action, "
+    "occurred_at, body, prev_hash, hash FROM audit_event WHERE chain {op} {mark}{only} "
+    "ORDER BY chain, seq"
+)
+_EVENT_QUERIES = {
+    (dialect, system_only, named): _SELECT_EVENTS.format(
+        op="=" if system_only else "<>", mark=mark, only=only if named else ""
     )
-    if chains is not None and not system_only:
-        stmt = stmt.where(chain.in_(chains))
-    yield from session.connection().execute(stmt)
+    for dialect, mark, only in (
+        ("postgresql", "%s", " AND chain = ANY(%s)"),
+        ("sqlite", "?", " AND chain IN (SELECT value FROM json_each(?))"),
+    )
+    for system_only in (True, False)
+    for named in (True, False)
+}
+RawEvent = tuple[Any, ...]  # the columns of _SELECT_EVENTS, in its order
 
 
-def _verify_chain(
+@contextmanager
+def _event_rows(
+    session: Session, system_only: bool, chains: list[str] | None
+) -> Iterator[Iterator[RawEvent]]:
+    """One pass's events as the driver's own tuples, in the session's transaction: a million
+    rows through SQLAlchemy's result and type layers cost more than verifying them.
+    PostgreSQL streams them through a server-side cursor and SQLite steps its cursor, so
+    memory stays flat whatever the number of events."""
+    connection = session.connection()
+    driver: Any = connection.connection.driver_connection
+    dialect = connection.dialect.name
+    params: list[Any] = [SYSTEM_CHAIN]
+    if chains is not None:
+        params.append(chains if dialect == "postgresql" else json.dumps(chains))
+    if dialect == "postgresql":
+        cursor = driver.cursor(name="accord_audit_verify")
+        cursor.itersize = 2000
+    else:
+        cursor = driver.cursor()
+    try:
+        cursor.execute(_EVENT_QUERIES[(dialect, system_only, chains is not None)], params)
+        yield iter(cursor)
+    finally:
+        cursor.close()
+
+
+# SQLAlchemy's text form of a UTC time on SQLite ("2026-01-05 14:01:00.000000"); one of this
+# exact shape turns into the body's ISO form by its separators alone.
+_SQLITE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
+_CACHED_ACTIONS = 1000  # at most this many distinct plain action names remembered
+
+
+class _Walk:
+    """One pass of verify: the streamed events chain by chain, each checked for its link
+    (seq, prev_hash, hash), its columns against its body, and the checkpoints' claims. The
+    per-event cost is the whole of verify's time at a million events, so the checks run in
+    one loop over plain tuples; the rare event whose columns do not frame its body is read
+    again through SQLAlchemy to name the column that differs."""
+
+    def __init__(
+        self,
+        session: Session,
+        heads: dict[str, tuple[int, str]],
+        claims: Claims,
+        result: Verification,
+        *,
+        collect: bool,
+    ) -> None:
+        self.session, self.heads, self.claims, self.result = session, heads, claims, result
+        self.collect = collect  # the system chain: remember what its checkpoints recorded
+        self.seen: set[str] = set()
+        self._plain_actions: set[str] = set()
+
+    def run(self, rows: Iterator[RawEvent]) -> None:
+        failures, claims = self.result.failures, self.claims
+        tagged = hashlib.sha256(f"{HASH_TAG}\x00".encode()).copy
+        chain: str | None = None
+        seq = checked = 0
+        digest = GENESIS
+        chain_claims: dict[int, dict[str, int]] = {}
+        broken = plain_chain = False
+        for row in rows:
+            event_id, row_chain, row_seq = row[:3]
+            body, prev_hash, row_hash = row[9:]
+            if row_chain != chain:
+                if chain is not None and not broken:
+                    self._end(chain, seq, digest, chain_claims)
+                chain, seq, digest, broken = row_chain, 0, GENESIS, False
+                self.seen.add(row_chain)
+                chain_claims = claims.get(row_chain, {})
+                plain_chain = _PLAIN.fullmatch(row_chain) is not None
+            if broken:
+                continue  # only a chain's first failure is named
+            checked += 1
+            reason = None
+            if row_seq != seq + 1:
+                reason = f"expected seq {seq + 1}, found {row_seq} (event missing or moved)"
+            elif prev_hash != digest:
+                reason = "prev_hash does not match the previous event (reordered or removed)"
+            else:
+                hasher = tagged()  # event_hash(prev_hash, body), the tag hashed once
+                hasher.update(f"{prev_hash}\x00{body}\x00".encode())
+                if hasher.hexdigest() != row_hash:
+                    reason = "hash does not match the event's content (edited)"
+                elif not (plain_chain and self._frames(row)):
+                    reason = self._columns_problem(event_id)
+            if reason is None and chain_claims:
+                reason = _claim_problem(row_seq, row_hash, chain_claims)
+            if reason is not None:
+                failures.append(Failure(row_chain, row_seq, event_id, reason))
+                broken = True
+                continue
+            if self.collect and row[7] == CHECKPOINT_ACTION:
+                _collect_claims(row_seq, body, claims)
+            seq, digest = row_seq, row_hash
+        if chain is not None and not broken:
+            self._end(chain, seq, digest, chain_claims)
+        self.result.events_checked += checked
+
+    def _frames(self, row: RawEvent) -> bool:
+        """`_columns_frame_body` for a driver row whose chain is known to be plain."""
+        _, chain, seq, agreement, version, actor, behalf, action, occurred, body = row[:10]
+        if action not in self._plain_actions:
+            if _PLAIN.fullmatch(action) is None:
+                return False
+            if len(self._plain_actions) < _CACHED_ACTIONS:
+                self._plain_actions.add(action)
+        iso = _iso_text(occurred)
+        if iso is None:
+            return False
+        actor_text = "null" if actor is None else actor
+        agreement_text = "null" if agreement is None else agreement
+        behalf_text = "null" if behalf is None else behalf
+        version_text = "null" if version is None else version
+        return bool(
+            body.startswith(
+                f'{{"action":"{action}","actor_id":{actor_text},'
+                f'"agreement_id":{agreement_text},"chain":"{chain}","data":'
+            )
+            and body.endswith(
+                f',"occurred_at":"{iso}","on_behalf_of_id":{behalf_text},'
+                f'"seq":{seq},"version_id":{version_text}}}'
+            )
+        )
+
+    def _end(self, chain: str, seq: int, digest: str, claims: dict[int, dict[str, int]]) -> None:
+        _end_of_chain(chain, seq, digest, self.heads.get(chain), claims, self.result)
+
+    def _columns_problem(self, event_id: int) -> str | None:
+        """Read an event that does not frame exactly through SQLAlchemy's types, to compare
+        its columns with its parsed body and name the one that differs (or find none)."""
+        row = self.session.connection().execute(_ONE_EVENT, {"id": event_id}).one()
+        return _columns_problem(row)
+
+
+_ONE_EVENT = sa.select(_EVENTS).where(_EVENTS.c.id == sa.bindparam("id"))
+
+
+def _iso_text(occurred: Any) -> str | None:
+    """The body's form of an event time read by the driver (None: one SQLAlchemy must read)."""
+    if isinstance(occurred, datetime):  # PostgreSQL's timestamptz
+        return _iso(occurred)
+    if isinstance(occurred, str) and _SQLITE_TIME.fullmatch(occurred) is not None:
+        return f"{occurred[:10]}T{occurred[11:]}+00:00"
+    return None
+
+
+def _end_of_chain(
     chain: str,
-    rows: Iterable[sa.Row[Any]],
+    seq: int,
+    digest: str,
     head: tuple[int, str] | None,
     claims: dict[int, dict[str, int]],
     result: Verification,
-    on_valid: Callable[[sa.Row[Any]], None] | None,
 ) -> None:
-    """Walk one chain in seq order and record its first failure, if any."""
-    seq, digest = 0, GENESIS
-    for row in rows:
-        result.events_checked += 1
-        reason = _link_problem(row, seq + 1, digest) or _claim_problem(row, claims)
-        if reason is not None:
-            result.failures.append(Failure(chain, row.seq, row.id, reason))
-            return
-        if on_valid is not None:
-            on_valid(row)
-        seq, digest = row.seq, row.hash
     problem = _tail_problem(seq, digest, head, claims)
     if problem is not None:
         result.failures.append(Failure(chain, problem[0], None, problem[1]))
 
 
-def _link_problem(row: sa.Row[Any], expected_seq: int, prev_hash: str) -> str | None:
-    if row.seq != expected_seq:
-        return f"expected seq {expected_seq}, found {row.seq} (event missing or moved)"
-    if row.prev_hash != prev_hash:
-        return "prev_hash does not match the previous event (reordered or removed)"
-    if event_hash(row.prev_hash, row.body) != row.hash:
-        return "hash does not match the event's content (edited)"
+def _columns_problem(row: sa.Row[Any]) -> str | None:
+    """An event read through SQLAlchemy: does every hashed column match its body?"""
     if _columns_frame_body(row):
         return None
     try:
@@ -269,9 +403,9 @@ def _int(value: int | None) -> str:
     return "null" if value is None else str(value)
 
 
-def _claim_problem(row: sa.Row[Any], claims: dict[int, dict[str, int]]) -> str | None:
-    for recorded, cp_seq in claims.get(row.seq, {}).items():
-        if recorded != row.hash:
+def _claim_problem(seq: int, digest: str, claims: dict[int, dict[str, int]]) -> str | None:
+    for recorded, cp_seq in claims.get(seq, {}).items():
+        if recorded != digest:
             return f"hash differs from the one checkpoint {cp_seq} recorded (chain rewritten)"
     return None
 
@@ -295,52 +429,11 @@ def _tail_problem(
     return None
 
 
-def _collect_claims(row: sa.Row[Any], claims: Claims) -> None:
+def _collect_claims(cp_seq: int, body: str, claims: Claims) -> None:
     """Remember what a (verified) checkpoint of the system chain recorded."""
-    if row.action != CHECKPOINT_ACTION:
-        return
-    heads: dict[str, dict[str, Any]] = json.loads(row.body)["data"]["heads"]
+    heads: dict[str, dict[str, Any]] = json.loads(body)["data"]["heads"]
     for chain, head in heads.items():
         if head["seq"] > 0:
             claims.setdefault(chain, {}).setdefault(head["seq"], {}).setdefault(
-                head["hash"], row.seq
+                head["hash"], cp_seq
             )
-
-
-def install_append_only_guards(connection: sa.Connection) -> None:
-    """Make the database itself refuse UPDATE and DELETE (and TRUNCATE) of audit events.
-
-    Idempotent, so that it also restores guards dropped by `drop_append_only_guards`.
-    """
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(
-            "CREATE OR REPLACE FUNCTION accord_audit_append_only() RETURNS trigger "
-            f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}'; END $$"
-        )
-        for name, timing in (
-            ("audit_event_append_only", "BEFORE UPDATE OR DELETE ON audit_event FOR EACH ROW"),
-            ("audit_event_no_truncate", "BEFORE TRUNCATE ON audit_event FOR EACH STATEMENT"),
-        ):
-            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON audit_event")
-            connection.exec_driver_sql(
-                f"CREATE TRIGGER {name} {timing} EXECUTE FUNCTION accord_audit_append_only()"
-            )
-        connection.exec_driver_sql("REVOKE UPDATE, DELETE, TRUNCATE ON audit_event FROM PUBLIC")
-        return
-    for verb in ("UPDATE", "DELETE"):
-        name = f"audit_event_no_{verb.lower()}"
-        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
-        connection.exec_driver_sql(
-            f"CREATE TRIGGER {name} BEFORE {verb} ON audit_event "
-            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END"
-        )
-
-
-def drop_append_only_guards(connection: sa.Connection) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event")
-        connection.exec_driver_sql("DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_event")
-        connection.exec_driver_sql("DROP FUNCTION IF EXISTS accord_audit_append_only()")
-        return
-    for verb in ("update", "delete"):
-        connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS audit_event_no_{verb}")

@@ -62,6 +62,15 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def sqlite_text(moment: datetime) -> str:
+    """An aware time as SQLAlchemy stores it in a SQLite column (UTC, no offset, to the
+    microsecond), for the bulk statements that go to the driver past its type layer: the
+    stored text must be the same, since SQLite compares times as text."""
+    if moment.tzinfo is None:
+        raise ValueError("stored times must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")[:26]
+
+
 def is_postgres(session: Session) -> bool:
     bind = session.get_bind()
     return bind.dialect.name == "postgresql"

@@ -8,7 +8,7 @@ leaves none.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from workflow.db import sqlite_text
 from workflow.models import OutboxMessage, OutboxStatus
-from workflow.payloads import checked
+from workflow.payloads import ShapeChecks, checked
 
 # One statement per dialect, built once: executed with a list of rows it stays in the
 # compiled cache, where a multi-VALUES statement would compile anew for every row count.
@@ -31,6 +32,9 @@ _INSERTS = {
 }
 
 
+_PENDING = OutboxStatus.PENDING.value
+
+
 def message_row(
     *,
     topic: str,
@@ -39,16 +43,21 @@ def message_row(
     recipients: dict[str, Any],
     payload: dict[str, Any],
     agreement_id: int | None = None,
+    shapes: ShapeChecks | None = None,
+    shape: Hashable = None,
 ) -> dict[str, Any]:
     """A new outbox row, pending delivery from `now`; the payload is checked against the
-    topic's type (`workflow.payloads`), so a malformed message fails its command."""
+    topic's type (`workflow.payloads`), so a malformed message fails its command (once per
+    `shape` with `shapes`: see `ShapeChecks`)."""
     return {
         "topic": topic,
         "dedupe_key": dedupe_key,
         "agreement_id": agreement_id,
         "recipients": recipients,
-        "payload": checked(topic, payload),
-        "status": OutboxStatus.PENDING.value,
+        "payload": checked(topic, payload)
+        if shapes is None
+        else shapes.checked(topic, shape, payload),
+        "status": _PENDING,
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
@@ -74,11 +83,24 @@ class Outbox:
 
 # ---- inserting now, and learning which messages this transaction wrote ------------------
 
-_INSERT_ONCE = (
-    sqlite.insert(_TABLE)
-    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    .returning(_TABLE.c.dedupe_key)
+# SQLite: multi-row VALUES with RETURNING, straight to the driver with the values already in
+# the form SQLAlchemy would bind (JSON text, UTC time text): its per-row parameter and type
+# processing cost more than the insert. At most _ROWS_PER_INSERT rows a statement (SQLite
+# allows 32,766 parameters).
+_INSERT_INTO = (
+    "INSERT INTO outbox_message (topic, dedupe_key, agreement_id, recipients, payload, status, "
+    "attempts, next_attempt_at, created_at) VALUES "
 )
+_ONE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ROWS_PER_INSERT = 500
+
+
+def _insert_once_sqlite(rows: int) -> str:
+    # Constant names and placeholders only: every value is a parameter.
+    values = ", ".join([_ONE_ROW] * rows)
+    return f"{_INSERT_INTO}{values} ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
+
+
 # PostgreSQL: one statement with one JSON array parameter, whatever the number of rows. A
 # multi-row VALUES with RETURNING (what SQLAlchemy sends for the SQLite form) has nine
 # placeholders per row, which psycopg parses anew for every statement, and arrays of JSON text
@@ -107,7 +129,33 @@ def insert_once(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
     connection = session.connection()
     ordered = sorted(rows, key=lambda r: str(r["dedupe_key"]))
     if connection.dialect.name != "postgresql":
-        return {key for (key,) in connection.execute(_INSERT_ONCE, ordered)}
+        inserted: set[str] = set()
+        for start in range(0, len(ordered), _ROWS_PER_INSERT):
+            chunk = ordered[start : start + _ROWS_PER_INSERT]
+            values: list[Any] = []
+            times: dict[datetime, str] = {}  # a batch's rows share one or two moments
+            for r in chunk:
+                queued, created = r["next_attempt_at"], r["created_at"]
+                if queued not in times:
+                    times[queued] = sqlite_text(queued)
+                if created not in times:
+                    times[created] = sqlite_text(created)
+                values.extend(
+                    (
+                        r["topic"],
+                        r["dedupe_key"],
+                        r["agreement_id"],
+                        json.dumps(r["recipients"]),
+                        json.dumps(r["payload"]),
+                        r["status"],
+                        r["attempts"],
+                        times[queued],
+                        times[created],
+                    )
+                )
+            found = connection.exec_driver_sql(_insert_once_sqlite(len(chunk)), tuple(values))
+            inserted.update(key for (key,) in found.fetchall())
+        return inserted
     document = json.dumps(
         [
             {

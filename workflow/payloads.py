@@ -8,7 +8,7 @@ ISO strings here, as they are in the row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -301,3 +301,34 @@ def checked(topic: str, payload: dict[str, Any]) -> dict[str, Any]:
     except ValueError as exc:
         raise ValueError(f"outbox payload for {topic!r} does not match its type: {exc}") from exc
     return payload
+
+
+class ShapeChecks:
+    """`checked` for a producer that builds thousands of payloads by the same code (a sweep's
+    reminders): each shape is validated once.
+
+    The caller's `shape` must determine the payload's keys and the type of every value in it.
+    The payload types constrain types only, never values (tests/workflow/test_payloads.py keeps
+    it so), so a payload that passes strict validation (no coercion: a str must be a str, an
+    int an int) vouches for every payload of its shape. One that needs the lax rules, or fails,
+    is checked on its own every time, exactly as `checked` would.
+    """
+
+    LIMIT = 1000  # shapes remembered; a producer with more just checks the rest one by one
+
+    def __init__(self) -> None:
+        self._vouched: set[tuple[str, Hashable]] = set()
+
+    def checked(self, topic: str, shape: Hashable, payload: dict[str, Any]) -> dict[str, Any]:
+        key = (topic, shape)
+        if key in self._vouched:
+            return payload
+        model = PAYLOADS.get(topic)
+        if model is not None:
+            try:
+                model.model_validate(payload, strict=True)
+            except ValueError:
+                return checked(topic, payload)
+        if len(self._vouched) < self.LIMIT:
+            self._vouched.add(key)
+        return payload

@@ -18,8 +18,10 @@ from states import Role, Side
 from workflow.announcements import task_ref
 from workflow.models import StakeholderAssignment, User
 from workflow.outbox import message_row
+from workflow.payloads import ShapeChecks
 
 REMINDER_TOPIC = "task.reminder"
+_PROGRAM_MANAGER = Role.PROGRAM_MANAGER.value
 ESCALATION_TOPIC = "task.escalated"
 
 _S: sa.Table = StakeholderAssignment.__table__  # type: ignore[attr-defined]
@@ -71,14 +73,23 @@ def agreement_payload(row: Any) -> dict[str, Any]:
 
 
 def reminder_row(
-    task: Any, key: str, step: str, days_overdue: int, *, now: datetime
+    task: Any,
+    key: str,
+    step: str,
+    days_overdue: int,
+    *,
+    now: datetime,
+    shapes: ShapeChecks | None = None,
 ) -> dict[str, Any]:
-    """A reminder for the task's assignee (its side's Program Manager when it has none)."""
+    """A reminder for the task's assignee (its side's Program Manager when it has none).
+
+    With `shapes`, `task` is a row: the types of its values (and of `step` and
+    `days_overdue`) are the payload's shape, checked once (`workflow.payloads.ShapeChecks`)."""
     side = Side(task.side)
     recipients: dict[str, Any] = (
         {"user_ids": [task.assignee_id]}
         if task.assignee_id is not None
-        else {"roles": [{"side": side.value, "role": Role.PROGRAM_MANAGER.value}]}
+        else {"roles": [{"side": side.value, "role": _PROGRAM_MANAGER}]}
     )
     return message_row(
         topic=REMINDER_TOPIC,
@@ -86,6 +97,8 @@ def reminder_row(
         now=now,
         agreement_id=task.agreement_id,
         recipients=recipients,
+        shapes=shapes,
+        shape=None if shapes is None else (*map(type, task), type(step), type(days_overdue)),
         payload={
             **agreement_payload(task),
             "task": task_ref(task),
@@ -97,21 +110,32 @@ def reminder_row(
 
 
 def escalation_row(
-    task: Any, key: str, role: Role, holder: Holder | None, days_overdue: int, *, now: datetime
+    task: Any,
+    key: str,
+    role: Role,
+    holder: Holder | None,
+    days_overdue: int,
+    *,
+    now: datetime,
+    shapes: ShapeChecks | None = None,
 ) -> dict[str, Any]:
-    """An escalation of the task to `role` on its side, naming who holds that role."""
-    side = Side(task.side)
+    """An escalation of the task to `role` on its side, naming who holds that role (with
+    `shapes`, as for `reminder_row`: the holder's value types are part of the shape)."""
+    side, to_role = Side(task.side).value, role.value
+    held = None if holder is None else (type(holder.name), type(holder.email))
     return message_row(
+        shapes=shapes,
+        shape=None if shapes is None else (*map(type, task), held, type(days_overdue)),
         topic=ESCALATION_TOPIC,
         dedupe_key=key,
         now=now,
         agreement_id=task.agreement_id,
-        recipients={"roles": [{"side": side.value, "role": role.value}]},
+        recipients={"roles": [{"side": side, "role": to_role}]},
         payload={
             **agreement_payload(task),
             "task": task_ref(task),
-            "escalated_to_role": role.value,
-            "side": side.value,
+            "escalated_to_role": to_role,
+            "side": side,
             "business_days_overdue": days_overdue,
             "holder": {"name": holder.name, "email": holder.email} if holder else None,
         },

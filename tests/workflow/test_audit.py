@@ -134,6 +134,60 @@ def test_every_appended_body_is_checked_by_its_frame_without_parsing(
     assert not _columns_frame_body(edited)  # type: ignore[arg-type]
 
 
+def test_verify_reads_no_intact_event_twice(
+    world: World, active: Agreement, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verify checks the driver's rows on its fast path (the time as the driver returns it on
+    each database); only an event that does not frame is read again through SQLAlchemy."""
+    reread: list[int] = []
+    original = audit._Walk._columns_problem
+
+    def spy(walk: audit._Walk, event_id: int) -> str | None:
+        reread.append(event_id)
+        return original(walk, event_id)
+
+    monkeypatch.setattr(audit._Walk, "_columns_problem", spy)
+    assert audit.verify(world.session).ok
+    assert reread == []
+    target = _event(engine, _chain(active), 3)
+    with guards_off(engine) as conn:
+        _update(conn, target.id, actor_id=target.actor_id + 1)
+    assert [f.event_id for f in audit.verify(world.session).failures] == [target.id]
+    assert reread == [target.id]
+
+
+def test_a_time_stored_in_another_text_form_is_read_through_its_type(
+    world: World, active: Agreement, engine: Engine
+) -> None:
+    """SQLite: verify turns only SQLAlchemy's own text form of a time into the body's form; a
+    time stored another way is read through the column's type, as before, so the same moment
+    still verifies and another moment is named."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL stores a timestamptz, not text")
+    chain = _chain(active)
+    target = _event(engine, chain, 3)
+    with guards_off(engine) as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE audit_event SET occurred_at = replace(occurred_at, ' ', 'T') WHERE id = :id"
+            ),
+            {"id": target.id},
+        )
+        stored = conn.execute(
+            sa.text("SELECT occurred_at FROM audit_event WHERE id = :id"), {"id": target.id}
+        ).scalar_one()
+    assert "T" in stored
+    assert _failures(world.session) == []
+    with guards_off(engine) as conn:
+        conn.execute(
+            sa.text("UPDATE audit_event SET occurred_at = :at WHERE id = :id"),
+            {"id": target.id, "at": "2020-01-01T00:00:00"},
+        )
+    assert _failures(world.session) == [
+        (chain, 3, target.id, "column occurred_at does not match the hashed body (edited)")
+    ]
+
+
 def test_an_empty_database_verifies(session: Session) -> None:
     assert audit.verify(session).as_dict() == {
         "ok": True,

@@ -227,7 +227,7 @@ def test_an_auditor_verifies_the_chain_and_downloads_a_certificate(
     page.get_by_role("link", name="Audit").click()
     expect(page.locator("#verification")).to_contain_text("Chain verified")
     activated = page.locator("li.audit-event").filter(has_text="Accord activated version 1")
-    activated.locator("summary").click()
+    activated.locator("summary").first.click()
     saved(page, "e-auditor-chain-verified", request)
     with page.expect_download() as waiting:
         activated.get_by_role("link", name="certificate of approval").click()
