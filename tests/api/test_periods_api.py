@@ -182,7 +182,12 @@ def test_the_final_report_email_renders_with_its_grid(api: Api) -> None:
         base_url="http://127.0.0.1:8000",
     )
     assert rendered.subject.startswith(f"[{agreement.key}] Final report for 2026-11")
-    assert "invoice-payment-timeliness 2026-11: missed (actual 97, target 98)" in rendered.text
+    # Each line names the metric and writes its figures at the metric's precision with its unit.
+    assert (
+        "Commercial invoices paid within 30 calendar days after receipt 2026-11: "
+        "missed (actual 97.00%, target 98.0%)"
+    ) in rendered.text
+    assert "invoice-payment-timeliness" not in rendered.text
     assert "Commercial invoices paid within 30 calendar days" in rendered.html
     assert rendered.link == f"http://127.0.0.1:8000/slas/{agreement.id}/periods/2026-11"
 
