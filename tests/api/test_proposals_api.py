@@ -204,7 +204,10 @@ def test_both_sides_leads_hear_of_the_proposal_and_the_decision(
     plain = made[0].get_body(("plain",))
     assert plain is not None
     assert f"/proposals/{proposal_id}" in plain.get_content()
-    assert "proper-payments in 2026-11: counts as a miss" in plain.get_content()
+    assert (
+        "Proper payments, excluding customer errors in 2026-11: counts as a miss"
+        in plain.get_content()
+    )
     review = [m for m in sent if m not in made]
     assert [to(m) for m in review] == [api.world.who(C, PM).email]  # the task
 

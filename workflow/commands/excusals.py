@@ -23,6 +23,7 @@ from workflow.errors import Conflict, InvalidInput
 from workflow.models import AgreementVersion, Excusal, Proposal
 from workflow.models.excusals import EXCUSAL_PARTIES
 from workflow.permissions import actor_grants, lock_agreement
+from workflow.queries.versions import metric_names
 from workflow.subjects.proposal import make_proposal
 
 WINDOW_LABEL = re.compile(r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")
@@ -51,7 +52,7 @@ def excuse_miss(
         )
         _check_excusal(_activated_metric_keys(session, agreement_id), metric, window, party, reason)
         _refuse_second_excusal(session, agreement_id, metric, window)
-        what = f"{metric} in {window}"
+        what = f"{metric_names(session, agreement_id).get(metric, metric)} in {window}"
         return make_proposal(
             tx,
             agreement,

@@ -203,7 +203,7 @@ def _propose(
         kind=ProposalKind.GAP_RESOLUTION,
         actor=actor,
         on_behalf_of_id=on_behalf_of_id,
-        summary=f"resolve the gap on {gap.metric_key} of version {version.number}: "
+        summary=f"resolve the gap on {_name(version, gap.metric_key)} of version {version.number}: "
         f"{resolution.replace('_', ' ')}",
         effect={
             "gap_id": gap.id,
@@ -218,6 +218,12 @@ def _propose(
         },
         now=now,
     )
+
+
+def _name(version: AgreementVersion, metric_key: str) -> str:
+    """The metric as the version names it (its key if the version has no such metric)."""
+    metric = next((m for m in version.metrics if m["key"] == metric_key), None)
+    return str(metric.get("name") or metric_key) if metric else metric_key
 
 
 def _figure(value: object) -> str:

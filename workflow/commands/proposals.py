@@ -19,6 +19,7 @@ from workflow.engine import complete, fire, transition_named
 from workflow.errors import Conflict, Forbidden, NotAllowedNow, NotFound
 from workflow.models import Excusal, Proposal, Task
 from workflow.permissions import actor_grants, lock_agreement
+from workflow.queries.versions import metric_names
 from workflow.subjects.proposal import ProposalSubject, lock_proposal, make_proposal
 
 _EVENTS = {"accepted": "accept", "rejected": "reject"}
@@ -102,7 +103,8 @@ def propose_excusal_withdrawal(
         for open_one in open_proposals(session, agreement_id, ProposalKind.EXCUSAL_WITHDRAWAL):
             if open_one.effect.get("excusal_id") == excusal_id:
                 raise Conflict(f"its withdrawal is proposed already (proposal {open_one.id})")
-        what = f"{excusal.metric_key} in {excusal.window}"
+        name = metric_names(session, agreement_id).get(excusal.metric_key, excusal.metric_key)
+        what = f"{name} in {excusal.window}"
         return make_proposal(
             tx,
             agreement,

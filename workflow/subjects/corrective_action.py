@@ -31,6 +31,7 @@ from workflow.corrective_plan import Plan
 from workflow.errors import Forbidden, InvalidInput, NotAllowedNow, NotFound
 from workflow.models import Agreement, CorrectiveAction, ReportingPeriod, Task
 from workflow.permissions import lock_agreement
+from workflow.queries.versions import metric_names
 from workflow.subjects.row import RowSubject
 
 
@@ -117,7 +118,7 @@ class CorrectiveActionSubject(RowSubject):
                 self.new_task(
                     template,
                     self.side_of(template.side),
-                    title=f"{template.title}: {a.metric_key} missed in {a.window}",
+                    title=f"{template.title}: {self.metric_name} missed in {a.window}",
                     detail=self.detail(),
                     now=now,
                     due_on=due if due and due > local_date(now) else None,
@@ -214,12 +215,19 @@ class CorrectiveActionSubject(RowSubject):
         assert period is not None
         return period
 
+    @cached_property
+    def metric_name(self) -> str:
+        """How people know the metric (its key when no version names it)."""
+        return metric_names(self.session, self.agreement.id or 0).get(
+            self.action.metric_key, self.action.metric_key
+        )
+
     def detail(self) -> str:
         a = self.action
         measured = (
-            f"{a.metric_key} was {a.actual:g} in {a.window} against a target of {a.target:g}"
+            f"{self.metric_name} was {a.actual:g} in {a.window} against a target of {a.target:g}"
             if a.actual is not None and a.target is not None
-            else f"{a.metric_key} missed in {a.window}"
+            else f"{self.metric_name} missed in {a.window}"
         )
         return (
             f"{measured}, charged to the {a.side}. The {a.side} finds the root cause and plans "

@@ -48,7 +48,9 @@ def test_the_customer_accepts_the_provider_s_excusal(
     page.get_by_role("button", name="See what it changes and decide…").click()
     expect(page).to_have_url(re.compile(rf"/proposals/{proposal.id}$"))
     changes = page.get_by_role("region", name="What it changes")
-    row = changes.get_by_role("row", name=re.compile("proper-payments in 2026-11"))
+    row = changes.get_by_role(
+        "row", name=re.compile("Proper payments, excluding customer errors in 2026-11")
+    )
     expect(row).to_contain_text("counts as a miss")
     expect(row).to_contain_text("excused, charged to the customer")
     screenshot(page, "proposal-detail", request)

@@ -189,7 +189,10 @@ def test_each_side_charged_gets_its_own_action_owned_by_its_program_manager(
     [task] = world.session.exec(select(Task).where(Task.corrective_action_id == action.id)).all()
     assert (task.kind, task.side, task.role) == ("corrective_action", "customer", "program_manager")
     assert task.assignee_id == world.who(C, PM).user_id
-    assert task.title == "Corrective action: customer-ar-response missed in 2026-11"
+    assert (
+        task.title == "Corrective action: Customer responds to Federal AR "
+        "questions within 3 government work days missed in 2026-11"
+    )
     assert "charged to the customer" in task.detail
 
 

@@ -149,8 +149,9 @@ def test_accepting_with_exceptions_is_final_and_lists_them(
     assert "period.final" in topics(world)
     # The same finalize effects as a plain acceptance: corrective actions opened.
     assert {t.title for t in world.open_tasks(submitted, "corrective_action")} == {
-        "Corrective action: invoice-payment-timeliness missed in 2026-11",
-        "Corrective action: proper-payments missed in 2026-11",
+        "Corrective action: Commercial invoices paid within 30 "
+        "calendar days after receipt missed in 2026-11",
+        "Corrective action: Proper payments, excluding customer errors missed in 2026-11",
     }
     assert submitted.id is not None
     detail = period_detail(world.session, world.who(*PM_P), submitted.id, "2026-11")

@@ -234,7 +234,10 @@ def test_the_full_cycle_with_a_dispute_round(world: World, active: Agreement) ->
     ]
     assert json.loads(events[-1].body)["data"]["final_hash"] == period.final_hash
     [action] = world.open_tasks(active, "corrective_action")
-    assert action.title == "Corrective action: invoice-payment-timeliness missed in 2026-11"
+    assert (
+        action.title == "Corrective action: Commercial invoices paid within 30 "
+        "calendar days after receipt missed in 2026-11"
+    )
     assert (action.side, action.role) == ("provider", "program_manager")
     mail = world.session.exec(
         select(OutboxMessage).where(OutboxMessage.topic == "period.final")
@@ -316,9 +319,11 @@ def test_an_amendment_recomputes_and_keeps_the_final_hash(world: World, active: 
     assert _statuses(period)["customer-ar-response"] == "missed"
     titles = {t.title for t in world.open_tasks(active, "corrective_action")}
     assert titles == {
-        "Corrective action: invoice-payment-timeliness missed in 2026-11",
-        "Corrective action: proper-payments missed in 2026-11",
-        "Corrective action: customer-ar-response missed in 2026-11",
+        "Corrective action: Commercial invoices paid within 30 "
+        "calendar days after receipt missed in 2026-11",
+        "Corrective action: Proper payments, excluding customer errors missed in 2026-11",
+        "Corrective action: Customer responds to Federal AR "
+        "questions within 3 government work days missed in 2026-11",
     }
     stored = world.session.exec(select(PeriodAmendment)).one()
     assert stored.reason == "late AR data"
@@ -491,9 +496,22 @@ def test_a_customer_owned_miss_opens_a_customer_action_and_costs_the_provider_no
         for t in world.open_tasks(active, "corrective_action")
     }
     assert actions == {
-        ("customer-ar-response missed in 2026-11", "customer", "program_manager"),
-        ("proper-payments missed in 2026-11", "provider", "program_manager"),
-        ("invoice-payment-timeliness missed in 2026-11", "provider", "program_manager"),
+        (
+            "Customer responds to Federal AR questions within 3 "
+            "government work days missed in 2026-11",
+            "customer",
+            "program_manager",
+        ),
+        (
+            "Proper payments, excluding customer errors missed in 2026-11",
+            "provider",
+            "program_manager",
+        ),
+        (
+            "Commercial invoices paid within 30 calendar days after receipt missed in 2026-11",
+            "provider",
+            "program_manager",
+        ),
     }
     [customer_action] = [
         t for t in world.open_tasks(active, "corrective_action") if t.side == "customer"

@@ -136,7 +136,10 @@ def test_a_provider_excusal_is_inert_until_the_customer_accepts_it(
     assert {(r["side"], r["role"]) for r in made.recipients["roles"]} == {
         (s, r) for s in ("customer", "provider") for r in ("program_manager", "functional_lead")
     }
-    assert made.payload["proposal"]["changes"][0]["what"] == "proper-payments in 2026-11"
+    assert (
+        made.payload["proposal"]["changes"][0]["what"]
+        == "Proper payments, excluding customer errors in 2026-11"
+    )
 
     # A second proposal for the same window waits for the first.
     with pytest.raises(Conflict):

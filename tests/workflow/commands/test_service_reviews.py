@@ -112,8 +112,9 @@ def test_one_joint_review_per_quarter_with_its_agenda(world: World, engine: Engi
     }
     agenda = service_review_agenda(world.session, agreement.id or 0)
     assert sorted(i.title.split(" (")[0] for i in agenda) == [
-        "Corrective action: invoice-payment-timeliness missed in 2026-11",
-        "Corrective action: proper-payments missed in 2026-11",
+        "Corrective action: Commercial invoices paid within 30 "
+        "calendar days after receipt missed in 2026-11",
+        "Corrective action: Proper payments, excluding customer errors missed in 2026-11",
     ]
     assert {(i.kind, i.link, i.since) for i in agenda} == {
         ("corrective_action", f"/slas/{agreement.id}/periods/2026-11", date(2026, 12, 1))
