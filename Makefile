@@ -37,6 +37,10 @@ bench: $(STAMP)
 	$(BIN)/python -m bench lifecycle
 	$(BIN)/python -m bench sweep   # 100k tasks cold/idle/next day, then idle ticks at 1M
 	$(BIN)/python -m bench audit   # audit verify over 1M chained events, peak RSS
+	$(BIN)/python -m bench queue   # approval queue at 10k and 1M tasks (p99 ratio)
+	$(BIN)/python -m bench http    # accord serve under 16 clients: healthz, queue, page, completion
+# The PostgreSQL figures: the same with --database-url postgresql://…, and for processes
+# `python -m bench lifecycle --no-spiff --processes 1` (then 2, 4); docs/benchmarks.md has each.
 
 # Re-fetch htmx and Pico from the npm registry into api/static/vendor (no build step).
 vendor:
